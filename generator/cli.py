@@ -1,0 +1,191 @@
+"""The `drgen` command line: parse arguments, call the pipeline stages, print, map errors to exits."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import click
+
+from drgen import __version__
+from drgen.durations import format_duration
+from drgen.errors import DrgenError, WorkloadError
+from drgen.loader import load_workload
+from drgen.plan import DrPlan, resolve
+from drgen.render import render
+from drgen.write import write_project
+
+WORKLOAD_FILES = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="drgen")
+def main() -> None:
+    """Disaster-recovery plans for AI workloads, rendered as Pulumi Python stacks.
+
+    Declare the workload in workload.yaml (start with `drgen init`), check it with
+    `drgen validate`, look at the resolved plan with `drgen plan`, and write the stacks
+    with `drgen render`.
+    """
+
+
+@main.command()
+@click.argument("workloads", nargs=-1, required=True, type=WORKLOAD_FILES)
+def validate(workloads: tuple[Path, ...]) -> None:
+    """Check workload files and print every problem found, with file:line:column.
+
+    \b
+    Examples:
+      drgen validate workload.yaml
+      drgen validate examples/*/workload.yaml
+    """
+    failed = 0
+    for path in workloads:
+        try:
+            plan = resolve(load_workload(path))
+        except WorkloadError as error:
+            failed += 1
+            click.echo(error.format_message(), err=True)
+            continue
+        _warn(plan)
+        click.echo(f"{plan.source}: ok ({plan.cloud}, tier {plan.tier}, {plan.pattern})")
+    if failed:
+        raise DrgenError(f"{failed} of {len(workloads)} workload files have problems")
+
+
+@main.command()
+@click.argument("workload", type=WORKLOAD_FILES)
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as stable JSON.")
+def plan(workload: Path, as_json: bool) -> None:
+    """Show the resolved DR plan: pattern, stacks, components, objectives and names.
+
+    \b
+    Examples:
+      drgen plan workload.yaml
+      drgen plan workload.yaml --json | jq '.components[].block'
+    """
+    resolved = resolve(load_workload(workload))
+    _warn(resolved)
+    click.echo(resolved.to_json() if as_json else describe(resolved), nl=not as_json)
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of workload.yaml, for editors and CI.
+
+    \b
+    Examples:
+      drgen schema > workload.schema.json
+      # then, first line of workload.yaml:
+      # yaml-language-server: $schema=workload.schema.json
+    """
+    from drgen.schema import Workload
+
+    click.echo(json.dumps(Workload.model_json_schema(), indent=2, sort_keys=True))
+
+
+@main.command()
+@click.option("--tier", type=click.IntRange(0, 3), default=1, show_default=True,
+              help="Business criticality: 0 mission-critical ... 3 exploratory.")
+@click.option("--cloud", type=click.Choice(["aws", "gcp"]), default="aws", show_default=True)
+@click.option("--name", default="my-workload", show_default=True, help="Workload name.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("workload.yaml"), show_default=True, help="File to write.")
+def init(tier: int, cloud: str, name: str, output: Path) -> None:
+    """Write a commented starter workload.yaml.
+
+    \b
+    Examples:
+      drgen init --tier 0 --cloud aws --name fraud-scoring
+      drgen init --tier 2 --cloud gcp -o services/search/workload.yaml
+    """
+    from drgen.starter import starter_workload
+
+    if output.exists():
+        raise DrgenError(f"{output} already exists; drgen init never overwrites a file")
+    text = starter_workload(tier=tier, cloud=cloud, name=name)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}; edit it, then run `drgen validate {output}`")
+
+
+@main.command(name="render")
+@click.argument("workloads", nargs=-1, required=True, type=WORKLOAD_FILES)
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder that receives one Pulumi project per workload, at DIR/<name>/.")
+def render_command(workloads: tuple[Path, ...], output: Path) -> None:
+    """Render each workload into a Pulumi Python project at DIR/<name>/.
+
+    Everything is rendered before anything is written; drgen replaces or removes only the
+    files it wrote before (listed in DIR/<name>/.drgen-manifest).
+
+    \b
+    Examples:
+      drgen render workload.yaml -o stacks/
+      drgen render examples/*/workload.yaml -o stacks/
+    """
+    plans = [resolve(load_workload(path)) for path in workloads]
+    _refuse_duplicate_names(plans)
+    rendered = [(plan, render(plan)) for plan in plans]
+    for plan, files in rendered:
+        _warn(plan)
+        project = output / plan.workload
+        report = write_project(files, project)
+        click.echo(
+            f"{project}: {len(report.written)} written, {len(report.unchanged)} unchanged,"
+            f" {len(report.removed)} removed"
+        )
+        for path in report.kept:
+            click.echo(f"warning: {project / path} is no longer generated but was edited; kept",
+                       err=True)
+
+
+def describe(plan: DrPlan) -> str:
+    """The plan as a readable text table."""
+    objectives = plan.objectives
+    rto = format_duration(objectives.rto_seconds) if objectives.rto_seconds is not None else "none"
+    lines = [
+        f"{plan.workload}  ({plan.source})",
+        f"  cloud {plan.cloud} | tier {plan.tier} | pattern {plan.pattern} ({plan.pattern_source})",
+        f"  objectives: RTO {rto} ({objectives.rto_source}),"
+        f" RPO {format_duration(objectives.rpo_seconds)} ({objectives.rpo_source})",
+        "  stacks (in deploy order): " + ", ".join(
+            f"{s.name} [{s.role}]" for s in sorted(plan.stacks, key=lambda s: s.deploy_order)
+        ),
+        "",
+    ]
+    rows = [("component", "block", "replication", "names")]
+    for component in plan.components:
+        label = component.component + (f" ({component.engine})" if component.engine else "")
+        rows.append((label, component.block, component.replication,
+                     ", ".join(component.names.values())))
+    if plan.routing:
+        targets = ", ".join(f"{r}={h}" for r, h in plan.routing.targets.items())
+        rows.append(("routing", plan.routing.block, plan.routing.policy,
+                     f"{plan.routing.domain} -> {targets}"))
+    lines.extend("  " + line for line in _table(rows))
+    return "\n".join(lines)
+
+
+def _table(rows: Iterable[tuple[str, ...]]) -> list[str]:
+    rows = list(rows)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+            for row in rows]
+
+
+def _warn(plan: DrPlan) -> None:
+    for warning in plan.warnings:
+        click.echo(f"warning: {plan.source}: {warning}", err=True)
+
+
+def _refuse_duplicate_names(plans: list[DrPlan]) -> None:
+    seen: dict[str, str] = {}
+    for plan in plans:
+        if plan.workload in seen:
+            raise DrgenError(
+                f"{plan.source}: workload name {plan.workload!r} is also used by"
+                f" {seen[plan.workload]}; each workload renders to DIR/<name>/, so names must differ"
+            )
+        seen[plan.workload] = plan.source

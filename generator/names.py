@@ -1,0 +1,30 @@
+"""Deterministic resource names, shared by validation (do they fit?) and the plan (what are they?)."""
+
+from __future__ import annotations
+
+BUCKET_NAME_MAX = 63
+"""S3 and GCS both cap bucket names at 63 characters."""
+
+COMPONENT_SLUGS = {
+    "models": "models",
+    "vector_store": "vectors",
+    "feature_store": "features",
+    "prompts": "prompts",
+    "audit_log": "audit",
+}
+"""The short word each component contributes to the names of its resources."""
+
+
+def resource_name(workload: str, component: str, region: str, suffix: str | None = None) -> str:
+    """`<workload>-<component>-<region>[-<suffix>]`, the name of one regional resource."""
+    parts = [workload, COMPONENT_SLUGS[component], region]
+    if suffix:
+        parts.append(suffix)
+    return "-".join(parts)
+
+
+def longest_bucket_name(workload: str, regions: list[str], suffix: str | None) -> str:
+    """The longest bucket name a workload can produce, to check it against `BUCKET_NAME_MAX`."""
+    longest_slug = max(COMPONENT_SLUGS, key=lambda component: len(COMPONENT_SLUGS[component]))
+    longest_region = max(regions, key=len)
+    return resource_name(workload, longest_slug, longest_region, suffix)

@@ -1,0 +1,273 @@
+"""Resolve a validated workload into a `DrPlan`: the single truth that templates and checks read."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from drgen.durations import format_duration
+from drgen.loader import SourcedWorkload
+from drgen.names import resource_name
+from drgen.patterns.catalogue import (
+    BLOCKS,
+    PATTERN_STRENGTH,
+    REPLICATION,
+    ROUTING,
+    TIER_OBJECTIVES,
+    ParamValue,
+    Pattern,
+    Replication,
+)
+from drgen.schema import DEFAULT_PATTERN, Workload
+
+Role = Literal["primary", "secondary"]
+ComponentName = Literal["models", "vector_store", "feature_store", "prompts", "audit_log"]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StackPlan(Frozen):
+    """One Pulumi stack: one region with its role."""
+
+    name: str
+    region: str
+    role: Role
+    peer_region: str | None
+    deploy_order: int
+
+
+class ObjectivesPlan(Frozen):
+    """Effective objectives in seconds, and whether each was declared or is the tier default."""
+
+    rto_seconds: int | None
+    rpo_seconds: int
+    rto_source: Literal["declared", "tier default"]
+    rpo_source: Literal["declared", "tier default"]
+
+
+class ComponentPlan(Frozen):
+    """One component's building block, where it is deployed, its names and its parameters."""
+
+    component: ComponentName
+    engine: str | None
+    block: str
+    module: str
+    summary: str
+    replication: Replication
+    replicate_from: tuple[str, ...]
+    """Regions whose copy replicates (or is copied) to the peer region."""
+    regions: tuple[str, ...]
+    names: dict[str, str]
+    params: dict[str, ParamValue]
+
+
+class RoutingPlan(Frozen):
+    """How clients reach the live regions."""
+
+    block: str
+    policy: str
+    domain: str
+    zone: str
+    health_path: str
+    targets: dict[str, str]
+
+
+class VendorPlan(Frozen):
+    name: str
+    model: str
+    role: Literal["primary", "alternate"]
+    deprecation: str | None
+
+
+class PromptFile(Frozen):
+    path: str
+    text: str
+
+
+class DrPlan(Frozen):
+    """Everything drgen will build for one workload, resolved from its declaration."""
+
+    workload: str
+    source: str
+    cloud: Literal["aws", "gcp"]
+    tier: int
+    pattern: Pattern
+    pattern_source: Literal["declared", "tier default"]
+    objectives: ObjectivesPlan
+    owner: str | None
+    stacks: tuple[StackPlan, ...]
+    components: tuple[ComponentPlan, ...]
+    routing: RoutingPlan | None
+    tags: dict[str, str]
+    vendors: tuple[VendorPlan, ...]
+    degraded_mode: str | None
+    prompt_files: tuple[PromptFile, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def primary(self) -> StackPlan:
+        return next(stack for stack in self.stacks if stack.role == "primary")
+
+    def component(self, name: ComponentName) -> ComponentPlan | None:
+        """The plan of component `name`, if the workload has it."""
+        return next((c for c in self.components if c.component == name), None)
+
+    def to_json(self) -> str:
+        """Stable JSON: sorted keys, two-space indent, trailing newline."""
+        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+
+
+def resolve(sourced: SourcedWorkload) -> DrPlan:
+    """The DR plan for a validated workload. Pure: same workload, same plan."""
+    workload = sourced.workload
+    pattern = workload.effective_pattern
+    regions = workload.region_list
+    stacks = _stacks(regions)
+    return DrPlan(
+        workload=workload.name,
+        source=sourced.file,
+        cloud=workload.cloud,
+        tier=workload.tier,
+        pattern=pattern,
+        pattern_source="declared" if workload.pattern else "tier default",
+        objectives=_objectives(workload),
+        owner=workload.owner,
+        stacks=stacks,
+        components=tuple(_components(workload, pattern, regions)),
+        routing=_routing(workload, pattern),
+        tags=dict(sorted(workload.tags.items())),
+        vendors=tuple(
+            VendorPlan(
+                name=v.name,
+                model=v.model,
+                role=v.role,
+                deprecation=v.deprecation.isoformat() if v.deprecation else None,
+            )
+            for v in workload.vendors
+        ),
+        degraded_mode=workload.degraded_mode,
+        prompt_files=tuple(PromptFile(path=p, text=t) for p, t in sourced.prompt_files),
+        warnings=tuple(_warnings(workload, pattern)),
+    )
+
+
+def _stacks(regions: list[str]) -> tuple[StackPlan, ...]:
+    # The secondary deploys first: it never needs the primary, and replication into it then
+    # finds its bucket already there.
+    if len(regions) == 1:
+        return (StackPlan(name=regions[0], region=regions[0], role="primary", peer_region=None,
+                          deploy_order=1),)
+    primary, secondary = regions
+    return (
+        StackPlan(name=primary, region=primary, role="primary", peer_region=secondary,
+                  deploy_order=2),
+        StackPlan(name=secondary, region=secondary, role="secondary", peer_region=primary,
+                  deploy_order=1),
+    )
+
+
+def _objectives(workload: Workload) -> ObjectivesPlan:
+    default_rto, default_rpo = TIER_OBJECTIVES[workload.tier]
+    declared = workload.objectives
+    return ObjectivesPlan(
+        rto_seconds=declared.rto if declared.rto is not None else default_rto,
+        rpo_seconds=declared.rpo if declared.rpo is not None else default_rpo,
+        rto_source="declared" if declared.rto is not None else "tier default",
+        rpo_source="declared" if declared.rpo is not None else "tier default",
+    )
+
+
+def _components(workload: Workload, pattern: Pattern, regions: list[str]) -> list[ComponentPlan]:
+    declared = workload.components
+    replication: Replication = REPLICATION[pattern] if len(regions) > 1 else "none"
+    wanted: list[tuple[ComponentName, str | None, dict[str, ParamValue]]] = [
+        ("models", None, {"size_gb": declared.models.size_gb, "noncurrent_version_days": 90}),
+    ]
+    if declared.vector_store:
+        vectors = declared.vector_store
+        engine_params: dict[str, ParamValue] = (
+            {"backup_retention_days": 35 if workload.tier <= 1 else 14, "deletion_protection": True}
+            if vectors.engine == "pgvector"
+            else {
+                "snapshot_every_seconds": vectors.snapshot_every,
+                "snapshot_every": format_duration(vectors.snapshot_every),
+                "snapshot_retention_days": 14,
+            }
+        )
+        wanted.append(("vector_store", vectors.engine, {"size_gb": vectors.size_gb, **engine_params}))
+    if declared.feature_store:
+        wanted.append(("feature_store", declared.feature_store.engine, {
+            "point_in_time_recovery": True,
+            "deletion_protection": True,
+        }))
+    if declared.prompts:
+        wanted.append(("prompts", None, {"source_path": declared.prompts.path}))
+    retention_days = declared.audit_log.retention // 86400
+    wanted.append(("audit_log", None, {
+        "retention_days": retention_days,
+        "retention": format_duration(declared.audit_log.retention),
+        "backup_vault": pattern != "cold-restore",
+    }))
+
+    plans = []
+    for component, engine, params in wanted:
+        block = BLOCKS[(workload.cloud, component, engine or "-", pattern)]
+        # Every component lives in both regions when there are two; the pattern decides whether
+        # the secondary runs a live copy or receives replicas and backups.
+        deployed = regions if replication != "none" else regions[:1]
+        plans.append(ComponentPlan(
+            component=component,
+            engine=engine,
+            block=block.name,
+            module=block.module,
+            summary=block.summary,
+            replication=replication,
+            replicate_from=_replicate_from(replication, regions),
+            regions=tuple(deployed),
+            names={r: resource_name(workload.name, component, r, workload.naming.suffix)
+                   for r in deployed},
+            params=dict(sorted({**block.params, **params}.items())),
+        ))
+    return plans
+
+
+def _replicate_from(replication: Replication, regions: list[str]) -> tuple[str, ...]:
+    if replication == "bidirectional":
+        return tuple(regions)
+    if replication == "to-secondary":
+        return (regions[0],)
+    return ()
+
+
+def _routing(workload: Workload, pattern: Pattern) -> RoutingPlan | None:
+    block = ROUTING.get((workload.cloud, pattern))
+    if block is None or workload.endpoint is None:
+        return None
+    endpoint = workload.endpoint
+    return RoutingPlan(
+        block=block.name,
+        policy=str(block.params["policy"]),
+        domain=endpoint.domain,
+        zone=endpoint.zone,
+        health_path=endpoint.health_path,
+        targets={region: endpoint.targets[region] for region in workload.region_list},
+    )
+
+
+def _warnings(workload: Workload, pattern: Pattern) -> list[str]:
+    default = DEFAULT_PATTERN[workload.tier]
+    if PATTERN_STRENGTH[pattern] >= PATTERN_STRENGTH[default]:
+        return []
+    rto, rpo = TIER_OBJECTIVES[workload.tier]
+    objectives = workload.objectives
+    rto_text = format_duration(objectives.rto or rto) if (objectives.rto or rto) else "none"
+    rpo_text = format_duration(objectives.rpo or rpo)
+    return [
+        f"pattern {pattern} is weaker than tier {workload.tier}'s default {default}: it endangers"
+        f" RTO {rto_text} (recovery must rebuild the secondary)"
+        + (f" and RPO {rpo_text} (no continuous replication)" if pattern == "cold-restore" else "")
+    ]

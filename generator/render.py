@@ -1,0 +1,105 @@
+"""Render a `DrPlan` into the files of one Pulumi Python project: a pure function, no I/O but templates."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+import drgen.patterns
+
+from drgen.errors import RenderError
+from drgen.plan import DrPlan
+
+PATTERNS_DIR = Path(drgen.patterns.__file__).resolve().parent
+
+SUPPORTED_CLOUDS = frozenset({"aws"})
+"""Clouds whose stack templates exist. GCP plans resolve but do not render yet (issue 4)."""
+
+
+def render(plan: DrPlan) -> dict[str, str]:
+    """Every file of the project, by path relative to the project folder."""
+    if plan.cloud not in SUPPORTED_CLOUDS:
+        raise RenderError(
+            f"{plan.source}: rendering {plan.cloud} stacks is not supported yet; `drgen plan`"
+            " shows what they will contain. Supported clouds: " + ", ".join(sorted(SUPPORTED_CLOUDS))
+        )
+    env = template_environment()
+    context = {"plan": plan, "project": plan.workload}
+    files: dict[str, str] = {
+        "Pulumi.yaml": env.get_template("project/Pulumi.yaml.j2").render(context),
+        "requirements.txt": env.get_template(f"project/requirements-{plan.cloud}.txt.j2").render(
+            context
+        ),
+        "README.md": env.get_template("project/README.md.j2").render(context),
+        "__main__.py": env.get_template(f"{plan.cloud}/__main__.py.j2").render(context),
+        "settings.py": env.get_template(f"{plan.cloud}/settings.py.j2").render(context),
+        "ruff.toml": env.get_template("project/ruff.toml.j2").render(context),
+        "storage.py": env.get_template(f"{plan.cloud}/storage.py.j2").render(context),
+    }
+    for stack in plan.stacks:
+        files[f"Pulumi.{stack.name}.yaml"] = env.get_template(
+            f"project/Pulumi.stack-{plan.cloud}.yaml.j2"
+        ).render({**context, "stack": stack})
+    modules = [component.module for component in plan.components]
+    if plan.routing is not None:
+        modules.append("routing")
+    for module in modules:
+        template = f"{plan.cloud}/{module}.py.j2"
+        try:
+            files[f"{module}.py"] = env.get_template(template).render(context)
+        except jinja2.TemplateNotFound:
+            raise RenderError(
+                f"{plan.source}: drgen has no {plan.cloud} template for {module} yet"
+            ) from None
+    for prompt in plan.prompt_files:
+        files[f"prompts/{prompt.path}"] = prompt.text
+    return dict(sorted(files.items()))
+
+
+@cache
+def template_environment() -> jinja2.Environment:
+    """The jinja2 environment over `patterns/`: strict undefined, Python and YAML literal filters."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(PATTERNS_DIR),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["py"] = python_literal
+    env.filters["yaml_str"] = yaml_string
+    env.filters["sentence"] = sentence
+    return env
+
+
+def python_literal(value: Any) -> str:
+    """`value` as Python source that evaluates back to it; no input can escape the literal."""
+    if value is None or isinstance(value, bool | int | float):
+        return repr(value)
+    if isinstance(value, str):
+        # A JSON string is also a valid Python string literal, in the double quotes ruff prefers.
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, tuple):
+        items = [python_literal(item) for item in value]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    if isinstance(value, list):
+        return "[" + ", ".join(python_literal(item) for item in value) + "]"
+    if isinstance(value, dict):
+        items = ", ".join(f"{python_literal(k)}: {python_literal(v)}" for k, v in value.items())
+        return "{" + items + "}"
+    raise TypeError(f"no Python literal for {type(value).__name__}")
+
+
+def yaml_string(value: str) -> str:
+    """`value` as a double-quoted YAML scalar (JSON strings are valid YAML)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def sentence(text: str) -> str:
+    """`text` with its first letter upper-cased and a closing full stop."""
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")

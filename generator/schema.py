@@ -1,0 +1,382 @@
+"""The `workload.yaml` schema: what a team declares about its AI workload's recovery needs."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
+
+from drgen.clouds import DNS_NAME, REGIONS, URL_PATH, Cloud, tag_problems
+from drgen.durations import EXPECTED, parse_duration
+from drgen.names import BUCKET_NAME_MAX, longest_bucket_name
+
+Pattern = Literal["active-active", "warm-standby", "cold-restore"]
+VectorEngine = Literal["pgvector", "qdrant", "weaviate", "milvus", "opensearch"]
+FeatureEngine = Literal["dynamodb", "firestore", "bigtable"]
+
+DEFAULT_PATTERN: dict[int, Pattern] = {
+    0: "active-active",
+    1: "warm-standby",
+    2: "cold-restore",
+    3: "cold-restore",
+}
+"""The pattern each tier gets when the workload names none (dr-patterns.md, section 1)."""
+
+LIVE_PATTERNS: frozenset[Pattern] = frozenset({"active-active", "warm-standby"})
+"""Patterns that serve traffic from a second region and so need an endpoint to route."""
+
+FEATURE_ENGINES: dict[Cloud, tuple[FeatureEngine, ...]] = {
+    "aws": ("dynamodb",),
+    "gcp": ("firestore", "bigtable"),
+}
+VECTOR_ENGINES: dict[Cloud, tuple[VectorEngine, ...]] = {
+    "aws": ("pgvector", "qdrant", "weaviate", "milvus", "opensearch"),
+    "gcp": ("pgvector", "qdrant", "weaviate", "milvus"),
+}
+
+
+def _to_seconds(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ValueError(f"expected {EXPECTED} (a unit is required), got {value!r}")
+    return parse_duration(value)
+
+
+Duration = Annotated[
+    int,
+    BeforeValidator(_to_seconds),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^(\d+[smhdwy]|P(\d+Y)?(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?)$",
+            "examples": ["30s", "15m", "4h", "3d", "7y", "PT15M"],
+        }
+    ),
+]
+"""A duration written as text, held as whole seconds."""
+
+Loc = tuple[str | int, ...]
+
+
+def _report(info: ValidationInfo, problems: list[tuple[Loc, str]]) -> None:
+    """Hand cross-field problems to the loader's collector, so all of them are reported at once.
+
+    Without a collector (direct `model_validate`), the first problems become a plain error.
+    """
+    if not problems:
+        return
+    sink = info.context.get("problems") if isinstance(info.context, dict) else None
+    if sink is None:
+        raise ValueError("; ".join(message for _, message in problems))
+    sink.extend(problems)
+
+
+class Strict(BaseModel):
+    """Base of every schema model: unknown keys are errors and parsed values never change."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
+
+class Regions(Strict):
+    primary: str = Field(description="Region that serves traffic in normal operation.")
+    secondary: str | None = Field(
+        default=None,
+        description="Recovery region; required for tiers 0-2, must differ from primary.",
+    )
+
+
+class Objectives(Strict):
+    rto: Duration | None = Field(
+        default=None, description="Recovery time objective; default by tier (0: 1h ... 3: none)."
+    )
+    rpo: Duration | None = Field(
+        default=None, description="Recovery point objective; default by tier (0: 1m ... 3: 24h)."
+    )
+
+
+class Naming(Strict):
+    suffix: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]{1,8}$",
+        description="Appended to globally unique names (buckets): 1-8 lowercase letters/digits.",
+    )
+
+
+class Models(Strict):
+    size_gb: float = Field(
+        default=100, gt=0, description="Total size of model artefacts, for restore estimates."
+    )
+
+
+class VectorStore(Strict):
+    engine: VectorEngine = Field(description="Vector database engine.")
+    size_gb: float = Field(default=10, gt=0, description="Index size, for restore estimates.")
+    snapshot_every: Duration = Field(
+        default=3600,
+        description="Snapshot cadence for snapshot-based engines (qdrant, weaviate, milvus,"
+        " opensearch); at least 5m.",
+    )
+
+    @field_validator("snapshot_every")
+    @classmethod
+    def _at_least_five_minutes(cls, seconds: int) -> int:
+        if seconds < 300:
+            raise ValueError("snapshots more often than every 5m are not supported; use 5m or more")
+        return seconds
+
+
+class FeatureStore(Strict):
+    engine: FeatureEngine = Field(description="aws: dynamodb; gcp: firestore or bigtable.")
+
+
+class Prompts(Strict):
+    path: str = Field(
+        description="Folder of prompt, retrieval-config and tool-definition files, relative to"
+        " workload.yaml; deployed to every region so that a restore is a redeploy."
+    )
+
+
+class AuditLog(Strict):
+    retention: Duration = Field(
+        default=365 * 86400,
+        description="How long decision/audit records stay immutable (object lock / locked"
+        " retention); at least 1d.",
+    )
+
+    @field_validator("retention")
+    @classmethod
+    def _at_least_a_day(cls, seconds: int) -> int:
+        if seconds < 86400 or seconds % 86400:
+            raise ValueError("retention must be a whole number of days, at least 1d")
+        return seconds
+
+
+class Components(Strict):
+    models: Models = Field(default_factory=Models, description="Model artefacts (always).")
+    vector_store: VectorStore | None = Field(default=None, description="Vector store, if any.")
+    feature_store: FeatureStore | None = Field(default=None, description="Feature store, if any.")
+    prompts: Prompts | None = Field(default=None, description="Prompts and tool definitions.")
+    audit_log: AuditLog = Field(
+        default_factory=AuditLog, description="Immutable audit/decision log vault (always)."
+    )
+
+
+class Vendor(Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", description="Vendor, e.g. openai.")
+    model: str = Field(min_length=1, description="Model the workload calls, e.g. gpt-4o.")
+    role: Literal["primary", "alternate"] = Field(
+        description="primary: in use; alternate: the tested fallback."
+    )
+    deprecation: datetime.date | None = Field(
+        default=None, description="Announced retirement date of the model (YYYY-MM-DD)."
+    )
+
+
+class Endpoint(Strict):
+    domain: str = Field(description="DNS name clients call, e.g. fraud.example.com.")
+    zone: str = Field(description="DNS zone that holds `domain`, e.g. example.com.")
+    health_path: str = Field(default="/healthz", description="HTTPS health-check path.")
+    targets: dict[str, str] = Field(
+        description="Region -> host name of that region's load balancer; one per stack region."
+    )
+
+
+class Workload(Strict):
+    """One AI workload and the disaster-recovery objectives it must meet."""
+
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9-]{2,39}$",
+        description="Workload name, used in every resource name: 3-40 of a-z, 0-9 and -.",
+    )
+    tier: int = Field(
+        ge=0, le=3, strict=True, description="0 mission-critical ... 3 exploratory."
+    )
+    cloud: Cloud = Field(description="Target cloud.")
+    regions: Regions = Field(description="Primary and recovery regions.")
+    pattern: Pattern | None = Field(
+        default=None,
+        description="DR pattern; default by tier: 0 active-active, 1 warm-standby,"
+        " 2-3 cold-restore.",
+    )
+    objectives: Objectives = Field(
+        default_factory=Objectives, description="RTO/RPO; defaults by tier."
+    )
+    owner: str | None = Field(default=None, description="Who owns recovery (team or e-mail).")
+    tags: dict[str, str] = Field(
+        default_factory=dict, description="Tags (AWS) or labels (GCP) on every resource."
+    )
+    naming: Naming = Field(
+        default_factory=Naming,
+        validate_default=True,
+        description="Naming options for globally unique names.",
+    )
+    components: Components = Field(
+        default_factory=Components, description="What the workload needs to recover."
+    )
+    vendors: list[Vendor] = Field(
+        default_factory=list, description="External AI services the workload calls."
+    )
+    degraded_mode: Literal["smaller-model", "rules", "human"] | None = Field(
+        default=None, description="How the workload serves when every vendor is down."
+    )
+    endpoint: Endpoint | None = Field(
+        default=None,
+        validate_default=True,
+        description="Public endpoint; required for active-active and warm-standby.",
+    )
+
+    @property
+    def effective_pattern(self) -> Pattern:
+        """The declared pattern, or the tier's default."""
+        return self.pattern or DEFAULT_PATTERN[self.tier]
+
+    @property
+    def region_list(self) -> list[str]:
+        """Primary, then secondary when declared."""
+        secondary = self.regions.secondary
+        return [self.regions.primary, *([secondary] if secondary else [])]
+
+    @field_validator("regions")
+    @classmethod
+    def _regions_exist(cls, regions: Regions, info: ValidationInfo) -> Regions:
+        cloud, tier = info.data.get("cloud"), info.data.get("tier")
+        problems: list[tuple[Loc, str]] = []
+        for role in ("primary", "secondary"):
+            region = getattr(regions, role)
+            if cloud and region is not None and region not in REGIONS[cloud]:
+                problems.append(
+                    (("regions", role), f"{region!r} is not a region of {cloud.upper()}"
+                     f"{_suggest(region, REGIONS[cloud])}")
+                )
+        if regions.secondary is not None and regions.secondary == regions.primary:
+            problems.append(
+                (("regions", "secondary"), "must differ from primary: recovery needs another region")
+            )
+        if regions.secondary is None and tier is not None and tier <= 2:
+            problems.append(
+                (("regions", "secondary"), f"required for tier {tier}: name a recovery region")
+            )
+        _report(info, problems)
+        return regions
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_fit_cloud(cls, tags: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        cloud = info.data.get("cloud")
+        if cloud:
+            _report(
+                info,
+                [(("tags", key), text) for key, value in tags.items()
+                 for text in tag_problems(cloud, key, value)],
+            )
+        return tags
+
+    @field_validator("naming")
+    @classmethod
+    def _names_fit(cls, naming: Naming, info: ValidationInfo) -> Naming:
+        name, regions = info.data.get("name"), info.data.get("regions")
+        if name and regions:
+            regional = [r for r in (regions.primary, regions.secondary) if r]
+            longest = longest_bucket_name(name, regional, naming.suffix)
+            if len(longest) > BUCKET_NAME_MAX:
+                _report(
+                    info,
+                    [(("name",), f"too long for bucket names: {longest!r} has {len(longest)}"
+                      f" characters, the limit is {BUCKET_NAME_MAX}; shorten the name or suffix")],
+                )
+        return naming
+
+    @field_validator("components")
+    @classmethod
+    def _engines_fit_cloud(cls, components: Components, info: ValidationInfo) -> Components:
+        cloud: Cloud | None = info.data.get("cloud")
+        problems: list[tuple[Loc, str]] = []
+        vectors, features = components.vector_store, components.feature_store
+        if cloud and vectors and vectors.engine not in VECTOR_ENGINES[cloud]:
+            problems.append(
+                (("components", "vector_store", "engine"),
+                 f"{vectors.engine} is not offered on {cloud}; choose one of"
+                 f" {', '.join(VECTOR_ENGINES[cloud])}")
+            )
+        if cloud and features and features.engine not in FEATURE_ENGINES[cloud]:
+            problems.append(
+                (("components", "feature_store", "engine"),
+                 f"{features.engine} is not offered on {cloud}; choose one of"
+                 f" {', '.join(FEATURE_ENGINES[cloud])}")
+            )
+        if components.prompts is not None:
+            problems.extend(_prompts_path_problems(components.prompts.path))
+        _report(info, problems)
+        return components
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_fits_pattern(cls, endpoint: Endpoint | None, info: ValidationInfo) -> Endpoint | None:
+        tier, regions = info.data.get("tier"), info.data.get("regions")
+        pattern = info.data.get("pattern") or (DEFAULT_PATTERN[tier] if tier is not None else None)
+        problems: list[tuple[Loc, str]] = []
+        if endpoint is None:
+            if pattern in LIVE_PATTERNS and "pattern" in info.data:
+                problems.append(
+                    (("endpoint",), f"required for {pattern}: add endpoint with domain, zone and"
+                     " targets (one load balancer host per region)")
+                )
+            _report(info, problems)
+            return endpoint
+        if not DNS_NAME.fullmatch(endpoint.domain):
+            problems.append((("endpoint", "domain"), f"{endpoint.domain!r} is not a DNS name"))
+        if not DNS_NAME.fullmatch(endpoint.zone):
+            problems.append((("endpoint", "zone"), f"{endpoint.zone!r} is not a DNS zone name"))
+        elif not endpoint.domain.endswith("." + endpoint.zone):
+            problems.append(
+                (("endpoint", "domain"), f"{endpoint.domain!r} is not inside zone {endpoint.zone!r}")
+            )
+        if not URL_PATH.fullmatch(endpoint.health_path):
+            problems.append(
+                (("endpoint", "health_path"), f"{endpoint.health_path!r} is not a URL path like /healthz")
+            )
+        for region, host in endpoint.targets.items():
+            if not DNS_NAME.fullmatch(host):
+                problems.append((("endpoint", "targets", region), f"{host!r} is not a host name"))
+        if regions is not None:
+            wanted = [r for r in (regions.primary, regions.secondary) if r]
+            cloud = info.data.get("cloud")
+            known = [r for r in wanted if cloud and r in REGIONS[cloud]]
+            for region in known:
+                if region not in endpoint.targets:
+                    problems.append(
+                        (("endpoint", "targets"), f"no target for region {region}; add"
+                         f" `{region}: <load balancer host>`")
+                    )
+            for region in endpoint.targets:
+                if region not in wanted:
+                    problems.append(
+                        (("endpoint", "targets", region), f"{region} is not one of the workload's"
+                         f" regions ({', '.join(wanted)}){_suggest(region, wanted)}")
+                    )
+        _report(info, problems)
+        return endpoint
+
+
+def _prompts_path_problems(path: str) -> list[tuple[Loc, str]]:
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or ".." in pure.parts:
+        return [(("components", "prompts", "path"),
+                 f"{path!r} must be a folder inside the workload's folder (relative, no ..)")]
+    return []
+
+
+def _suggest(word: str, choices: Any) -> str:
+    from difflib import get_close_matches
+
+    close = get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""

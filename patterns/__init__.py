@@ -1,0 +1,1 @@
+"""Pattern catalogue and templates (installed as `drgen.patterns`)."""

@@ -1,0 +1,168 @@
+"""The pattern catalogue: which building block implements each component, per cloud and pattern.
+
+Rows, not branches: adding an engine or a pattern is adding entries here. Each block names the
+template module that renders it (`<cloud>/<module>.py.j2`) and its fixed parameters; the plan adds
+the parameters that come from the workload (regions, replication direction, retention, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Pattern = Literal["active-active", "warm-standby", "cold-restore"]
+Replication = Literal["bidirectional", "to-secondary", "none"]
+ParamValue = str | int | float | bool
+
+
+@dataclass(frozen=True)
+class Block:
+    """A building block: what is deployed, by which template module, with which fixed settings."""
+
+    name: str
+    module: str
+    summary: str
+    params: dict[str, ParamValue] = field(default_factory=dict)
+
+
+TIER_OBJECTIVES: dict[int, tuple[int | None, int]] = {
+    0: (3600, 60),
+    1: (4 * 3600, 15 * 60),
+    2: (3 * 86400, 4 * 3600),
+    3: (None, 86400),
+}
+"""Tier -> (RTO, RPO) in seconds when the workload declares none (dr-patterns.md, section 1)."""
+
+PATTERN_STRENGTH: dict[Pattern, int] = {"active-active": 2, "warm-standby": 1, "cold-restore": 0}
+
+REPLICATION: dict[Pattern, Replication] = {
+    "active-active": "bidirectional",
+    "warm-standby": "to-secondary",
+    "cold-restore": "to-secondary",
+}
+"""How object data moves between the two regions (`none` when there is no secondary)."""
+
+ROUTING: dict[tuple[str, Pattern], Block] = {
+    ("aws", "active-active"): Block(
+        "route53-latency", "routing", "Route 53 latency records per region with HTTPS health checks",
+        {"policy": "latency"},
+    ),
+    ("aws", "warm-standby"): Block(
+        "route53-failover", "routing", "Route 53 failover PRIMARY/SECONDARY with a health check",
+        {"policy": "failover"},
+    ),
+    ("gcp", "active-active"): Block(
+        "cloud-dns-weighted", "routing", "Cloud DNS weighted round robin with health checks",
+        {"policy": "weighted"},
+    ),
+    ("gcp", "warm-standby"): Block(
+        "cloud-dns-primary-backup", "routing", "Cloud DNS primary-backup routing policy",
+        {"policy": "primary-backup"},
+    ),
+}
+
+_LIVE: tuple[Pattern, ...] = ("active-active", "warm-standby")
+_ALL: tuple[Pattern, ...] = ("active-active", "warm-standby", "cold-restore")
+
+
+def _rows(
+    cloud: str, component: str, variant: str, patterns: tuple[Pattern, ...], block: Block
+) -> dict[tuple[str, str, str, Pattern], Block]:
+    return {(cloud, component, variant, pattern): block for pattern in patterns}
+
+
+_SNAPSHOT_ENGINES = ("qdrant", "weaviate", "milvus", "opensearch")
+
+BLOCKS: dict[tuple[str, str, str, Pattern], Block] = {
+    # Model artefacts
+    **_rows("aws", "models", "-", _LIVE, Block(
+        "s3-crr-rtc", "model_store",
+        "versioned SSE-KMS bucket per region, cross-region replication with S3 RTC (15 min)",
+        {"replication_time_control": True},
+    )),
+    **_rows("aws", "models", "-", ("cold-restore",), Block(
+        "s3-crr", "model_store",
+        "versioned SSE-KMS bucket, replicated to the secondary (no RTC) when there is one",
+        {"replication_time_control": False},
+    )),
+    **_rows("gcp", "models", "-", _LIVE, Block(
+        "gcs-dual-region-turbo", "model_store",
+        "dual-region bucket over both regions with turbo replication (15 min RPO)",
+        {"turbo_replication": True},
+    )),
+    **_rows("gcp", "models", "-", ("cold-restore",), Block(
+        "gcs-transfer-copy", "model_store",
+        "regional bucket copied to the secondary by a Storage Transfer job",
+        {"turbo_replication": False},
+    )),
+    # Vector stores
+    **_rows("aws", "vector_store", "pgvector", _LIVE, Block(
+        "aurora-global", "vector_database",
+        "Aurora PostgreSQL global database with a cluster in each region",
+        {"engine_version": "16.6", "instance_class": "db.r6g.large"},
+    )),
+    **_rows("aws", "vector_store", "pgvector", ("cold-restore",), Block(
+        "aurora-backup-copy", "vector_database",
+        "Aurora PostgreSQL in the primary, AWS Backup with a copy to the secondary's vault",
+        {"engine_version": "16.6", "instance_class": "db.r6g.large"},
+    )),
+    **{key: block for engine in _SNAPSHOT_ENGINES for key, block in _rows(
+        "aws", "vector_store", engine, _ALL, Block(
+            "s3-snapshot-schedule", "vector_snapshots",
+            "snapshot bucket (replicated like models) and an EventBridge Scheduler trigger",
+        )).items()},
+    **_rows("gcp", "vector_store", "pgvector", _LIVE, Block(
+        "cloudsql-cross-region-replica", "vector_database",
+        "Cloud SQL PostgreSQL (REGIONAL) with a promotable cross-region replica",
+        {"database_version": "POSTGRES_16", "tier": "db-custom-4-16384"},
+    )),
+    **_rows("gcp", "vector_store", "pgvector", ("cold-restore",), Block(
+        "cloudsql-backups-in-secondary", "vector_database",
+        "Cloud SQL PostgreSQL with PITR and backups stored in the secondary region",
+        {"database_version": "POSTGRES_16", "tier": "db-custom-4-16384"},
+    )),
+    **{key: block for engine in _SNAPSHOT_ENGINES[:3] for key, block in _rows(
+        "gcp", "vector_store", engine, _ALL, Block(
+            "gcs-snapshot-scheduler", "vector_snapshots",
+            "snapshot bucket and a Cloud Scheduler job with a dedicated service account",
+        )).items()},
+    # Feature stores
+    **_rows("aws", "feature_store", "dynamodb", _LIVE, Block(
+        "dynamodb-global-table", "feature_store",
+        "DynamoDB global table with a replica in the secondary, PITR on both",
+    )),
+    **_rows("aws", "feature_store", "dynamodb", ("cold-restore",), Block(
+        "dynamodb-pitr-backup", "feature_store",
+        "DynamoDB table with PITR and AWS Backup copies to the secondary",
+    )),
+    **_rows("gcp", "feature_store", "bigtable", _LIVE, Block(
+        "bigtable-multi-cluster", "feature_store",
+        "Bigtable instance with a cluster per region and multi-cluster routing",
+    )),
+    **_rows("gcp", "feature_store", "bigtable", ("cold-restore",), Block(
+        "bigtable-backup", "feature_store", "Bigtable cluster in the primary with scheduled backups",
+    )),
+    **_rows("gcp", "feature_store", "firestore", _ALL, Block(
+        "firestore-pitr-backup", "feature_store",
+        "Firestore database with PITR and a daily backup schedule",
+    )),
+    # Prompts and tool definitions
+    **_rows("aws", "prompts", "-", _ALL, Block(
+        "s3-prompt-objects", "prompt_store",
+        "prompt files as versioned objects, deployed by every region's stack",
+    )),
+    **_rows("gcp", "prompts", "-", _ALL, Block(
+        "gcs-prompt-objects", "prompt_store",
+        "prompt files as versioned objects, deployed by every region's stack",
+    )),
+    # Audit / decision logs
+    **_rows("aws", "audit_log", "-", _ALL, Block(
+        "s3-object-lock-vault", "audit_vault",
+        "object-lock bucket in COMPLIANCE mode, replicated; AWS Backup vault with Vault Lock",
+        {"lock_mode": "COMPLIANCE"},
+    )),
+    **_rows("gcp", "audit_log", "-", _ALL, Block(
+        "gcs-locked-retention", "audit_vault", "bucket with a locked retention policy",
+    )),
+}  # fmt: skip
+"""(cloud, component, engine or "-", pattern) -> building block."""

@@ -1,0 +1,179 @@
+"""Run one stack of a generated project under the Pulumi mock runtime and report its resources.
+
+Run as a script (`python tests/stackrun.py PROJECT_DIR STACK`), it prints JSON: the resources the
+program registered, with their inputs, plus every nested input that the SDK's own `*Args` types
+do not accept. Each stack runs in a fresh interpreter: generated projects share module names
+(`settings`, `storage`, ...) and the Pulumi runtime keeps global state.
+
+The mock runtime checks only top-level arguments, so `nested_problems` walks each dict input
+against the SDK's `*Args` classes: unknown keys, missing required keys, wrong scalar types.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import runpy
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+ACCOUNT_ID = "123456789012"
+SDK_MODULES = ("s3", "kms", "iam", "backup", "route53", "scheduler", "rds", "dynamodb", "lambda_")
+_ARGS_REF = re.compile(r"ForwardRef\('(\w+Args)'\)")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def sdk_class(token: str) -> type | None:
+    """The Python class of a resource token such as `aws:s3/bucket:Bucket`."""
+    package, _, rest = token.partition(":")
+    if package != "aws":
+        return None
+    module_path, _, class_name = rest.partition(":")
+    module_name = module_path.split("/")[0]
+    module = importlib.import_module(
+        "pulumi_aws" if module_name == "index" else f"pulumi_aws.{module_name.replace('lambda', 'lambda_')}"
+    )
+    return getattr(module, class_name, None)
+
+
+def _properties(args_class: type) -> dict[str, tuple[str, str]]:
+    """Pulumi (camelCase) property name -> (python name, annotation text) of an input type."""
+    found = {}
+    for python_name, member in vars(args_class).items():
+        if isinstance(member, property) and hasattr(member.fget, "_pulumi_name"):
+            annotation = repr(member.fget.__annotations__.get("return", ""))
+            found[member.fget._pulumi_name] = (python_name, annotation)
+    return found
+
+
+def _required(args_class: type) -> set[str]:
+    module = importlib.import_module(args_class.__module__)
+    typed = getattr(module, args_class.__name__ + "Dict", None)
+    if typed is None:
+        return set()
+    return {_camel(key) for key in getattr(typed, "__required_keys__", set())}
+
+
+def nested_problems(token: str, inputs: dict[str, Any]) -> list[str]:
+    """Nested inputs of a resource that its SDK types do not accept, as readable lines."""
+    resource = sdk_class(token)
+    if resource is None:
+        return []
+    module = importlib.import_module(resource.__module__)
+    args_class = getattr(module, resource.__name__ + "Args", None) or getattr(
+        module, resource.__name__ + "InitArgs", None
+    )
+    if args_class is None:
+        return [f"{token}: no Args class to validate against"]
+    problems: list[str] = []
+    for key, value in inputs.items():
+        props = _properties(args_class)
+        if key in props:
+            _check(props[key][1], value, f"{token}.{key}", module, problems)
+    return problems
+
+
+def _check(annotation: str, value: Any, where: str, module: Any, problems: list[str]) -> None:
+    refs = set(_ARGS_REF.findall(annotation))
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _check(annotation, item, f"{where}[{index}]", module, problems)
+        return
+    if not refs:
+        if "Mapping" not in annotation and isinstance(value, dict):
+            problems.append(f"{where}: a mapping where the SDK expects {annotation}")
+        elif annotation.startswith("typing.Union[bool") and not isinstance(value, bool):
+            problems.append(f"{where}: {value!r} is not a bool")
+        elif annotation.startswith("typing.Union[int") and not isinstance(value, int | float):
+            problems.append(f"{where}: {value!r} is not a number")
+        elif annotation.startswith("typing.Union[str") and not isinstance(value, str):
+            problems.append(f"{where}: {value!r} is not a string")
+        return
+    if isinstance(value, str) and "<class 'str'>" in annotation:
+        return  # a JSON document where the SDK accepts either text or a typed mapping
+    if not isinstance(value, dict):
+        problems.append(f"{where}: expected a mapping ({', '.join(sorted(refs))}), got {value!r}")
+        return
+    (ref,) = refs
+    args_class = getattr(module, ref)
+    props = _properties(args_class)
+    for key, item in value.items():
+        if key not in props:
+            problems.append(f"{where}.{key}: not a field of {ref} (fields: {', '.join(sorted(props))})")
+        else:
+            _check(props[key][1], item, f"{where}.{key}", module, problems)
+    for key in sorted(_required(args_class) - set(value)):
+        problems.append(f"{where}: required field {key} of {ref} is missing")
+
+
+def run_stack(project: Path, stack: str) -> dict[str, Any]:
+    """Run `project`'s program as `stack` under mocks; the registered resources and problems."""
+    import pulumi
+    import yaml
+
+    with warnings.catch_warnings():
+        # The SDK warns about its own deprecated classes when a module loads; what must fail is
+        # a warning raised by the generated program, so load the modules first.
+        warnings.simplefilter("ignore")
+        import pulumi_aws
+
+        for name in SDK_MODULES:
+            # Lazy modules load on first real attribute access.
+            getattr(importlib.import_module(f"pulumi_aws.{name}"), "_utilities", None)
+
+    project_name = yaml.safe_load((project / "Pulumi.yaml").read_text())["name"]
+    stack_config = yaml.safe_load((project / f"Pulumi.{stack}.yaml").read_text())["config"]
+    region = stack_config["aws:region"]
+    resources: list[dict[str, Any]] = []
+
+    class Mocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+            outputs = dict(args.inputs)
+            resources.append({"type": args.typ, "name": args.name, "inputs": args.inputs})
+            service = args.typ.split(":")[1].split("/")[0]
+            if args.typ == "aws:s3/bucket:Bucket":
+                outputs["arn"] = f"arn:aws:s3:::{args.inputs['bucket']}"
+            else:
+                outputs.setdefault("arn", f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{args.name}")
+            outputs.setdefault("name", args.name)
+            if args.typ == "aws:kms/key:Key":
+                outputs["keyId"] = f"key-{args.name}"
+            return f"{args.name}-id", outputs
+
+        def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+            if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+                return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ci",
+                        "userId": "AIDACI", "id": ACCOUNT_ID}
+            if args.token == "aws:route53/getZone:getZone":
+                return {"zoneId": "Z0123456789", "name": args.args["name"], "id": "Z0123456789"}
+            return {}
+
+    pulumi.runtime.set_mocks(Mocks(), project=project_name, stack=stack, preview=False)
+    pulumi.runtime.set_all_config(
+        {key if ":" in key else f"{project_name}:{key}": str(value)
+         for key, value in stack_config.items()}
+    )
+    sys.path.insert(0, str(project))
+
+    @pulumi.runtime.test
+    def program() -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            runpy.run_path(str(project / "__main__.py"), run_name="__main__")
+
+    program()
+    problems = [line for r in resources for line in nested_problems(r["type"], r["inputs"])]
+    resources.sort(key=lambda r: (r["type"], r["name"]))
+    return {"resources": resources, "problems": problems}
+
+
+if __name__ == "__main__":
+    result = run_stack(Path(sys.argv[1]).resolve(), sys.argv[2])
+    json.dump(result, sys.stdout, indent=1, sort_keys=True, default=str)
