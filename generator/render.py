@@ -74,6 +74,7 @@ def template_environment() -> jinja2.Environment:
     env.filters["py"] = python_literal
     env.filters["yaml_str"] = yaml_string
     env.filters["sentence"] = sentence
+    env.filters["py_block"] = python_block
     return env
 
 
@@ -93,6 +94,12 @@ def python_literal(value: Any) -> str:
         items = ", ".join(f"{python_literal(k)}: {python_literal(v)}" for k, v in value.items())
         return "{" + items + "}"
     raise TypeError(f"no Python literal for {type(value).__name__}")
+
+
+def python_block(mapping: dict[str, Any]) -> str:
+    """A dict literal with one entry per line and a trailing comma, as ruff format keeps it."""
+    lines = [f"    {python_literal(key)}: {python_literal(value)}," for key, value in mapping.items()]
+    return "{\n" + "\n".join(lines) + "\n}"
 
 
 def yaml_string(value: str) -> str:

@@ -96,7 +96,7 @@ def _check(annotation: str, value: Any, where: str, module: Any, problems: list[
         elif annotation.startswith("typing.Union[str") and not isinstance(value, str):
             problems.append(f"{where}: {value!r} is not a string")
         return
-    if isinstance(value, str) and "<class 'str'>" in annotation:
+    if isinstance(value, str) and annotation.startswith("typing.Union[str,"):
         return  # a JSON document where the SDK accepts either text or a typed mapping
     if not isinstance(value, dict):
         problems.append(f"{where}: expected a mapping ({', '.join(sorted(refs))}), got {value!r}")
