@@ -1,4 +1,4 @@
-"""The `drgen` command line: parse arguments, call the pipeline stages, print, map errors to exits."""
+"""The `drgen` command line: parse arguments, call the stages, print, map errors to exit codes."""
 
 from __future__ import annotations
 
@@ -86,12 +86,23 @@ def schema() -> None:
 
 
 @main.command()
-@click.option("--tier", type=click.IntRange(0, 3), default=1, show_default=True,
-              help="Business criticality: 0 mission-critical ... 3 exploratory.")
+@click.option(
+    "--tier",
+    type=click.IntRange(0, 3),
+    default=1,
+    show_default=True,
+    help="Business criticality: 0 mission-critical ... 3 exploratory.",
+)
 @click.option("--cloud", type=click.Choice(["aws", "gcp"]), default="aws", show_default=True)
 @click.option("--name", default="my-workload", show_default=True, help="Workload name.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("workload.yaml"), show_default=True, help="File to write.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("workload.yaml"),
+    show_default=True,
+    help="File to write.",
+)
 def init(tier: int, cloud: str, name: str, output: Path) -> None:
     """Write a commented starter workload.yaml.
 
@@ -112,8 +123,13 @@ def init(tier: int, cloud: str, name: str, output: Path) -> None:
 
 @main.command(name="render")
 @click.argument("workloads", nargs=-1, required=True, type=WORKLOAD_FILES)
-@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder that receives one Pulumi project per workload, at DIR/<name>/.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder that receives one Pulumi project per workload, at DIR/<name>/.",
+)
 def render_command(workloads: tuple[Path, ...], output: Path) -> None:
     """Render each workload into a Pulumi Python project at DIR/<name>/.
 
@@ -137,8 +153,9 @@ def render_command(workloads: tuple[Path, ...], output: Path) -> None:
             f" {len(report.removed)} removed"
         )
         for path in report.kept:
-            click.echo(f"warning: {project / path} is no longer generated but was edited; kept",
-                       err=True)
+            click.echo(
+                f"warning: {project / path} is no longer generated but was edited; kept", err=True
+            )
 
 
 def describe(plan: DrPlan) -> str:
@@ -150,7 +167,8 @@ def describe(plan: DrPlan) -> str:
         f"  cloud {plan.cloud} | tier {plan.tier} | pattern {plan.pattern} ({plan.pattern_source})",
         f"  objectives: RTO {rto} ({objectives.rto_source}),"
         f" RPO {format_duration(objectives.rpo_seconds)} ({objectives.rpo_source})",
-        "  stacks (in deploy order): " + ", ".join(
+        "  stacks (in deploy order): "
+        + ", ".join(
             f"{s.name} [{s.role}]" for s in sorted(plan.stacks, key=lambda s: s.deploy_order)
         ),
         "",
@@ -158,12 +176,19 @@ def describe(plan: DrPlan) -> str:
     rows = [("component", "block", "replication", "names")]
     for component in plan.components:
         label = component.component + (f" ({component.engine})" if component.engine else "")
-        rows.append((label, component.block, component.replication,
-                     ", ".join(component.names.values())))
+        rows.append(
+            (label, component.block, component.replication, ", ".join(component.names.values()))
+        )
     if plan.routing:
         targets = ", ".join(f"{r}={h}" for r, h in plan.routing.targets.items())
-        rows.append(("routing", plan.routing.block, plan.routing.policy,
-                     f"{plan.routing.domain} -> {targets}"))
+        rows.append(
+            (
+                "routing",
+                plan.routing.block,
+                plan.routing.policy,
+                f"{plan.routing.domain} -> {targets}",
+            )
+        )
     lines.extend("  " + line for line in _table(rows))
     return "\n".join(lines)
 
@@ -171,8 +196,10 @@ def describe(plan: DrPlan) -> str:
 def _table(rows: Iterable[tuple[str, ...]]) -> list[str]:
     rows = list(rows)
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-            for row in rows]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
 
 
 def _warn(plan: DrPlan) -> None:
@@ -186,6 +213,6 @@ def _refuse_duplicate_names(plans: list[DrPlan]) -> None:
         if plan.workload in seen:
             raise DrgenError(
                 f"{plan.source}: workload name {plan.workload!r} is also used by"
-                f" {seen[plan.workload]}; each workload renders to DIR/<name>/, so names must differ"
+                f" {seen[plan.workload]}; each renders to DIR/<name>/, so names must differ"
             )
         seen[plan.workload] = plan.source

@@ -56,7 +56,7 @@ def tag_problems(cloud: Cloud, key: str, value: str) -> list[str]:
             problems.append(f"tag key {key!r}: the prefixes aws: and drgen: are reserved")
         if len(value) > 256 or not _AWS_TAG_TEXT.fullmatch(value):
             problems.append(
-                f"tag {key!r}: AWS allows values of 0-256 letters, digits, spaces and _ . : / = + - @"
+                f"tag {key!r}: AWS allows values of 0-256 letters, digits, spaces, _ . : / = + - @"
             )
         return problems
     if not _GCP_LABEL_KEY.fullmatch(key):

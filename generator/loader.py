@@ -1,4 +1,4 @@
-"""Load `workload.yaml` into a validated `Workload`, turning every problem into a located message."""
+"""Load `workload.yaml` into a validated `Workload`; every problem becomes a located message."""
 
 from __future__ import annotations
 
@@ -110,8 +110,9 @@ def _read_prompts(
             continue
         data = file.read_bytes()
         if len(data) > PROMPT_FILE_MAX_BYTES:
-            problems.append(source.problem(loc, f"{name} is over 1 MiB; keep large files in the"
-                                                " model bucket"))
+            problems.append(
+                source.problem(loc, f"{name} is over 1 MiB; keep large files in the model bucket")
+            )
             continue
         try:
             files.append((name, data.decode("utf-8")))

@@ -1,4 +1,4 @@
-"""Deterministic resource names, shared by validation (do they fit?) and the plan (what are they?)."""
+"""Deterministic resource names, shared by validation (do they fit?) and the plan."""
 
 from __future__ import annotations
 

@@ -127,6 +127,7 @@ def resolve(sourced: SourcedWorkload) -> DrPlan:
     pattern = workload.effective_pattern
     regions = workload.region_list
     stacks = _stacks(regions)
+    objectives = _objectives(workload)
     return DrPlan(
         workload=workload.name,
         source=sourced.file,
@@ -134,7 +135,7 @@ def resolve(sourced: SourcedWorkload) -> DrPlan:
         tier=workload.tier,
         pattern=pattern,
         pattern_source="declared" if workload.pattern else "tier default",
-        objectives=_objectives(workload),
+        objectives=objectives,
         owner=workload.owner,
         stacks=stacks,
         components=tuple(_components(workload, pattern, regions)),
@@ -151,7 +152,7 @@ def resolve(sourced: SourcedWorkload) -> DrPlan:
         ),
         degraded_mode=workload.degraded_mode,
         prompt_files=tuple(PromptFile(path=p, text=t) for p, t in sourced.prompt_files),
-        warnings=tuple(_warnings(workload, pattern)),
+        warnings=tuple(_warnings(workload, pattern, objectives)),
     )
 
 
@@ -159,14 +160,19 @@ def _stacks(regions: list[str]) -> tuple[StackPlan, ...]:
     # The secondary deploys first: it never needs the primary, and replication into it then
     # finds its bucket already there.
     if len(regions) == 1:
-        return (StackPlan(name=regions[0], region=regions[0], role="primary", peer_region=None,
-                          deploy_order=1),)
+        return (
+            StackPlan(
+                name=regions[0], region=regions[0], role="primary", peer_region=None, deploy_order=1
+            ),
+        )
     primary, secondary = regions
     return (
-        StackPlan(name=primary, region=primary, role="primary", peer_region=secondary,
-                  deploy_order=2),
-        StackPlan(name=secondary, region=secondary, role="secondary", peer_region=primary,
-                  deploy_order=1),
+        StackPlan(
+            name=primary, region=primary, role="primary", peer_region=secondary, deploy_order=2
+        ),
+        StackPlan(
+            name=secondary, region=secondary, role="secondary", peer_region=primary, deploy_order=1
+        ),
     )
 
 
@@ -198,20 +204,34 @@ def _components(workload: Workload, pattern: Pattern, regions: list[str]) -> lis
                 "snapshot_retention_days": 14,
             }
         )
-        wanted.append(("vector_store", vectors.engine, {"size_gb": vectors.size_gb, **engine_params}))
+        wanted.append(
+            ("vector_store", vectors.engine, {"size_gb": vectors.size_gb, **engine_params})
+        )
     if declared.feature_store:
-        wanted.append(("feature_store", declared.feature_store.engine, {
-            "point_in_time_recovery": True,
-            "deletion_protection": True,
-        }))
+        wanted.append(
+            (
+                "feature_store",
+                declared.feature_store.engine,
+                {
+                    "point_in_time_recovery": True,
+                    "deletion_protection": True,
+                },
+            )
+        )
     if declared.prompts:
         wanted.append(("prompts", None, {"source_path": declared.prompts.path}))
     retention_days = declared.audit_log.retention // 86400
-    wanted.append(("audit_log", None, {
-        "retention_days": retention_days,
-        "retention": format_duration(declared.audit_log.retention),
-        "backup_vault": pattern != "cold-restore",
-    }))
+    wanted.append(
+        (
+            "audit_log",
+            None,
+            {
+                "retention_days": retention_days,
+                "retention": format_duration(declared.audit_log.retention),
+                "backup_vault": pattern != "cold-restore",
+            },
+        )
+    )
 
     plans = []
     for component, engine, params in wanted:
@@ -219,19 +239,23 @@ def _components(workload: Workload, pattern: Pattern, regions: list[str]) -> lis
         # Every component lives in both regions when there are two; the pattern decides whether
         # the secondary runs a live copy or receives replicas and backups.
         deployed = regions if replication != "none" else regions[:1]
-        plans.append(ComponentPlan(
-            component=component,
-            engine=engine,
-            block=block.name,
-            module=block.module,
-            summary=block.summary,
-            replication=replication,
-            replicate_from=_replicate_from(replication, regions),
-            regions=tuple(deployed),
-            names={r: resource_name(workload.name, component, r, workload.naming.suffix)
-                   for r in deployed},
-            params=dict(sorted({**block.params, **params}.items())),
-        ))
+        plans.append(
+            ComponentPlan(
+                component=component,
+                engine=engine,
+                block=block.name,
+                module=block.module,
+                summary=block.summary,
+                replication=replication,
+                replicate_from=_replicate_from(replication, regions),
+                regions=tuple(deployed),
+                names={
+                    r: resource_name(workload.name, component, r, workload.naming.suffix)
+                    for r in deployed
+                },
+                params=dict(sorted({**block.params, **params}.items())),
+            )
+        )
     return plans
 
 
@@ -258,14 +282,13 @@ def _routing(workload: Workload, pattern: Pattern) -> RoutingPlan | None:
     )
 
 
-def _warnings(workload: Workload, pattern: Pattern) -> list[str]:
+def _warnings(workload: Workload, pattern: Pattern, objectives: ObjectivesPlan) -> list[str]:
     default = DEFAULT_PATTERN[workload.tier]
     if PATTERN_STRENGTH[pattern] >= PATTERN_STRENGTH[default]:
         return []
-    rto, rpo = TIER_OBJECTIVES[workload.tier]
-    objectives = workload.objectives
-    rto_text = format_duration(objectives.rto or rto) if (objectives.rto or rto) else "none"
-    rpo_text = format_duration(objectives.rpo or rpo)
+    rto = objectives.rto_seconds
+    rto_text = format_duration(rto) if rto is not None else "none"
+    rpo_text = format_duration(objectives.rpo_seconds)
     return [
         f"pattern {pattern} is weaker than tier {workload.tier}'s default {default}: it endangers"
         f" RTO {rto_text} (recovery must rebuild the secondary)"

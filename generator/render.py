@@ -1,4 +1,4 @@
-"""Render a `DrPlan` into the files of one Pulumi Python project: a pure function, no I/O but templates."""
+"""Render a `DrPlan` into the files of one Pulumi Python project; pure but for reading templates."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 import jinja2
 
 import drgen.patterns
-
 from drgen.errors import RenderError
 from drgen.plan import DrPlan
 
@@ -25,7 +24,8 @@ def render(plan: DrPlan) -> dict[str, str]:
     if plan.cloud not in SUPPORTED_CLOUDS:
         raise RenderError(
             f"{plan.source}: rendering {plan.cloud} stacks is not supported yet; `drgen plan`"
-            " shows what they will contain. Supported clouds: " + ", ".join(sorted(SUPPORTED_CLOUDS))
+            " shows what they will contain. Supported clouds: "
+            + ", ".join(sorted(SUPPORTED_CLOUDS))
         )
     env = template_environment()
     context = {"plan": plan, "project": plan.workload}
@@ -62,7 +62,7 @@ def render(plan: DrPlan) -> dict[str, str]:
 
 @cache
 def template_environment() -> jinja2.Environment:
-    """The jinja2 environment over `patterns/`: strict undefined, Python and YAML literal filters."""
+    """The jinja2 environment over `patterns/`: strict undefined, literal-encoding filters."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(PATTERNS_DIR),
         undefined=jinja2.StrictUndefined,
@@ -86,8 +86,8 @@ def python_literal(value: Any) -> str:
         # A JSON string is also a valid Python string literal, in the double quotes ruff prefers.
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, tuple):
-        items = [python_literal(item) for item in value]
-        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+        parts = [python_literal(item) for item in value]
+        return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
     if isinstance(value, list):
         return "[" + ", ".join(python_literal(item) for item in value) + "]"
     if isinstance(value, dict):
@@ -98,7 +98,9 @@ def python_literal(value: Any) -> str:
 
 def python_block(mapping: dict[str, Any]) -> str:
     """A dict literal with one entry per line and a trailing comma, as ruff format keeps it."""
-    lines = [f"    {python_literal(key)}: {python_literal(value)}," for key, value in mapping.items()]
+    lines = [
+        f"    {python_literal(key)}: {python_literal(value)}," for key, value in mapping.items()
+    ]
     return "{\n" + "\n".join(lines) + "\n}"
 
 

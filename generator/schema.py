@@ -197,9 +197,7 @@ class Workload(Strict):
         pattern=r"^[a-z][a-z0-9-]{2,39}$",
         description="Workload name, used in every resource name: 3-40 of a-z, 0-9 and -.",
     )
-    tier: int = Field(
-        ge=0, le=3, strict=True, description="0 mission-critical ... 3 exploratory."
-    )
+    tier: int = Field(ge=0, le=3, strict=True, description="0 mission-critical ... 3 exploratory.")
     cloud: Cloud = Field(description="Target cloud.")
     regions: Regions = Field(description="Primary and recovery regions.")
     pattern: Pattern | None = Field(
@@ -254,12 +252,18 @@ class Workload(Strict):
             region = getattr(regions, role)
             if cloud and region is not None and region not in REGIONS[cloud]:
                 problems.append(
-                    (("regions", role), f"{region!r} is not a region of {cloud.upper()}"
-                     f"{_suggest(region, REGIONS[cloud])}")
+                    (
+                        ("regions", role),
+                        f"{region!r} is not a region of {cloud.upper()}"
+                        f"{_suggest(region, REGIONS[cloud])}",
+                    )
                 )
         if regions.secondary is not None and regions.secondary == regions.primary:
             problems.append(
-                (("regions", "secondary"), "must differ from primary: recovery needs another region")
+                (
+                    ("regions", "secondary"),
+                    "must differ from primary: recovery needs another region",
+                )
             )
         if regions.secondary is None and tier is not None and tier <= 2:
             problems.append(
@@ -275,8 +279,11 @@ class Workload(Strict):
         if cloud:
             _report(
                 info,
-                [(("tags", key), text) for key, value in tags.items()
-                 for text in tag_problems(cloud, key, value)],
+                [
+                    (("tags", key), text)
+                    for key, value in tags.items()
+                    for text in tag_problems(cloud, key, value)
+                ],
             )
         return tags
 
@@ -288,11 +295,11 @@ class Workload(Strict):
             regional = [r for r in (regions.primary, regions.secondary) if r]
             longest = longest_bucket_name(name, regional, naming.suffix)
             if len(longest) > BUCKET_NAME_MAX:
-                _report(
-                    info,
-                    [(("name",), f"too long for bucket names: {longest!r} has {len(longest)}"
-                      f" characters, the limit is {BUCKET_NAME_MAX}; shorten the name or suffix")],
+                message = (
+                    f"too long for bucket names: {longest!r} has {len(longest)} characters,"
+                    f" the limit is {BUCKET_NAME_MAX}; shorten the name or the suffix"
                 )
+                _report(info, [(("name",), message)])
         return naming
 
     @field_validator("components")
@@ -303,15 +310,19 @@ class Workload(Strict):
         vectors, features = components.vector_store, components.feature_store
         if cloud and vectors and vectors.engine not in VECTOR_ENGINES[cloud]:
             problems.append(
-                (("components", "vector_store", "engine"),
-                 f"{vectors.engine} is not offered on {cloud}; choose one of"
-                 f" {', '.join(VECTOR_ENGINES[cloud])}")
+                (
+                    ("components", "vector_store", "engine"),
+                    f"{vectors.engine} is not offered on {cloud}; choose one of"
+                    f" {', '.join(VECTOR_ENGINES[cloud])}",
+                )
             )
         if cloud and features and features.engine not in FEATURE_ENGINES[cloud]:
             problems.append(
-                (("components", "feature_store", "engine"),
-                 f"{features.engine} is not offered on {cloud}; choose one of"
-                 f" {', '.join(FEATURE_ENGINES[cloud])}")
+                (
+                    ("components", "feature_store", "engine"),
+                    f"{features.engine} is not offered on {cloud}; choose one of"
+                    f" {', '.join(FEATURE_ENGINES[cloud])}",
+                )
             )
         if components.prompts is not None:
             problems.extend(_prompts_path_problems(components.prompts.path))
@@ -320,15 +331,20 @@ class Workload(Strict):
 
     @field_validator("endpoint")
     @classmethod
-    def _endpoint_fits_pattern(cls, endpoint: Endpoint | None, info: ValidationInfo) -> Endpoint | None:
+    def _endpoint_fits_pattern(
+        cls, endpoint: Endpoint | None, info: ValidationInfo
+    ) -> Endpoint | None:
         tier, regions = info.data.get("tier"), info.data.get("regions")
         pattern = info.data.get("pattern") or (DEFAULT_PATTERN[tier] if tier is not None else None)
         problems: list[tuple[Loc, str]] = []
         if endpoint is None:
             if pattern in LIVE_PATTERNS and "pattern" in info.data:
                 problems.append(
-                    (("endpoint",), f"required for {pattern}: add endpoint with domain, zone and"
-                     " targets (one load balancer host per region)")
+                    (
+                        ("endpoint",),
+                        f"required for {pattern}: add endpoint with domain, zone and"
+                        " targets (one load balancer host per region)",
+                    )
                 )
             _report(info, problems)
             return endpoint
@@ -338,11 +354,17 @@ class Workload(Strict):
             problems.append((("endpoint", "zone"), f"{endpoint.zone!r} is not a DNS zone name"))
         elif not endpoint.domain.endswith("." + endpoint.zone):
             problems.append(
-                (("endpoint", "domain"), f"{endpoint.domain!r} is not inside zone {endpoint.zone!r}")
+                (
+                    ("endpoint", "domain"),
+                    f"{endpoint.domain!r} is not inside zone {endpoint.zone!r}",
+                )
             )
         if not URL_PATH.fullmatch(endpoint.health_path):
             problems.append(
-                (("endpoint", "health_path"), f"{endpoint.health_path!r} is not a URL path like /healthz")
+                (
+                    ("endpoint", "health_path"),
+                    f"{endpoint.health_path!r} is not a URL path like /healthz",
+                )
             )
         for region, host in endpoint.targets.items():
             if not DNS_NAME.fullmatch(host):
@@ -354,14 +376,19 @@ class Workload(Strict):
             for region in known:
                 if region not in endpoint.targets:
                     problems.append(
-                        (("endpoint", "targets"), f"no target for region {region}; add"
-                         f" `{region}: <load balancer host>`")
+                        (
+                            ("endpoint", "targets"),
+                            f"no target for region {region}; add `{region}: <load balancer host>`",
+                        )
                     )
             for region in endpoint.targets:
                 if region not in wanted:
                     problems.append(
-                        (("endpoint", "targets", region), f"{region} is not one of the workload's"
-                         f" regions ({', '.join(wanted)}){_suggest(region, wanted)}")
+                        (
+                            ("endpoint", "targets", region),
+                            f"{region} is not one of the workload's"
+                            f" regions ({', '.join(wanted)}){_suggest(region, wanted)}",
+                        )
                     )
         _report(info, problems)
         return endpoint
@@ -370,8 +397,12 @@ class Workload(Strict):
 def _prompts_path_problems(path: str) -> list[tuple[Loc, str]]:
     pure = PurePosixPath(path)
     if pure.is_absolute() or ".." in pure.parts:
-        return [(("components", "prompts", "path"),
-                 f"{path!r} must be a folder inside the workload's folder (relative, no ..)")]
+        return [
+            (
+                ("components", "prompts", "path"),
+                f"{path!r} must be a folder inside the workload's folder (relative, no ..)",
+            )
+        ]
     return []
 
 

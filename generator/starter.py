@@ -11,13 +11,17 @@ STARTER_REGIONS = {"aws": ("us-east-1", "us-west-2"), "gcp": ("us-east1", "us-we
 def starter_workload(*, tier: int, cloud: str, name: str) -> str:
     """A valid, commented workload for `tier` on `cloud`, ready to edit."""
     primary, secondary = STARTER_REGIONS[cloud]
-    return template_environment().get_template("starter/workload.yaml.j2").render(
-        tier=tier,
-        cloud=cloud,
-        name=name,
-        primary=primary,
-        secondary=secondary,
-        pattern=DEFAULT_PATTERN[tier],
-        live=DEFAULT_PATTERN[tier] != "cold-restore",
-        feature_engine="dynamodb" if cloud == "aws" else "firestore",
+    return (
+        template_environment()
+        .get_template("starter/workload.yaml.j2")
+        .render(
+            tier=tier,
+            cloud=cloud,
+            name=name,
+            primary=primary,
+            secondary=secondary,
+            pattern=DEFAULT_PATTERN[tier],
+            live=DEFAULT_PATTERN[tier] != "cold-restore",
+            feature_engine="dynamodb" if cloud == "aws" else "firestore",
+        )
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -34,7 +33,9 @@ def digest(text: str) -> str:
 def manifest_text(files: dict[str, str]) -> str:
     """The manifest for a set of rendered files: one `<sha256>  <path>` line per file, sorted."""
     lines = [f"{digest(text)}  {path}" for path, text in sorted(files.items())]
-    return "# Files written by drgen; it replaces or removes only these.\n" + "\n".join(lines) + "\n"
+    return (
+        "# Files written by drgen; it replaces or removes only these.\n" + "\n".join(lines) + "\n"
+    )
 
 
 def read_manifest(project: Path) -> dict[str, str]:
@@ -77,7 +78,7 @@ def write_project(files: dict[str, str], project: Path) -> WriteReport:
                 report.unchanged.append(path)
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / path, target)
+            (staging / path).replace(target)
             report.written.append(path)
         for path, hash_ in sorted(previous.items()):
             if path in files:
@@ -89,7 +90,7 @@ def write_project(files: dict[str, str], project: Path) -> WriteReport:
                 report.removed.append(path)
             elif stale.exists():
                 report.kept.append(path)
-        os.replace(staging / MANIFEST, project / MANIFEST)
+        (staging / MANIFEST).replace(project / MANIFEST)
     except OSError as error:
         raise RenderError(f"cannot write {display_path(project)}: {error}") from None
     finally:
@@ -97,9 +98,14 @@ def write_project(files: dict[str, str], project: Path) -> WriteReport:
     return report
 
 
-def _refuse_foreign_overwrites(files: dict[str, str], project: Path, previous: dict[str, str]) -> None:
+def _refuse_foreign_overwrites(
+    files: dict[str, str], project: Path, previous: dict[str, str]
+) -> None:
     foreign = sorted(
-        path for path in files if (project / path).exists() and path not in previous
+        path
+        for path in files
+        if (project / path).exists()
+        and path not in previous
         and (project / path).read_bytes() != files[path].encode("utf-8")
     )
     if foreign:

@@ -72,7 +72,9 @@ def read_document(path: Path) -> Document:
         mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         reason = " ".join(part for part in (error.context, error.problem) if part)
-        raise WorkloadError([Problem(shown, line, column, "", f"YAML syntax error: {reason}")])
+        raise WorkloadError(
+            [Problem(shown, line, column, "", f"YAML syntax error: {reason}")]
+        ) from None
     except yaml.YAMLError as error:
         raise WorkloadError([Problem(shown, 1, 1, "", f"YAML error: {error}")]) from None
     if root is None:

@@ -44,19 +44,27 @@ REPLICATION: dict[Pattern, Replication] = {
 
 ROUTING: dict[tuple[str, Pattern], Block] = {
     ("aws", "active-active"): Block(
-        "route53-latency", "routing", "Route 53 latency records per region with HTTPS health checks",
+        "route53-latency",
+        "routing",
+        "Route 53 latency records per region with HTTPS health checks",
         {"policy": "latency"},
     ),
     ("aws", "warm-standby"): Block(
-        "route53-failover", "routing", "Route 53 failover PRIMARY/SECONDARY with a health check",
+        "route53-failover",
+        "routing",
+        "Route 53 failover PRIMARY/SECONDARY with a health check",
         {"policy": "failover"},
     ),
     ("gcp", "active-active"): Block(
-        "cloud-dns-weighted", "routing", "Cloud DNS weighted round robin with health checks",
+        "cloud-dns-weighted",
+        "routing",
+        "Cloud DNS weighted round robin with health checks",
         {"policy": "weighted"},
     ),
     ("gcp", "warm-standby"): Block(
-        "cloud-dns-primary-backup", "routing", "Cloud DNS primary-backup routing policy",
+        "cloud-dns-primary-backup",
+        "routing",
+        "Cloud DNS primary-backup routing policy",
         {"policy": "primary-backup"},
     ),
 }
@@ -140,7 +148,8 @@ BLOCKS: dict[tuple[str, str, str, Pattern], Block] = {
         "Bigtable instance with a cluster per region and multi-cluster routing",
     )),
     **_rows("gcp", "feature_store", "bigtable", ("cold-restore",), Block(
-        "bigtable-backup", "feature_store", "Bigtable cluster in the primary with scheduled backups",
+        "bigtable-backup", "feature_store",
+        "Bigtable cluster in the primary with scheduled backups",
     )),
     **_rows("gcp", "feature_store", "firestore", _ALL, Block(
         "firestore-pitr-backup", "feature_store",

@@ -38,7 +38,9 @@ def sdk_class(token: str) -> type | None:
     module_path, _, class_name = rest.partition(":")
     module_name = module_path.split("/")[0]
     module = importlib.import_module(
-        "pulumi_aws" if module_name == "index" else f"pulumi_aws.{module_name.replace('lambda', 'lambda_')}"
+        "pulumi_aws"
+        if module_name == "index"
+        else f"pulumi_aws.{module_name.replace('lambda', 'lambda_')}"
     )
     return getattr(module, class_name, None)
 
@@ -106,7 +108,9 @@ def _check(annotation: str, value: Any, where: str, module: Any, problems: list[
     props = _properties(args_class)
     for key, item in value.items():
         if key not in props:
-            problems.append(f"{where}.{key}: not a field of {ref} (fields: {', '.join(sorted(props))})")
+            problems.append(
+                f"{where}.{key}: not a field of {ref} (fields: {', '.join(sorted(props))})"
+            )
         else:
             _check(props[key][1], item, f"{where}.{key}", module, problems)
     for key in sorted(_required(args_class) - set(value)):
@@ -122,7 +126,6 @@ def run_stack(project: Path, stack: str) -> dict[str, Any]:
         # The SDK warns about its own deprecated classes when a module loads; what must fail is
         # a warning raised by the generated program, so load the modules first.
         warnings.simplefilter("ignore")
-        import pulumi_aws
 
         for name in SDK_MODULES:
             # Lazy modules load on first real attribute access.
@@ -149,16 +152,22 @@ def run_stack(project: Path, stack: str) -> dict[str, Any]:
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
             if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-                return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ci",
-                        "userId": "AIDACI", "id": ACCOUNT_ID}
+                return {
+                    "accountId": ACCOUNT_ID,
+                    "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ci",
+                    "userId": "AIDACI",
+                    "id": ACCOUNT_ID,
+                }
             if args.token == "aws:route53/getZone:getZone":
                 return {"zoneId": "Z0123456789", "name": args.args["name"], "id": "Z0123456789"}
             return {}
 
     pulumi.runtime.set_mocks(Mocks(), project=project_name, stack=stack, preview=False)
     pulumi.runtime.set_all_config(
-        {key if ":" in key else f"{project_name}:{key}": str(value)
-         for key, value in stack_config.items()}
+        {
+            key if ":" in key else f"{project_name}:{key}": str(value)
+            for key, value in stack_config.items()
+        }
     )
     sys.path.insert(0, str(project))
 

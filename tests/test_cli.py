@@ -87,8 +87,14 @@ def test_render_writes_a_project_and_is_idempotent(
 
     project = Path("out/sandbox")
     assert first.exit_code == 0
-    assert {"Pulumi.yaml", "Pulumi.eu-west-1.yaml", "__main__.py", "requirements.txt",
-            "README.md", MANIFEST} <= {p.name for p in project.iterdir()}
+    assert {
+        "Pulumi.yaml",
+        "Pulumi.eu-west-1.yaml",
+        "__main__.py",
+        "requirements.txt",
+        "README.md",
+        MANIFEST,
+    } <= {p.name for p in project.iterdir()}
     assert "0 written" in second.output
 
 

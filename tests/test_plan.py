@@ -57,25 +57,42 @@ def test_tier_defaults(tier: int, pattern: str, rto: int | None, rpo: int) -> No
 
 @pytest.mark.parametrize(
     ("tier", "cloud", "pattern"),
-    list(itertools.product(range(4), ("aws", "gcp"), ("active-active", "warm-standby", "cold-restore"))),
+    list(
+        itertools.product(
+            range(4), ("aws", "gcp"), ("active-active", "warm-standby", "cold-restore")
+        )
+    ),
 )
 def test_every_tier_cloud_and_pattern_resolves(tier: int, cloud: str, pattern: str) -> None:
     engine = "pgvector"
     features = "dynamodb" if cloud == "aws" else "bigtable"
-    sourced = workload(tier, cloud, pattern, components={
-        "vector_store": {"engine": engine}, "feature_store": {"engine": features}})
+    sourced = workload(
+        tier,
+        cloud,
+        pattern,
+        components={"vector_store": {"engine": engine}, "feature_store": {"engine": features}},
+    )
 
     plan = resolve(sourced)
 
     assert plan.pattern == pattern
     assert [s.role for s in sorted(plan.stacks, key=lambda s: s.deploy_order)] == [
-        "secondary", "primary"]
+        "secondary",
+        "primary",
+    ]
     assert {c.component for c in plan.components} == {
-        "models", "vector_store", "feature_store", "audit_log"}
+        "models",
+        "vector_store",
+        "feature_store",
+        "audit_log",
+    }
     models = plan.component("models")
     assert models is not None
-    expected = {"active-active": "bidirectional", "warm-standby": "to-secondary",
-                "cold-restore": "to-secondary"}[pattern]
+    expected = {
+        "active-active": "bidirectional",
+        "warm-standby": "to-secondary",
+        "cold-restore": "to-secondary",
+    }[pattern]
     assert models.replication == expected
     assert (plan.routing is not None) == (pattern != "cold-restore")
 
@@ -135,8 +152,17 @@ def test_plan_json_is_stable_and_round_trips(example: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("30s", 30), ("15m", 900), ("4h", 14400), ("3d", 259200), ("2w", 1209600),
-     ("7y", 7 * 365 * 86400), ("PT15M", 900), ("P1DT2H", 93600), ("P7Y", 7 * 365 * 86400)],
+    [
+        ("30s", 30),
+        ("15m", 900),
+        ("4h", 14400),
+        ("3d", 259200),
+        ("2w", 1209600),
+        ("7y", 7 * 365 * 86400),
+        ("PT15M", 900),
+        ("P1DT2H", 93600),
+        ("P7Y", 7 * 365 * 86400),
+    ],
 )
 def test_durations(text: str, seconds: int) -> None:
     assert parse_duration(text) == seconds
@@ -144,7 +170,7 @@ def test_durations(text: str, seconds: int) -> None:
 
 @pytest.mark.parametrize("text", ["15", "1.5h", "P", "PT", "15 minutes", "P1M"])
 def test_bad_durations(text: str) -> None:
-    with pytest.raises(ValueError, match="duration|months"):
+    with pytest.raises(ValueError, match=r"duration|months"):
         parse_duration(text)
 
 

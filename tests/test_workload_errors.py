@@ -57,8 +57,10 @@ def test_three_mistakes_are_all_reported_with_their_lines(
 
     assert result.exit_code == 1
     assert "workload.yaml:2:7: tier: Input should be less than or equal to 3" in result.stderr
-    assert "workload.yaml:6:14: regions.secondary: 'us-wset-2' is not a region of AWS;" \
+    assert (
+        "workload.yaml:6:14: regions.secondary: 'us-wset-2' is not a region of AWS;"
         " did you mean 'us-west-2'?" in result.stderr
+    )
     assert "workload.yaml:8:26: components.vector_store.engine: Input should be" in result.stderr
     assert "Traceback" not in result.output
 
@@ -88,16 +90,28 @@ def test_three_mistakes_are_all_reported_with_their_lines(
         ),
         (MINIMAL + "objectives: {rpo: 15}\n", "objectives.rpo: expected a duration such as"),
         (MINIMAL + "objectives: {rpo: 1mo}\n", "objectives.rpo: months have no fixed length"),
-        (MINIMAL + "tags: {'aws:owner': me}\n", "tags.aws:owner: tag key 'aws:owner': the"
-         " prefixes aws: and drgen: are reserved"),
-        (MINIMAL + "components: {feature_store: {engine: bigtable}}\n",
-         "components.feature_store.engine: bigtable is not offered on aws; choose one of dynamodb"),
-        (MINIMAL + "components: {prompts: {path: ../secrets}}\n",
-         "components.prompts.path: '../secrets' must be a folder inside the workload's folder"),
-        (MINIMAL + "components: {prompts: {path: prompts/}}\n",
-         "components.prompts.path: folder 'prompts/' not found next to the workload file"),
-        (MINIMAL.replace("demo-workload", "a-very-long-workload-name-for-buckets-xx")
-         + "naming: {suffix: abcdefgh}\n", "name: too long for bucket names"),
+        (
+            MINIMAL + "tags: {'aws:owner': me}\n",
+            "tags.aws:owner: tag key 'aws:owner': the prefixes aws: and drgen: are reserved",
+        ),
+        (
+            MINIMAL + "components: {feature_store: {engine: bigtable}}\n",
+            "components.feature_store.engine: bigtable is not offered on aws; choose one of"
+            " dynamodb",
+        ),
+        (
+            MINIMAL + "components: {prompts: {path: ../secrets}}\n",
+            "components.prompts.path: '../secrets' must be a folder inside the workload's folder",
+        ),
+        (
+            MINIMAL + "components: {prompts: {path: prompts/}}\n",
+            "components.prompts.path: folder 'prompts/' not found next to the workload file",
+        ),
+        (
+            MINIMAL.replace("demo-workload", "a-very-long-workload-name-for-buckets-xx")
+            + "naming: {suffix: abcdefgh}\n",
+            "name: too long for bucket names",
+        ),
     ],
 )
 def test_bad_input_gets_one_clear_located_line(
@@ -136,8 +150,10 @@ def test_endpoint_targets_must_match_regions(workload_file: Callable[..., Path])
     problems = problems_of(path)
 
     assert any("endpoint.targets: no target for region us-west-2" in p for p in problems)
-    assert any("endpoint.targets.us-west-1: us-west-1 is not one of the workload's regions"
-               in p for p in problems)
+    assert any(
+        "endpoint.targets.us-west-1: us-west-1 is not one of the workload's regions" in p
+        for p in problems
+    )
 
 
 def test_cli_misuse_exits_2(run_cli: Callable[..., Result]) -> None:

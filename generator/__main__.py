@@ -1,0 +1,5 @@
+"""`python -m drgen` runs the command line."""
+
+from drgen.cli import main
+
+main()

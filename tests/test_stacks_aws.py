@@ -1,0 +1,240 @@
+"""Every stack of every golden AWS project, run under the Pulumi mock runtime: DR and security
+invariants asserted on what the program really declares."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+STACKRUN = Path(__file__).with_name("stackrun.py")
+PROJECTS = sorted(p for p in (ROOT / "stacks").iterdir() if (p / "Pulumi.yaml").exists())
+STACKS = [
+    (project, stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml"))
+    for project in PROJECTS
+    for stack_file in sorted(project.glob("Pulumi.*.yaml"))
+]
+
+
+@cache
+def run(project: Path, stack: str) -> dict[str, Any]:
+    """The resources one stack registers under mocks (a fresh interpreter per stack)."""
+    completed = subprocess.run(
+        [sys.executable, str(STACKRUN), str(project), stack],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout)  # type: ignore[no-any-return]
+
+
+def of_type(result: dict[str, Any], token: str) -> list[dict[str, Any]]:
+    return [r["inputs"] for r in result["resources"] if r["type"] == token]
+
+
+def settings_of(project: Path) -> dict[str, Any]:
+    namespace: dict[str, Any] = {}
+    exec(compile((project / "settings.py").read_text(), "settings.py", "exec"), namespace)
+    return namespace
+
+
+def stack_id(value: object) -> str:
+    return f"{value[0].name}/{value[1]}" if isinstance(value, tuple) else str(value)
+
+
+STACK_PARAMS = pytest.mark.parametrize("project_stack", STACKS, ids=stack_id)
+
+
+def test_there_are_stacks_to_check() -> None:
+    assert len(STACKS) >= 3
+
+
+@STACK_PARAMS
+def test_nested_inputs_match_the_sdk_types(project_stack: tuple[Path, str]) -> None:
+    assert run(*project_stack)["problems"] == []
+
+
+@STACK_PARAMS
+def test_every_bucket_is_private_versioned_encrypted_and_tls_only(
+    project_stack: tuple[Path, str],
+) -> None:
+    result = run(*project_stack)
+    buckets = {b["bucket"] for b in of_type(result, "aws:s3/bucket:Bucket")}
+    by_bucket = {
+        token: {r["bucket"]: r for r in of_type(result, f"aws:s3/{token}")}
+        for token in (
+            "bucketVersioning:BucketVersioning",
+            "bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            "bucketPublicAccessBlock:BucketPublicAccessBlock",
+            "bucketPolicy:BucketPolicy",
+            "bucketOwnershipControls:BucketOwnershipControls",
+        )
+    }
+    assert buckets
+    for versioning in by_bucket["bucketVersioning:BucketVersioning"].values():
+        assert versioning["versioningConfiguration"]["status"] == "Enabled"
+    sse_token = "bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    for sse in by_bucket[sse_token].values():
+        default = sse["rules"][0]["applyServerSideEncryptionByDefault"]
+        assert default["sseAlgorithm"] == "aws:kms"
+        assert default["kmsMasterKeyId"].startswith("arn:aws:kms:")
+    for block in by_bucket["bucketPublicAccessBlock:BucketPublicAccessBlock"].values():
+        assert all(
+            block[flag] is True
+            for flag in (
+                "blockPublicAcls",
+                "blockPublicPolicy",
+                "ignorePublicAcls",
+                "restrictPublicBuckets",
+            )
+        )
+    for policy in by_bucket["bucketPolicy:BucketPolicy"].values():
+        statement = json.loads(policy["policy"])["Statement"][0]
+        assert statement["Effect"] == "Deny"
+        assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    # One of each per bucket (the mocks give each bucket a distinct id).
+    counts = {token: len(rows) for token, rows in by_bucket.items()}
+    assert set(counts.values()) == {len(buckets)}, counts
+
+
+@STACK_PARAMS
+def test_keys_rotate_and_state_is_protected(project_stack: tuple[Path, str]) -> None:
+    result = run(*project_stack)
+
+    keys = of_type(result, "aws:kms/key:Key")
+    assert keys and all(k["enableKeyRotation"] is True for k in keys)
+    assert all(b.get("forceDestroy") is False for b in of_type(result, "aws:s3/bucket:Bucket"))
+
+
+@STACK_PARAMS
+def test_no_iam_policy_grants_everything(project_stack: tuple[Path, str]) -> None:
+    result = run(*project_stack)
+
+    for policy in of_type(result, "aws:iam/rolePolicy:RolePolicy"):
+        for statement in json.loads(policy["policy"])["Statement"]:
+            action = statement["Action"]
+            actions = action if isinstance(action, list) else [action]
+            assert not any(a == "*" or a.endswith(":*") for a in actions), statement
+            assert statement["Resource"] != "*", statement
+
+
+@STACK_PARAMS
+def test_replication_targets_the_peer_stacks_bucket(project_stack: tuple[Path, str]) -> None:
+    project, stack = project_stack
+    settings = settings_of(project)
+    result = run(project, stack)
+    peers = [s for p, s in STACKS if p == project and s != stack]
+
+    for config in of_type(result, "aws:s3/bucketReplicationConfig:BucketReplicationConfig"):
+        (rule,) = config["rules"]
+        destination = rule["destination"]
+        (peer,) = peers
+        peer_buckets = {b["bucket"] for b in of_type(run(project, peer), "aws:s3/bucket:Bucket")}
+        assert destination["bucket"].removeprefix("arn:aws:s3:::") in peer_buckets
+        assert destination["encryptionConfiguration"]["replicaKmsKeyId"].startswith(
+            f"arn:aws:kms:{peer}:"
+        )
+        if settings["PATTERN"] in ("active-active", "warm-standby"):
+            assert destination["replicationTime"] == {"status": "Enabled", "time": {"minutes": 15}}
+            assert destination["metrics"]["status"] == "Enabled"
+        else:
+            assert "replicationTime" not in destination
+
+
+@pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p.name)
+def test_replication_direction_follows_the_pattern(project: Path) -> None:
+    settings = settings_of(project)
+    replicating = {
+        stack
+        for p, stack in STACKS
+        if p == project
+        and of_type(run(p, stack), "aws:s3/bucketReplicationConfig:BucketReplicationConfig")
+    }
+    regions = settings["REGIONS"]
+
+    if "secondary" not in regions:
+        assert replicating == set()
+    elif settings["PATTERN"] == "active-active":
+        assert replicating == set(regions.values())
+    else:
+        assert replicating == {regions["primary"]}
+
+
+@STACK_PARAMS
+def test_audit_vault_locks_at_least_the_declared_retention(
+    project_stack: tuple[Path, str],
+) -> None:
+    project, stack = project_stack
+    declared = yaml.safe_load((ROOT / "examples" / project.name / "workload.yaml").read_text())
+    retention = declared["components"]["audit_log"]["retention"]
+    from drgen.durations import parse_duration
+
+    days = parse_duration(retention) // 86400
+    result = run(project, stack)
+
+    (lock,) = of_type(result, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+    assert lock["rule"]["defaultRetention"]["mode"] == "COMPLIANCE"
+    assert lock["rule"]["defaultRetention"]["days"] >= days
+    audit = [b for b in of_type(result, "aws:s3/bucket:Bucket") if "-audit-" in b["bucket"]]
+    assert audit and all(b["objectLockEnabled"] is True for b in audit)
+    for vault_lock in of_type(result, "aws:backup/vaultLockConfiguration:VaultLockConfiguration"):
+        assert vault_lock["minRetentionDays"] >= days
+        assert vault_lock["changeableForDays"] >= 3
+
+
+@STACK_PARAMS
+def test_live_patterns_route_with_health_checks(project_stack: tuple[Path, str]) -> None:
+    project, stack = project_stack
+    settings = settings_of(project)
+    result = run(project, stack)
+    records = of_type(result, "aws:route53/record:Record")
+
+    if settings["PATTERN"] == "cold-restore":
+        assert records == []
+        return
+    (record,) = records
+    (check,) = of_type(result, "aws:route53/healthCheck:HealthCheck")
+    assert check["type"] == "HTTPS"
+    assert record["setIdentifier"] == stack
+    if settings["PATTERN"] == "warm-standby":
+        expected = "PRIMARY" if settings["REGIONS"]["primary"] == stack else "SECONDARY"
+        assert record["failoverRoutingPolicies"] == [{"type": expected}]
+    else:
+        assert record["latencyRoutingPolicies"] == [{"region": stack}]
+
+
+@STACK_PARAMS
+def test_every_aws_resource_is_tagged(project_stack: tuple[Path, str]) -> None:
+    project, _ = project_stack
+    result = run(*project_stack)
+    untaggable = (
+        "Versioning",
+        "Encryption",
+        "PublicAccess",
+        "Policy",
+        "Lifecycle",
+        "ObjectLock",
+        "Ownership",
+        "Alias",
+        "ReplicationConfig",
+        "Record",
+        "Selection",
+        "LockConfig",
+        "RolePolicyAttachment",
+    )
+    for resource in result["resources"]:
+        if resource["type"].startswith("drgen:") or any(u in resource["type"] for u in untaggable):
+            continue
+        tags = resource["inputs"].get("tags", {})
+        assert tags.get("drgen:workload") == project.name, resource["type"]
+        assert "drgen:component" in tags, resource["type"]
