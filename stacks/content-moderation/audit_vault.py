@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 import settings
-from storage import ReplicatedBucket, Stack
+from storage import ReplicatedBucket, Stack, service_trust_policy
 
 BUCKETS = {
     "us-east-2": "content-moderation-audit-us-east-2",
@@ -73,17 +73,7 @@ def _backup_into_locked_vault(stack: Stack, vault: ReplicatedBucket) -> None:
         "audit-backup-role",
         description=f"AWS Backup of {settings.WORKLOAD} audit logs in {stack.region}",
         assume_role_policy=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "backup.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                        "Condition": {"StringEquals": {"aws:SourceAccount": stack.account_id}},
-                    }
-                ],
-            }
+            service_trust_policy("backup.amazonaws.com", stack.account_id)
         ),
         tags=tags,
     )

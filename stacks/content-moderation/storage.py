@@ -69,6 +69,21 @@ def _key_policy(account_id: str) -> dict[str, object]:
     }
 
 
+def service_trust_policy(service: str, account_id: str) -> dict[str, object]:
+    """Lets one AWS service assume a role, only on behalf of this account (no confused deputy)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": service},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            }
+        ],
+    }
+
+
 def key_alias_arn(region: str, account_id: str) -> str:
     """The ARN of the workload's key alias in `region`: how a stack names its peer's key."""
     return f"arn:aws:kms:{region}:{account_id}:{settings.KEY_ALIAS}"
@@ -215,19 +230,7 @@ class BucketReplication(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-role",
             description=f"S3 replication of {component} from {region} to {destination_region}",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "s3.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=json.dumps(service_trust_policy("s3.amazonaws.com", account_id)),
             tags=settings.tags_for(component),
             opts=pulumi.ResourceOptions(parent=self),
         )
