@@ -236,9 +236,6 @@ def _components(workload: Workload, pattern: Pattern, regions: list[str]) -> lis
     plans = []
     for component, engine, params in wanted:
         block = BLOCKS[(workload.cloud, component, engine or "-", pattern)]
-        # Every component lives in both regions when there are two; the pattern decides whether
-        # the secondary runs a live copy or receives replicas and backups.
-        deployed = regions if replication != "none" else regions[:1]
         plans.append(
             ComponentPlan(
                 component=component,
@@ -248,10 +245,12 @@ def _components(workload: Workload, pattern: Pattern, regions: list[str]) -> lis
                 summary=block.summary,
                 replication=replication,
                 replicate_from=_replicate_from(replication, regions),
-                regions=tuple(deployed),
+                # Every component lives in every stack's region; the pattern decides whether the
+                # secondary runs a live copy or receives replicas and backups.
+                regions=tuple(regions),
                 names={
                     r: resource_name(workload.name, component, r, workload.naming.suffix)
-                    for r in deployed
+                    for r in regions
                 },
                 params=dict(sorted({**block.params, **params}.items())),
             )

@@ -93,6 +93,10 @@ class Regions(Strict):
         description="Recovery region; required for tiers 0-2, must differ from primary.",
     )
 
+    def in_order(self) -> list[str]:
+        """Primary, then secondary when declared."""
+        return [self.primary, *([self.secondary] if self.secondary else [])]
+
 
 class Objectives(Strict):
     rto: Duration | None = Field(
@@ -240,8 +244,7 @@ class Workload(Strict):
     @property
     def region_list(self) -> list[str]:
         """Primary, then secondary when declared."""
-        secondary = self.regions.secondary
-        return [self.regions.primary, *([secondary] if secondary else [])]
+        return self.regions.in_order()
 
     @field_validator("regions")
     @classmethod
@@ -292,8 +295,7 @@ class Workload(Strict):
     def _names_fit(cls, naming: Naming, info: ValidationInfo) -> Naming:
         name, regions = info.data.get("name"), info.data.get("regions")
         if name and regions:
-            regional = [r for r in (regions.primary, regions.secondary) if r]
-            longest = longest_bucket_name(name, regional, naming.suffix)
+            longest = longest_bucket_name(name, regions.in_order(), naming.suffix)
             if len(longest) > BUCKET_NAME_MAX:
                 message = (
                     f"too long for bucket names: {longest!r} has {len(longest)} characters,"
@@ -370,7 +372,7 @@ class Workload(Strict):
             if not DNS_NAME.fullmatch(host):
                 problems.append((("endpoint", "targets", region), f"{host!r} is not a host name"))
         if regions is not None:
-            wanted = [r for r in (regions.primary, regions.secondary) if r]
+            wanted = regions.in_order()
             cloud = info.data.get("cloud")
             known = [r for r in wanted if cloud and r in REGIONS[cloud]]
             for region in known:

@@ -75,8 +75,8 @@ def nested_problems(token: str, inputs: dict[str, Any]) -> list[str]:
     if args_class is None:
         return [f"{token}: no Args class to validate against"]
     problems: list[str] = []
+    props = _properties(args_class)
     for key, value in inputs.items():
-        props = _properties(args_class)
         if key in props:
             _check(props[key][1], value, f"{token}.{key}", module, problems)
     return problems
