@@ -15,9 +15,13 @@ COMPONENT_SLUGS = {
 """The short word each component contributes to the names of its resources."""
 
 
-def resource_name(workload: str, component: str, region: str, suffix: str | None = None) -> str:
-    """`<workload>-<component>-<region>[-<suffix>]`, the name of one regional resource."""
-    parts = [workload, COMPONENT_SLUGS[component], region]
+def resource_name(
+    workload: str, component: str, region: str | None, suffix: str | None = None
+) -> str:
+    """`<workload>-<component>[-<region>][-<suffix>]`: a regional name, or a global one."""
+    parts = [workload, COMPONENT_SLUGS[component]]
+    if region is not None:
+        parts.append(region)
     if suffix:
         parts.append(suffix)
     return "-".join(parts)

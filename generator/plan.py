@@ -13,8 +13,10 @@ from drgen.names import resource_name
 from drgen.patterns.catalogue import (
     BLOCKS,
     PATTERN_STRENGTH,
+    REPLICATED_BUCKETS,
     REPLICATION,
     ROUTING,
+    STACK_INPUTS,
     TIER_OBJECTIVES,
     ParamValue,
     Pattern,
@@ -30,14 +32,26 @@ class Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class StackInputPlan(Frozen):
+    """A config value the deploying team sets on a stack (`pulumi config set`)."""
+
+    key: str
+    description: str
+    example: str
+    secret: bool
+    is_list: bool
+    component: str
+
+
 class StackPlan(Frozen):
-    """One Pulumi stack: one region with its role."""
+    """One Pulumi stack: one region with its role, and the config the team must set on it."""
 
     name: str
     region: str
     role: Role
     peer_region: str | None
     deploy_order: int
+    inputs: tuple[StackInputPlan, ...] = ()
 
 
 class ObjectivesPlan(Frozen):
@@ -61,7 +75,12 @@ class ComponentPlan(Frozen):
     replicate_from: tuple[str, ...]
     """Regions whose copy replicates (or is copied) to the peer region."""
     regions: tuple[str, ...]
+    serving: tuple[str, ...]
+    """Regions where the component serves live traffic (all for active-active, else primary)."""
     names: dict[str, str]
+    """Region -> name of the component's regional resources (buckets, clusters)."""
+    global_name: str
+    """Name shared by every region: global tables and databases, backup vault prefixes."""
     params: dict[str, ParamValue]
 
 
@@ -112,6 +131,17 @@ class DrPlan(Frozen):
     def primary(self) -> StackPlan:
         return next(stack for stack in self.stacks if stack.role == "primary")
 
+    @property
+    def secondary_needs_primary(self) -> str | None:
+        """Why the secondary's first deployment must wait for the primary, if it must."""
+        reasons = []
+        for c in self.components:
+            if c.replication == "bidirectional" and (self.cloud, c.module) in REPLICATED_BUCKETS:
+                reasons.append(f"its {c.component} bucket replicates into the primary's")
+            if c.block == "aurora-global":
+                reasons.append("its vector database joins the primary's Aurora global database")
+        return "; ".join(reasons) or None
+
     def component(self, name: ComponentName) -> ComponentPlan | None:
         """The plan of component `name`, if the workload has it."""
         return next((c for c in self.components if c.component == name), None)
@@ -126,8 +156,12 @@ def resolve(sourced: SourcedWorkload) -> DrPlan:
     workload = sourced.workload
     pattern = workload.effective_pattern
     regions = workload.region_list
-    stacks = _stacks(regions)
     objectives = _objectives(workload)
+    components = tuple(_components(workload, pattern, regions, objectives.rpo_seconds))
+    stacks = tuple(
+        stack.model_copy(update={"inputs": _stack_inputs(stack, components)})
+        for stack in _stacks(regions)
+    )
     return DrPlan(
         workload=workload.name,
         source=sourced.file,
@@ -138,7 +172,7 @@ def resolve(sourced: SourcedWorkload) -> DrPlan:
         objectives=objectives,
         owner=workload.owner,
         stacks=stacks,
-        components=tuple(_components(workload, pattern, regions)),
+        components=components,
         routing=_routing(workload, pattern),
         tags=dict(sorted(workload.tags.items())),
         vendors=tuple(
@@ -176,6 +210,31 @@ def _stacks(regions: list[str]) -> tuple[StackPlan, ...]:
     )
 
 
+def _stack_inputs(
+    stack: StackPlan, components: tuple[ComponentPlan, ...]
+) -> tuple[StackInputPlan, ...]:
+    inputs = []
+    for c in components:
+        rows = STACK_INPUTS.get((c.block, None), ()) + STACK_INPUTS.get((c.block, c.engine), ())
+        for spec, where in rows:
+            if (
+                where == "all"
+                or (where == "primary" and stack.role == "primary")
+                or (where == "serving" and stack.region in c.serving)
+            ):
+                inputs.append(
+                    StackInputPlan(
+                        key=spec.key,
+                        description=spec.description,
+                        example=spec.example,
+                        secret=spec.secret,
+                        is_list=spec.is_list,
+                        component=c.component,
+                    )
+                )
+    return tuple(inputs)
+
+
 def _objectives(workload: Workload) -> ObjectivesPlan:
     default_rto, default_rpo = TIER_OBJECTIVES[workload.tier]
     declared = workload.objectives
@@ -187,8 +246,12 @@ def _objectives(workload: Workload) -> ObjectivesPlan:
     )
 
 
-def _components(workload: Workload, pattern: Pattern, regions: list[str]) -> list[ComponentPlan]:
+def _components(
+    workload: Workload, pattern: Pattern, regions: list[str], rpo_seconds: int
+) -> list[ComponentPlan]:
     declared = workload.components
+    # Backups run at least hourly (AWS Backup's floor) and at least daily, else every RPO.
+    backup_every_hours = min(max(rpo_seconds // 3600, 1), 24)
     replication: Replication = REPLICATION[pattern] if len(regions) > 1 else "none"
     wanted: list[tuple[ComponentName, str | None, dict[str, ParamValue]]] = [
         ("models", None, {"size_gb": declared.models.size_gb, "noncurrent_version_days": 90}),
@@ -196,7 +259,11 @@ def _components(workload: Workload, pattern: Pattern, regions: list[str]) -> lis
     if declared.vector_store:
         vectors = declared.vector_store
         engine_params: dict[str, ParamValue] = (
-            {"backup_retention_days": 35 if workload.tier <= 1 else 14, "deletion_protection": True}
+            {
+                "backup_retention_days": 35 if workload.tier <= 1 else 14,
+                "backup_every_hours": backup_every_hours,
+                "deletion_protection": True,
+            }
             if vectors.engine == "pgvector"
             else {
                 "snapshot_every_seconds": vectors.snapshot_every,
@@ -215,6 +282,8 @@ def _components(workload: Workload, pattern: Pattern, regions: list[str]) -> lis
                 {
                     "point_in_time_recovery": True,
                     "deletion_protection": True,
+                    "backup_retention_days": 35 if workload.tier <= 1 else 14,
+                    "backup_every_hours": backup_every_hours,
                 },
             )
         )
@@ -248,10 +317,12 @@ def _components(workload: Workload, pattern: Pattern, regions: list[str]) -> lis
                 # Every component lives in every stack's region; the pattern decides whether the
                 # secondary runs a live copy or receives replicas and backups.
                 regions=tuple(regions),
+                serving=tuple(regions) if pattern == "active-active" else (regions[0],),
                 names={
                     r: resource_name(workload.name, component, r, workload.naming.suffix)
                     for r in regions
                 },
+                global_name=resource_name(workload.name, component, None, workload.naming.suffix),
                 params=dict(sorted({**block.params, **params}.items())),
             )
         )

@@ -19,6 +19,12 @@ SUPPORTED_CLOUDS = frozenset({"aws"})
 """Clouds whose stack templates exist. GCP plans resolve but do not render yet (issue 4)."""
 
 
+COMPANIONS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("aws", "vector_snapshots"): ("snapshot_trigger",),
+}
+"""Files a module's resources package (function code), rendered next to the module."""
+
+
 def render(plan: DrPlan) -> dict[str, str]:
     """Every file of the project, by path relative to the project folder."""
     if plan.cloud not in SUPPORTED_CLOUDS:
@@ -48,13 +54,14 @@ def render(plan: DrPlan) -> dict[str, str]:
     if plan.routing is not None:
         modules.append("routing")
     for module in modules:
-        template = f"{plan.cloud}/{module}.py.j2"
-        try:
-            files[f"{module}.py"] = env.get_template(template).render(context)
-        except jinja2.TemplateNotFound:
-            raise RenderError(
-                f"{plan.source}: drgen has no {plan.cloud} template for {module} yet"
-            ) from None
+        for name in (module, *COMPANIONS.get((plan.cloud, module), ())):
+            template = f"{plan.cloud}/{name}.py.j2"
+            try:
+                files[f"{name}.py"] = env.get_template(template).render(context)
+            except jinja2.TemplateNotFound:
+                raise RenderError(
+                    f"{plan.source}: drgen has no {plan.cloud} template for {name} yet"
+                ) from None
     for prompt in plan.prompt_files:
         files[f"prompts/{prompt.path}"] = prompt.text
     return dict(sorted(files.items()))
@@ -75,6 +82,7 @@ def template_environment() -> jinja2.Environment:
     env.filters["yaml_str"] = yaml_string
     env.filters["sentence"] = sentence
     env.filters["py_block"] = python_block
+    env.filters["aws_rate"] = aws_rate
     return env
 
 
@@ -112,3 +120,12 @@ def yaml_string(value: str) -> str:
 def sentence(text: str) -> str:
     """`text` with its first letter upper-cased and a closing full stop."""
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def aws_rate(seconds: int) -> str:
+    """An EventBridge `rate()` expression for every `seconds` (a whole number of minutes)."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"rate({count} {unit}{'' if count == 1 else 's'})"
+    raise ValueError(f"{seconds}s is not a whole number of minutes")

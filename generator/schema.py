@@ -135,6 +135,8 @@ class VectorStore(Strict):
     def _at_least_five_minutes(cls, seconds: int) -> int:
         if seconds < 300:
             raise ValueError("snapshots more often than every 5m are not supported; use 5m or more")
+        if seconds % 60:
+            raise ValueError("schedulers count in whole minutes; use e.g. 5m, 90m or 4h")
         return seconds
 
 

@@ -42,6 +42,11 @@ REPLICATION: dict[Pattern, Replication] = {
 }
 """How object data moves between the two regions (`none` when there is no secondary)."""
 
+REPLICATED_BUCKETS = frozenset(
+    {("aws", "model_store"), ("aws", "vector_snapshots"), ("aws", "audit_vault")}
+)
+"""(cloud, module) whose bucket has a replication rule to the peer's bucket, which must exist."""
+
 ROUTING: dict[tuple[str, Pattern], Block] = {
     ("aws", "active-active"): Block(
         "route53-latency",
@@ -175,3 +180,79 @@ BLOCKS: dict[tuple[str, str, str, Pattern], Block] = {
     )),
 }  # fmt: skip
 """(cloud, component, engine or "-", pattern) -> building block."""
+
+
+@dataclass(frozen=True)
+class StackInput:
+    """Config a stack needs from the team deploying it: facts of their account drgen cannot know."""
+
+    key: str
+    description: str
+    example: str
+    secret: bool = False
+    is_list: bool = False
+
+
+Where = Literal["all", "primary", "serving"]
+"""Which stacks read an input: every one, the primary's, or those whose component serves."""
+
+_SUBNET_GROUP = StackInput(
+    "database_subnet_group", "DB subnet group (private subnets) of the region", "vectors-private"
+)
+_DATABASE_SGS = StackInput(
+    "database_security_group_ids",
+    "security groups that admit the application to PostgreSQL",
+    '["sg-0123456789abcdef0"]',
+    is_list=True,
+)
+_ENGINE_URL = StackInput(
+    "vector_store_url", "HTTPS URL of the region's engine", "https://vectors.internal:6333"
+)
+_TRIGGER_SUBNETS = StackInput(
+    "vector_store_subnet_ids",
+    "private subnets from which the snapshot trigger reaches the engine",
+    '["subnet-0a", "subnet-0b"]',
+    is_list=True,
+)
+_TRIGGER_SGS = StackInput(
+    "vector_store_security_group_ids",
+    "security groups of the snapshot trigger, admitted by the engine",
+    '["sg-0123456789abcdef0"]',
+    is_list=True,
+)
+_API_KEY_SECRET = StackInput(
+    "vector_store_api_key_secret",
+    "ARN of the Secrets Manager secret holding the engine's API key",
+    "arn:aws:secretsmanager:<region>:<account>:secret:<name>",
+)
+
+STACK_INPUTS: dict[tuple[str, str | None], tuple[tuple[StackInput, Where], ...]] = {
+    ("aurora-global", None): (
+        (_SUBNET_GROUP, "all"),
+        (_DATABASE_SGS, "all"),
+        (
+            StackInput(
+                "database_master_password",
+                "master password of the global database (Secrets Manager cannot manage it)",
+                "",
+                secret=True,
+            ),
+            "primary",
+        ),
+    ),
+    ("aurora-backup-copy", None): ((_SUBNET_GROUP, "primary"), (_DATABASE_SGS, "primary")),
+    ("s3-snapshot-schedule", None): (
+        (_ENGINE_URL, "serving"),
+        (_TRIGGER_SUBNETS, "serving"),
+        (_TRIGGER_SGS, "serving"),
+    ),
+    ("s3-snapshot-schedule", "qdrant"): ((_API_KEY_SECRET, "serving"),),
+    ("s3-snapshot-schedule", "weaviate"): ((_API_KEY_SECRET, "serving"),),
+    ("s3-snapshot-schedule", "opensearch"): (
+        (
+            StackInput("opensearch_domain", "name of the OpenSearch Service domain", "vectors"),
+            "serving",
+        ),
+    ),
+}
+"""(block, engine or None for every engine) -> the inputs its stacks read, and which stacks."""

@@ -21,7 +21,37 @@ from pathlib import Path
 from typing import Any
 
 ACCOUNT_ID = "123456789012"
-SDK_MODULES = ("s3", "kms", "iam", "backup", "route53", "scheduler", "rds", "dynamodb", "lambda_")
+SDK_MODULES = (
+    "s3",
+    "kms",
+    "iam",
+    "backup",
+    "route53",
+    "scheduler",
+    "rds",
+    "dynamodb",
+    "lambda_",
+    "cloudwatch",
+)
+ENVIRONMENT_CONFIG = {
+    "database_subnet_group": "vectors-private",
+    "database_security_group_ids": '["sg-0database"]',
+    "database_master_password": "mock-only-password",
+    "vector_store_url": "https://vectors.internal.example.com",
+    "vector_store_subnet_ids": '["subnet-0a", "subnet-0b"]',
+    "vector_store_security_group_ids": '["sg-0vectors"]',
+    "vector_store_api_key_secret": (
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:vectors-api-key-AbCdEf"
+    ),
+    "opensearch_domain": "moderation-vectors",
+}
+"""Stack config that only the deploying team knows (its network, its engine's address); the
+generated README lists which keys each stack needs. The mock run reads what it reads; every
+key read is recorded, so tests can compare it with the README."""
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270"
+"""How the runtime wraps a secret in serialized inputs (`_special_sig_key`, `_special_secret_sig`
+in pulumi/runtime/rpc.py)."""
 _ARGS_REF = re.compile(r"ForwardRef\('(\w+Args)'\)")
 
 
@@ -43,6 +73,17 @@ def sdk_class(token: str) -> type | None:
         else f"pulumi_aws.{module_name.replace('lambda', 'lambda_')}"
     )
     return getattr(module, class_name, None)
+
+
+def sdk_args_class(token: str) -> type | None:
+    """The `*Args` (or `*InitArgs`) input class of a resource token."""
+    resource = sdk_class(token)
+    if resource is None:
+        return None
+    module = importlib.import_module(resource.__module__)
+    return getattr(module, resource.__name__ + "Args", None) or getattr(
+        module, resource.__name__ + "InitArgs", None
+    )
 
 
 def _properties(args_class: type) -> dict[str, tuple[str, str]]:
@@ -69,9 +110,7 @@ def nested_problems(token: str, inputs: dict[str, Any]) -> list[str]:
     if resource is None:
         return []
     module = importlib.import_module(resource.__module__)
-    args_class = getattr(module, resource.__name__ + "Args", None) or getattr(
-        module, resource.__name__ + "InitArgs", None
-    )
+    args_class = sdk_args_class(token)
     if args_class is None:
         return [f"{token}: no Args class to validate against"]
     problems: list[str] = []
@@ -83,6 +122,8 @@ def nested_problems(token: str, inputs: dict[str, Any]) -> list[str]:
 
 
 def _check(annotation: str, value: Any, where: str, module: Any, problems: list[str]) -> None:
+    if isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE_SIG:
+        value = value["value"]  # a secret arrives wrapped; check what it wraps
     refs = set(_ARGS_REF.findall(annotation))
     if isinstance(value, list):
         for index, item in enumerate(value):
@@ -166,9 +207,18 @@ def run_stack(project: Path, stack: str) -> dict[str, Any]:
     pulumi.runtime.set_all_config(
         {
             key if ":" in key else f"{project_name}:{key}": str(value)
-            for key, value in stack_config.items()
+            for key, value in {**ENVIRONMENT_CONFIG, **stack_config}.items()
         }
     )
+    read: set[str] = set()
+    original_get = pulumi.Config._get
+
+    def recording_get(self: pulumi.Config, key: str, *args: Any) -> str | None:
+        # Every accessor (get, require, require_secret, get_bool, ...) reads through `_get`.
+        read.add(key if self.name == project_name else f"{self.name}:{key}")
+        return original_get(self, key, *args)
+
+    pulumi.Config._get = recording_get  # type: ignore[method-assign]
     sys.path.insert(0, str(project))
 
     @pulumi.runtime.test
@@ -180,7 +230,7 @@ def run_stack(project: Path, stack: str) -> dict[str, Any]:
     program()
     problems = [line for r in resources for line in nested_problems(r["type"], r["inputs"])]
     resources.sort(key=lambda r: (r["type"], r["name"]))
-    return {"resources": resources, "problems": problems}
+    return {"resources": resources, "problems": problems, "config_read": sorted(read)}
 
 
 if __name__ == "__main__":

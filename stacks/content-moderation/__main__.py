@@ -15,6 +15,7 @@ import model_store
 import prompt_store
 import routing
 import settings
+import vector_snapshots
 from storage import RegionalKey, Stack
 
 config = pulumi.Config()
@@ -32,17 +33,11 @@ stack = Stack(
     role=role,
     account_id=account_id,
     key=RegionalKey("data-key", region=region, account_id=account_id),
-    replicate_to_peer=config.get_bool("replicate_to_peer") is not False,
+    peer_deployed=config.get_bool("peer_deployed") is not False,
 )
-
-models = model_store.deploy(stack)
-prompts = prompt_store.deploy(stack)
-audit_log = audit_vault.deploy(stack)
-endpoint = routing.deploy(stack)
 
 pulumi.export("role", role)
 pulumi.export("kms_key_arn", stack.key.arn)
-pulumi.export("models_bucket", models.bucket.bucket)
-pulumi.export("prompts_bucket", prompts.bucket.bucket)
-pulumi.export("audit_log_bucket", audit_log.bucket.bucket)
-pulumi.export("endpoint", endpoint.fqdn)
+for module in (model_store, vector_snapshots, prompt_store, audit_vault, routing):
+    for name, value in module.deploy(stack).items():
+        pulumi.export(name, value)

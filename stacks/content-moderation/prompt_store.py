@@ -26,7 +26,7 @@ FILES = [
 """Copied from prompts/ next to the workload; a restore is a redeploy."""
 
 
-def deploy(stack: Stack) -> SecureBucket:
+def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
     """This region's prompt bucket holding every prompt file as an SSE-KMS object."""
     store = SecureBucket(
         "prompts",
@@ -48,4 +48,4 @@ def deploy(stack: Stack) -> SecureBucket:
             tags=settings.tags_for("prompts"),
             opts=pulumi.ResourceOptions(parent=store),
         )
-    return store
+    return {"prompts_bucket": store.bucket.bucket}

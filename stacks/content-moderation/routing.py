@@ -23,7 +23,7 @@ TARGETS = {
 RECORD_TTL_SECONDS = 60
 
 
-def deploy(stack: Stack) -> aws.route53.Record:
+def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
     """This region's health check and its record in the failover set for DOMAIN."""
     target = TARGETS[stack.region]
     zone = aws.route53.get_zone(name=ZONE, private_zone=False)
@@ -38,7 +38,7 @@ def deploy(stack: Stack) -> aws.route53.Record:
         measure_latency=True,
         tags={**settings.tags_for("routing"), "Name": f"{DOMAIN} via {stack.region}"},
     )
-    return aws.route53.Record(
+    record = aws.route53.Record(
         "endpoint-record",
         zone_id=zone.zone_id,
         name=DOMAIN,
@@ -50,3 +50,4 @@ def deploy(stack: Stack) -> aws.route53.Record:
         failover_routing_policies=[{"type": "PRIMARY" if stack.role == "primary" else "SECONDARY"}],
         opts=pulumi.ResourceOptions(depends_on=[health_check]),
     )
+    return {"endpoint": record.fqdn, "health_check_id": health_check.id}

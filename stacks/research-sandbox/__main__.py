@@ -13,6 +13,7 @@ import pulumi_aws as aws
 import audit_vault
 import model_store
 import settings
+import vector_snapshots
 from storage import RegionalKey, Stack
 
 config = pulumi.Config()
@@ -30,13 +31,11 @@ stack = Stack(
     role=role,
     account_id=account_id,
     key=RegionalKey("data-key", region=region, account_id=account_id),
-    replicate_to_peer=config.get_bool("replicate_to_peer") is not False,
+    peer_deployed=config.get_bool("peer_deployed") is not False,
 )
-
-models = model_store.deploy(stack)
-audit_log = audit_vault.deploy(stack)
 
 pulumi.export("role", role)
 pulumi.export("kms_key_arn", stack.key.arn)
-pulumi.export("models_bucket", models.bucket.bucket)
-pulumi.export("audit_log_bucket", audit_log.bucket.bucket)
+for module in (model_store, vector_snapshots, audit_vault):
+    for name, value in module.deploy(stack).items():
+        pulumi.export(name, value)

@@ -23,7 +23,8 @@ class Stack:
     role: str
     account_id: str
     key: "RegionalKey"
-    replicate_to_peer: bool
+    peer_deployed: bool
+    """False only on a secondary's very first deployment, before its peer exists (README.md)."""
 
 
 class RegionalKey(pulumi.ComponentResource):
@@ -38,7 +39,7 @@ class RegionalKey(pulumi.ComponentResource):
             description=f"drgen: {settings.WORKLOAD} recovery data in {region}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=json.dumps(_key_policy(account_id)),
+            policy=json.dumps(_key_policy(region, account_id)),
             tags=settings.tags_for("keys"),
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
@@ -52,7 +53,7 @@ class RegionalKey(pulumi.ComponentResource):
         self.register_outputs({"arn": self.key.arn, "alias": self.alias.name})
 
 
-def _key_policy(account_id: str) -> dict[str, object]:
+def _key_policy(region: str, account_id: str) -> dict[str, object]:
     # The account root keeps administration so the key can never become unmanageable; services
     # and roles get use of the key through their own IAM policies, never through this one.
     return {
@@ -64,7 +65,23 @@ def _key_policy(account_id: str) -> dict[str, object]:
                 "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
                 "Action": "kms:*",
                 "Resource": "*",
-            }
+            },
+            {
+                # CloudWatch Logs is not an IAM principal of this account: it can use the key
+                # only through the key policy, and only for this account's log groups here.
+                "Sid": "LogsEncryptThisAccountsLogGroups",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            f"arn:aws:logs:{region}:{account_id}:log-group:*"
+                        )
+                    }
+                },
+            },
         ],
     }
 
@@ -100,6 +117,7 @@ class SecureBucket(pulumi.ComponentResource):
         key_arn: pulumi.Input[str],
         component: str,
         noncurrent_version_days: int,
+        expire_after_days: int | None = None,
         lock_retention_days: int | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -154,10 +172,21 @@ class SecureBucket(pulumi.ComponentResource):
             policy=self.bucket.arn.apply(lambda arn: json.dumps(_tls_only_policy(arn))),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
         )
+        lifecycle_rules: list[dict[str, object]] = []
+        if expire_after_days is not None:
+            lifecycle_rules.append(
+                {
+                    "id": "expire-current-versions",
+                    "status": "Enabled",
+                    "filter": {},
+                    "expiration": {"days": expire_after_days},
+                }
+            )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             bucket=self.bucket.id,
             rules=[
+                *lifecycle_rules,
                 {
                     "id": "expire-noncurrent-versions",
                     "status": "Enabled",
@@ -363,6 +392,7 @@ class ReplicatedBucket(pulumi.ComponentResource):
         noncurrent_version_days: int,
         replication_time_control: bool,
         replicate_delete_markers: bool,
+        expire_after_days: int | None = None,
         lock_retention_days: int | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -373,12 +403,13 @@ class ReplicatedBucket(pulumi.ComponentResource):
             key_arn=stack.key.arn,
             component=component,
             noncurrent_version_days=noncurrent_version_days,
+            expire_after_days=expire_after_days,
             lock_retention_days=lock_retention_days,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.bucket = self.store.bucket
         peer = settings.peer_of(stack.region)
-        if peer is not None and stack.region in replicate_from and stack.replicate_to_peer:
+        if peer is not None and stack.region in replicate_from and stack.peer_deployed:
             BucketReplication(
                 f"{name}-replication",
                 source=self.store,
@@ -394,3 +425,137 @@ class ReplicatedBucket(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
         self.register_outputs({"bucket": self.bucket.bucket})
+
+
+VAULT_LOCK_COOLING_OFF_DAYS = 3
+"""Vault Lock becomes immutable (compliance mode) after this many days; AWS's minimum is 3."""
+BACKUP_POLICIES_FOR_S3 = (
+    "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Backup",
+    "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Restore",
+)
+BACKUP_POLICIES = (
+    "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
+    "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
+)
+"""AWS managed policies the backup role needs, for S3 and for the other services."""
+
+
+@dataclass(frozen=True)
+class BackupRule:
+    """Where recovery points go, how long they are kept, and how often one is taken."""
+
+    vault: str
+    keep_days: int
+    every_hours: int
+
+
+def backup_schedule(every_hours: int) -> str:
+    """AWS Backup cron expression for one backup every `every_hours` hours (1-24)."""
+    if every_hours >= 24:
+        return "cron(0 5 * * ? *)"
+    return f"cron(0 0/{every_hours} * * ? *)"
+
+
+class LockedBackups(pulumi.ComponentResource):
+    """A component's AWS Backup vault in this region, locked in compliance mode.
+
+    Given `resources` (in the region that runs them), a plan backs them up into the vault and
+    copies every recovery point to the peer region's vault of the same name, which the peer's
+    stack creates: vaults are regional, so the name is shared and the ARN is known in advance.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        stack: Stack,
+        component: str,
+        vault_name: str,
+        retention_days: int,
+        every_hours: int,
+        resources: list[pulumi.Input[str]],
+        role_policies: tuple[str, ...],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("drgen:aws:LockedBackups", name, None, opts)
+        tags = settings.tags_for(component)
+        self.vault = aws.backup.Vault(
+            f"{name}-vault",
+            name=vault_name,
+            kms_key_arn=stack.key.arn,
+            force_destroy=False,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        aws.backup.VaultLockConfiguration(
+            f"{name}-vault-lock",
+            backup_vault_name=self.vault.name,
+            min_retention_days=retention_days,
+            changeable_for_days=VAULT_LOCK_COOLING_OFF_DAYS,
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        if resources:
+            rule = BackupRule(vault_name, retention_days, every_hours)
+            self._back_up(name, stack, component, rule, resources, role_policies)
+        self.register_outputs({"vault": self.vault.arn})
+
+    def _back_up(
+        self,
+        name: str,
+        stack: Stack,
+        component: str,
+        rule: "BackupRule",
+        resources: list[pulumi.Input[str]],
+        role_policies: tuple[str, ...],
+    ) -> None:
+        """The role, plan and selection that back `resources` up into this vault."""
+        tags = settings.tags_for(component)
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-role",
+            description=f"AWS Backup of {settings.WORKLOAD} {component} in {stack.region}",
+            assume_role_policy=json.dumps(
+                service_trust_policy("backup.amazonaws.com", stack.account_id)
+            ),
+            tags=tags,
+            opts=child,
+        )
+        for policy_arn in role_policies:
+            aws.iam.RolePolicyAttachment(
+                f"{name}-{policy_arn.rsplit('/', 1)[1]}",
+                role=role.name,
+                policy_arn=policy_arn,
+                opts=child,
+            )
+        copy_actions = []
+        peer = settings.peer_of(stack.region)
+        if peer is not None:
+            peer_vault = f"arn:aws:backup:{peer}:{stack.account_id}:backup-vault:{rule.vault}"
+            copy_actions.append(
+                {"destination_vault_arn": peer_vault, "lifecycle": {"delete_after": rule.keep_days}}
+            )
+        plan = aws.backup.Plan(
+            f"{name}-plan",
+            name=f"{rule.vault}-every-{rule.every_hours}h",
+            rules=[
+                {
+                    "rule_name": f"every-{rule.every_hours}h",
+                    "target_vault_name": self.vault.name,
+                    "schedule": backup_schedule(rule.every_hours),
+                    "start_window": 60,
+                    "completion_window": 360,
+                    "lifecycle": {"delete_after": rule.keep_days},
+                    "copy_actions": copy_actions,
+                }
+            ],
+            tags=tags,
+            opts=child,
+        )
+        aws.backup.Selection(
+            f"{name}-selection",
+            name=component,
+            plan_id=plan.id,
+            iam_role_arn=role.arn,
+            resources=resources,
+            opts=child,
+        )
