@@ -71,7 +71,10 @@ def plan(workload: Path, as_json: bool) -> None:
 
 
 @main.command()
-def schema() -> None:
+@click.option(
+    "--markdown", is_flag=True, help="Print the README's table of inputs and defaults instead."
+)
+def schema(markdown: bool) -> None:
     """Print the JSON Schema of workload.yaml, for editors and CI.
 
     \b
@@ -79,7 +82,13 @@ def schema() -> None:
       drgen schema > workload.schema.json
       # then, first line of workload.yaml:
       # yaml-language-server: $schema=workload.schema.json
+      drgen schema --markdown   # the table of inputs in README.md
     """
+    if markdown:
+        from drgen.reference import inputs_table
+
+        click.echo(inputs_table(), nl=False)
+        return
     from drgen.schema import Workload
 
     click.echo(json.dumps(Workload.model_json_schema(), indent=2, sort_keys=True))

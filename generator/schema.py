@@ -127,7 +127,7 @@ class VectorStore(Strict):
     snapshot_every: Duration = Field(
         default=3600,
         description="Snapshot cadence for snapshot-based engines (qdrant, weaviate, milvus,"
-        " opensearch); at least 5m.",
+        " opensearch); at least 5m, in whole minutes.",
     )
 
     @field_validator("snapshot_every")

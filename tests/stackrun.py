@@ -180,12 +180,14 @@ def run_stack(project: Path, stack: str) -> dict[str, Any]:
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
             outputs = dict(args.inputs)
-            resources.append({"type": args.typ, "name": args.name, "inputs": args.inputs})
             service = args.typ.split(":")[1].split("/")[0]
             if args.typ == "aws:s3/bucket:Bucket":
                 outputs["arn"] = f"arn:aws:s3:::{args.inputs['bucket']}"
             else:
                 outputs.setdefault("arn", f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{args.name}")
+            resources.append(
+                {"type": args.typ, "name": args.name, "inputs": args.inputs, "arn": outputs["arn"]}
+            )
             outputs.setdefault("name", args.name)
             if args.typ == "aws:kms/key:Key":
                 outputs["keyId"] = f"key-{args.name}"

@@ -10,7 +10,7 @@ import pytest
 from click.testing import Result
 
 from drgen.write import MANIFEST
-from tests.conftest import MINIMAL
+from tests.conftest import MINIMAL, ROOT
 
 Cli = Callable[..., Result]
 
@@ -172,3 +172,12 @@ def test_user_strings_cannot_inject_code(workload_file: Callable[..., Path], run
     exec(compile(settings, "settings.py", "exec"), namespace)
     assert result.exit_code == 0
     assert namespace["OWNER"] == 'x"\nimport os  # \u2028\\'
+
+
+def test_readme_inputs_table_is_the_generated_one(run_cli: Callable[..., Result]) -> None:
+    readme = (ROOT / "README.md").read_text()
+
+    result = run_cli("schema", "--markdown")
+
+    assert result.exit_code == 0
+    assert result.output in readme, "README is stale: paste `drgen schema --markdown` into it"

@@ -15,6 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
+from drgen.loader import load_workload
+from drgen.plan import DrPlan, StackPlan, resolve
+from drgen.render import aws_rate
 from tests.conftest import ROOT
 
 STACKRUN = Path(__file__).with_name("stackrun.py")
@@ -237,3 +240,177 @@ def takes_tags(token: str) -> bool:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the SDK warns about its own deprecated classes on load
         return "tags" in vars(sdk_args_class(token))
+
+
+@cache
+def plan_of(project: Path) -> DrPlan:
+    return resolve(load_workload(ROOT / "examples" / project.name / "workload.yaml"))
+
+
+def stack_plan(project: Path, stack: str) -> StackPlan:
+    return next(s for s in plan_of(project).stacks if s.name == stack)
+
+
+BUILT_IN_CONFIG = {"aws:region", "role", "peer_deployed"}
+
+
+@STACK_PARAMS
+def test_a_stack_reads_exactly_the_inputs_its_readme_lists(
+    project_stack: tuple[Path, str],
+) -> None:
+    project, stack = project_stack
+    readme = (project / "README.md").read_text()
+
+    read = set(run(project, stack)["config_read"]) - BUILT_IN_CONFIG
+    listed = {i.key for i in stack_plan(project, stack).inputs}
+
+    assert read == listed
+    for key in listed:
+        assert f" {key} " in readme and f"--stack {stack}" in readme
+
+
+@STACK_PARAMS
+def test_vector_databases_are_encrypted_private_tls_only_and_protected(
+    project_stack: tuple[Path, str],
+) -> None:
+    result = run(*project_stack)
+
+    for cluster in of_type(result, "aws:rds/cluster:Cluster"):
+        assert cluster["storageEncrypted"] is True
+        assert cluster["kmsKeyId"].startswith("arn:aws:kms:")
+        assert cluster["deletionProtection"] is True
+        assert cluster["iamDatabaseAuthenticationEnabled"] is True
+    for instance in of_type(result, "aws:rds/clusterInstance:ClusterInstance"):
+        assert instance["publiclyAccessible"] is False
+    for group in of_type(result, "aws:rds/clusterParameterGroup:ClusterParameterGroup"):
+        assert {"name": "rds.force_ssl", "value": "1"} in group["parameters"]
+    for global_cluster in of_type(result, "aws:rds/globalCluster:GlobalCluster"):
+        assert global_cluster["storageEncrypted"] is True
+        assert global_cluster["deletionProtection"] is True
+
+
+@pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p.name)
+def test_pgvector_follows_the_pattern(project: Path) -> None:
+    plan = plan_of(project)
+    vectors = plan.component("vector_store")
+    if vectors is None or vectors.engine != "pgvector":
+        pytest.skip("no pgvector")
+    by_role = {s.role: run(project, s.name) for s in plan.stacks}
+
+    primary_clusters = of_type(by_role["primary"], "aws:rds/cluster:Cluster")
+    assert len(primary_clusters) == 1
+    if vectors.block == "aurora-global":
+        (global_cluster,) = of_type(by_role["primary"], "aws:rds/globalCluster:GlobalCluster")
+        (secondary,) = of_type(by_role["secondary"], "aws:rds/cluster:Cluster")
+        assert secondary["globalClusterIdentifier"] == global_cluster["globalClusterIdentifier"]
+        assert "masterPassword" not in secondary
+        assert of_type(by_role["secondary"], "aws:rds/clusterInstance:ClusterInstance")
+    else:
+        assert primary_clusters[0]["manageMasterUserPassword"] is True
+        (selection,) = [
+            s
+            for s in of_type(by_role["primary"], "aws:backup/selection:Selection")
+            if s["name"] == "vector_store"
+        ]
+        assert len(selection["resources"]) == 1
+        if "secondary" in by_role:
+            assert of_type(by_role["secondary"], "aws:rds/cluster:Cluster") == []
+
+
+@pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p.name)
+def test_backups_are_copied_into_a_locked_vault_of_the_peer_stack(project: Path) -> None:
+    plan = plan_of(project)
+    results = {s.name: run(project, s.name) for s in plan.stacks}
+
+    for stack in plan.stacks:
+        result = results[stack.name]
+        locks = {
+            lock["backupVaultName"]: lock
+            for lock in of_type(result, "aws:backup/vaultLockConfiguration:VaultLockConfiguration")
+        }
+        for backup_plan in of_type(result, "aws:backup/plan:Plan"):
+            (rule,) = backup_plan["rules"]
+            keep = rule["lifecycle"]["deleteAfter"]
+            assert locks[rule["targetVaultName"]]["minRetentionDays"] == keep
+            if stack.peer_region is None:
+                assert rule.get("copyActions", []) == []
+                continue
+            (copy,) = rule["copyActions"]
+            peer_vault = copy["destinationVaultArn"].rsplit(":", 1)[1]
+            assert copy["destinationVaultArn"].startswith(f"arn:aws:backup:{stack.peer_region}:")
+            peer_locks = of_type(
+                results[stack.peer_region],
+                "aws:backup/vaultLockConfiguration:VaultLockConfiguration",
+            )
+            assert any(
+                lock["backupVaultName"] == peer_vault and lock["minRetentionDays"] <= keep
+                for lock in peer_locks
+            ), f"{peer_vault} is not a locked vault of {stack.peer_region}"
+
+
+@pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p.name)
+def test_feature_table_is_protected_and_reaches_the_secondary(project: Path) -> None:
+    plan = plan_of(project)
+    features = plan.component("feature_store")
+    if features is None:
+        pytest.skip("no feature store")
+    primary_result = run(project, plan.primary.name)
+
+    (table,) = of_type(primary_result, "aws:dynamodb/table:Table")
+    assert table["pointInTimeRecovery"] == {"enabled": True}
+    assert table["serverSideEncryption"]["kmsKeyArn"].startswith("arn:aws:kms:")
+    assert table["deletionProtectionEnabled"] is True
+    peer = plan.primary.peer_region
+    if features.block == "dynamodb-global-table":
+        (replica,) = table["replicas"]
+        assert replica["regionName"] == peer
+        assert replica["pointInTimeRecovery"] is True
+        assert replica["kmsKeyArn"].startswith(f"arn:aws:kms:{peer}:")
+    else:
+        assert table.get("replicas", []) == []
+        selections = of_type(primary_result, "aws:backup/selection:Selection")
+        assert any(s["name"] == "feature_store" for s in selections)
+    if peer is not None:
+        assert of_type(run(project, peer), "aws:dynamodb/table:Table") == []
+
+
+@pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p.name)
+def test_snapshots_are_scheduled_where_the_engine_serves(project: Path) -> None:
+    plan = plan_of(project)
+    vectors = plan.component("vector_store")
+    if vectors is None or vectors.module != "vector_snapshots":
+        pytest.skip("no snapshot-based vector store")
+
+    for stack in plan.stacks:
+        result = run(project, stack.name)
+        schedules = of_type(result, "aws:scheduler/schedule:Schedule")
+        if stack.region not in vectors.serving:
+            assert schedules == []
+            continue
+        (schedule,) = schedules
+        (function,) = of_type(result, "aws:lambda/function:Function")
+        (function_arn,) = [
+            r["arn"] for r in result["resources"] if r["type"] == "aws:lambda/function:Function"
+        ]
+        assert schedule["scheduleExpression"] == aws_rate(
+            int(vectors.params["snapshot_every_seconds"])
+        )
+        assert schedule["flexibleTimeWindow"] == {"mode": "OFF"}
+        assert function["reservedConcurrentExecutions"] == 1
+        assert function["kmsKeyArn"].startswith("arn:aws:kms:")
+        assert function["vpcConfig"]["subnetIds"]
+        invoke = [
+            json.loads(p["policy"])["Statement"]
+            for p in of_type(result, "aws:iam/rolePolicy:RolePolicy")
+            if "lambda:InvokeFunction" in p["policy"]
+        ]
+        assert invoke == [
+            [
+                {
+                    "Sid": "InvokeTheTriggerOnly",
+                    "Effect": "Allow",
+                    "Action": ["lambda:InvokeFunction"],
+                    "Resource": [function_arn],
+                }
+            ]
+        ]
