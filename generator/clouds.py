@@ -36,6 +36,22 @@ GCP_REGIONS: frozenset[str] = frozenset(
 
 REGIONS: dict[Cloud, frozenset[str]] = {"aws": AWS_REGIONS, "gcp": GCP_REGIONS}
 
+_GCP_CONTINENTS = {"us-": "US", "northamerica-northeast": "US", "europe-": "EU", "asia-": "ASIA"}
+
+
+def gcp_dual_region(primary: str, secondary: str) -> str | None:
+    """The multi-region (US, EU, ASIA) holding both regions, where a configurable dual-region
+    bucket over them lives; None when the two are not on one such continent."""
+    found = {
+        continent
+        for region in (primary, secondary)
+        for prefix, continent in _GCP_CONTINENTS.items()
+        if region.startswith(prefix)
+    }
+    both = [r for r in (primary, secondary) if any(r.startswith(p) for p in _GCP_CONTINENTS)]
+    return found.pop() if len(found) == 1 and len(both) == 2 else None
+
+
 _AWS_TAG_TEXT = re.compile(r"[\w .:/=+\-@]*")
 _GCP_LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 _GCP_LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")

@@ -12,6 +12,7 @@ from drgen.loader import SourcedWorkload
 from drgen.names import resource_name
 from drgen.patterns.catalogue import (
     BLOCKS,
+    CLOUD_INPUTS,
     PATTERN_STRENGTH,
     REPLICATED_BUCKETS,
     REPLICATION,
@@ -21,6 +22,7 @@ from drgen.patterns.catalogue import (
     ParamValue,
     Pattern,
     Replication,
+    StackInput,
 )
 from drgen.schema import DEFAULT_PATTERN, Workload
 
@@ -140,6 +142,8 @@ class DrPlan(Frozen):
                 reasons.append(f"its {c.component} bucket replicates into the primary's")
             if c.block == "aurora-global":
                 reasons.append("its vector database joins the primary's Aurora global database")
+            if c.block == "cloudsql-cross-region-replica":
+                reasons.append("its vector database is a replica of the primary's instance")
         return "; ".join(reasons) or None
 
     def component(self, name: ComponentName) -> ComponentPlan | None:
@@ -158,8 +162,11 @@ def resolve(sourced: SourcedWorkload) -> DrPlan:
     regions = workload.region_list
     objectives = _objectives(workload)
     components = tuple(_components(workload, pattern, regions, objectives.rpo_seconds))
+    routing = _routing(workload, pattern)
     stacks = tuple(
-        stack.model_copy(update={"inputs": _stack_inputs(stack, components)})
+        stack.model_copy(
+            update={"inputs": _stack_inputs(workload.cloud, stack, components, routing)}
+        )
         for stack in _stacks(regions)
     )
     return DrPlan(
@@ -173,7 +180,7 @@ def resolve(sourced: SourcedWorkload) -> DrPlan:
         owner=workload.owner,
         stacks=stacks,
         components=components,
-        routing=_routing(workload, pattern),
+        routing=routing,
         tags=dict(sorted(workload.tags.items())),
         vendors=tuple(
             VendorPlan(
@@ -211,28 +218,38 @@ def _stacks(regions: list[str]) -> tuple[StackPlan, ...]:
 
 
 def _stack_inputs(
-    stack: StackPlan, components: tuple[ComponentPlan, ...]
+    cloud: str,
+    stack: StackPlan,
+    components: tuple[ComponentPlan, ...],
+    routing: RoutingPlan | None,
 ) -> tuple[StackInputPlan, ...]:
-    inputs = []
-    for c in components:
-        rows = STACK_INPUTS.get((c.block, None), ()) + STACK_INPUTS.get((c.block, c.engine), ())
+    """The config a stack reads that drgen cannot know, in the order the README lists it."""
+    wanted: list[tuple[StackInput, str]] = [(spec, "stack") for spec in CLOUD_INPUTS[cloud]]
+    users = [(c.component, c.block, c.engine, c.serving) for c in components]
+    if routing is not None:
+        users.append(("routing", routing.block, None, ()))
+    for component, block, engine, serving in users:
+        rows = STACK_INPUTS.get((block, None), ())
+        if engine is not None:
+            rows += STACK_INPUTS.get((block, engine), ())
         for spec, where in rows:
             if (
                 where == "all"
                 or (where == "primary" and stack.role == "primary")
-                or (where == "serving" and stack.region in c.serving)
+                or (where == "serving" and stack.region in serving)
             ):
-                inputs.append(
-                    StackInputPlan(
-                        key=spec.key,
-                        description=spec.description,
-                        example=spec.example,
-                        secret=spec.secret,
-                        is_list=spec.is_list,
-                        component=c.component,
-                    )
-                )
-    return tuple(inputs)
+                wanted.append((spec, component))
+    return tuple(
+        StackInputPlan(
+            key=spec.key,
+            description=spec.description,
+            example=spec.example,
+            secret=spec.secret,
+            is_list=spec.is_list,
+            component=component,
+        )
+        for spec, component in wanted
+    )
 
 
 def _objectives(workload: Workload) -> ObjectivesPlan:
@@ -302,9 +319,17 @@ def _components(
         )
     )
 
+    if workload.cloud == "gcp" and pattern == "cold-restore" and len(regions) > 1:
+        # Storage Transfer repeats at most hourly; copy once per RPO, at least daily.
+        copy_every_seconds = min(max(rpo_seconds, 3600), 86400)
+        for component, _, params in wanted:
+            if component in ("models", "vector_store", "audit_log"):
+                params["copy_every_seconds"] = copy_every_seconds
+
     plans = []
     for component, engine, params in wanted:
         block = BLOCKS[(workload.cloud, component, engine or "-", pattern)]
+        moves: Replication = (block.replication or replication) if len(regions) > 1 else "none"
         plans.append(
             ComponentPlan(
                 component=component,
@@ -312,8 +337,8 @@ def _components(
                 block=block.name,
                 module=block.module,
                 summary=block.summary,
-                replication=replication,
-                replicate_from=_replicate_from(replication, regions),
+                replication=moves,
+                replicate_from=_replicate_from(moves, regions),
                 # Every component lives in every stack's region; the pattern decides whether the
                 # secondary runs a live copy or receives replicas and backups.
                 regions=tuple(regions),

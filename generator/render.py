@@ -10,31 +10,24 @@ from typing import Any
 import jinja2
 
 import drgen.patterns
+from drgen.clouds import gcp_dual_region
 from drgen.errors import RenderError
 from drgen.plan import DrPlan
 
 PATTERNS_DIR = Path(drgen.patterns.__file__).resolve().parent
 
-SUPPORTED_CLOUDS = frozenset({"aws"})
-"""Clouds whose stack templates exist. GCP plans resolve but do not render yet (issue 4)."""
-
 
 COMPANIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("aws", "vector_snapshots"): ("snapshot_trigger",),
+    ("gcp", "vector_snapshots"): ("snapshot_trigger",),
 }
 """Files a module's resources package (function code), rendered next to the module."""
 
 
 def render(plan: DrPlan) -> dict[str, str]:
     """Every file of the project, by path relative to the project folder."""
-    if plan.cloud not in SUPPORTED_CLOUDS:
-        raise RenderError(
-            f"{plan.source}: rendering {plan.cloud} stacks is not supported yet; `drgen plan`"
-            " shows what they will contain. Supported clouds: "
-            + ", ".join(sorted(SUPPORTED_CLOUDS))
-        )
     env = template_environment()
-    context = {"plan": plan, "project": plan.workload}
+    context = {"plan": plan, "project": plan.workload, "dual_region": _dual_region(plan)}
     files: dict[str, str] = {
         "Pulumi.yaml": env.get_template("project/Pulumi.yaml.j2").render(context),
         "requirements.txt": env.get_template(f"project/requirements-{plan.cloud}.txt.j2").render(
@@ -67,6 +60,13 @@ def render(plan: DrPlan) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
+def _dual_region(plan: DrPlan) -> str | None:
+    """Where a GCP live pattern's dual-region buckets live (US, EU or ASIA)."""
+    if plan.cloud != "gcp" or plan.pattern == "cold-restore" or len(plan.stacks) < 2:
+        return None
+    return gcp_dual_region(plan.stacks[0].region, plan.stacks[1].region)
+
+
 @cache
 def template_environment() -> jinja2.Environment:
     """The jinja2 environment over `patterns/`: strict undefined, literal-encoding filters."""
@@ -83,6 +83,7 @@ def template_environment() -> jinja2.Environment:
     env.filters["sentence"] = sentence
     env.filters["py_block"] = python_block
     env.filters["aws_rate"] = aws_rate
+    env.filters["cron_every"] = cron_every
     return env
 
 
@@ -129,3 +130,20 @@ def aws_rate(seconds: int) -> str:
             count = seconds // size
             return f"rate({count} {unit}{'' if count == 1 else 's'})"
     raise ValueError(f"{seconds}s is not a whole number of minutes")
+
+
+def cron_every(seconds: int) -> str:
+    """A unix-cron schedule that fires at least every `seconds` (whole minutes).
+
+    Cron steps restart at each hour or day, so an interval cron cannot express (90m, 5h) is
+    rounded down to one it can: snapshots come more often than asked, never less.
+    """
+    minutes = seconds // 60
+    if minutes % 1440 == 0:
+        days = minutes // 1440
+        return "0 0 * * *" if days == 1 else f"0 0 */{days} * *"
+    if minutes >= 1440:
+        return "0 0 * * *"
+    if minutes >= 60:
+        return f"0 */{minutes // 60} * * *"
+    return f"*/{minutes} * * * *"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import ipaddress
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
@@ -16,7 +17,15 @@ from pydantic import (
     field_validator,
 )
 
-from drgen.clouds import DNS_NAME, REGIONS, URL_PATH, Cloud, tag_problems
+from drgen.clouds import (
+    DNS_NAME,
+    GCP_REGIONS,
+    REGIONS,
+    URL_PATH,
+    Cloud,
+    gcp_dual_region,
+    tag_problems,
+)
 from drgen.durations import EXPECTED, parse_duration
 from drgen.names import BUCKET_NAME_MAX, longest_bucket_name
 
@@ -192,7 +201,8 @@ class Endpoint(Strict):
     zone: str = Field(description="DNS zone that holds `domain`, e.g. example.com.")
     health_path: str = Field(default="/healthz", description="HTTPS health-check path.")
     targets: dict[str, str] = Field(
-        description="Region -> host name of that region's load balancer; one per stack region."
+        description="Region -> that region's load balancer: its host name (AWS) or external IPv4"
+        " address (GCP); one per stack region."
     )
 
 
@@ -370,9 +380,8 @@ class Workload(Strict):
                     f"{endpoint.health_path!r} is not a URL path like /healthz",
                 )
             )
-        for region, host in endpoint.targets.items():
-            if not DNS_NAME.fullmatch(host):
-                problems.append((("endpoint", "targets", region), f"{host!r} is not a host name"))
+        for region, target in endpoint.targets.items():
+            problems += _target_problems(info.data.get("cloud"), region, target)
         if regions is not None:
             wanted = regions.in_order()
             cloud = info.data.get("cloud")
@@ -396,6 +405,49 @@ class Workload(Strict):
                     )
         _report(info, problems)
         return endpoint
+
+    @field_validator("endpoint")
+    @classmethod
+    def _gcp_regions_pair_up(
+        cls, endpoint: Endpoint | None, info: ValidationInfo
+    ) -> Endpoint | None:
+        # Runs on the last field (validate_default), so every other field is in info.data.
+        cloud, tier, regions = (
+            info.data.get("cloud"),
+            info.data.get("tier"),
+            info.data.get("regions"),
+        )
+        if cloud != "gcp" or tier is None or regions is None or regions.secondary is None:
+            return endpoint
+        pattern = info.data.get("pattern") or DEFAULT_PATTERN[tier]
+        known = regions.primary in GCP_REGIONS and regions.secondary in GCP_REGIONS
+        if pattern in LIVE_PATTERNS and known and not gcp_dual_region(*regions.in_order()):
+            message = (
+                f"{pattern} on GCP keeps data in dual-region buckets, which need both regions in"
+                " one of the US (incl. northamerica-northeast), EU or ASIA; pick a secondary on"
+                f" the primary's continent, or pattern: cold-restore"
+            )
+            _report(info, [(("regions", "secondary"), message)])
+        return endpoint
+
+
+def _target_problems(cloud: Cloud | None, region: str, target: str) -> list[tuple[Loc, str]]:
+    where = ("endpoint", "targets", region)
+    if cloud == "gcp":
+        try:
+            ipaddress.IPv4Address(target)
+        except ValueError:
+            return [
+                (
+                    where,
+                    f"{target!r} is not an IPv4 address: Cloud DNS health-checked routing"
+                    " needs the external IP of the region's load balancer",
+                )
+            ]
+        return []
+    if not DNS_NAME.fullmatch(target):
+        return [(where, f"{target!r} is not a host name")]
+    return []
 
 
 def _prompts_path_problems(path: str) -> list[tuple[Loc, str]]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Pattern = Literal["active-active", "warm-standby", "cold-restore"]
-Replication = Literal["bidirectional", "to-secondary", "none"]
+Replication = Literal["bidirectional", "to-secondary", "dual-region", "multi-region", "none"]
 ParamValue = str | int | float | bool
 
 
@@ -23,6 +23,8 @@ class Block:
     module: str
     summary: str
     params: dict[str, ParamValue] = field(default_factory=dict)
+    replication: Replication | None = None
+    """How data reaches the secondary, when not the pattern's default (REPLICATION)."""
 
 
 TIER_OBJECTIVES: dict[int, tuple[int | None, int]] = {
@@ -61,10 +63,10 @@ ROUTING: dict[tuple[str, Pattern], Block] = {
         {"policy": "failover"},
     ),
     ("gcp", "active-active"): Block(
-        "cloud-dns-weighted",
+        "cloud-dns-geo",
         "routing",
-        "Cloud DNS weighted round robin with health checks",
-        {"policy": "weighted"},
+        "Cloud DNS geolocation routing to the nearest healthy region",
+        {"policy": "geo"},
     ),
     ("gcp", "warm-standby"): Block(
         "cloud-dns-primary-backup",
@@ -102,6 +104,7 @@ BLOCKS: dict[tuple[str, str, str, Pattern], Block] = {
         "gcs-dual-region-turbo", "model_store",
         "dual-region bucket over both regions with turbo replication (15 min RPO)",
         {"turbo_replication": True},
+        "dual-region",
     )),
     **_rows("gcp", "models", "-", ("cold-restore",), Block(
         "gcs-transfer-copy", "model_store",
@@ -113,6 +116,7 @@ BLOCKS: dict[tuple[str, str, str, Pattern], Block] = {
         "aurora-global", "vector_database",
         "Aurora PostgreSQL global database with a cluster in each region",
         {"engine_version": "16.6", "instance_class": "db.r6g.large"},
+        "to-secondary",
     )),
     **_rows("aws", "vector_store", "pgvector", ("cold-restore",), Block(
         "aurora-backup-copy", "vector_database",
@@ -128,6 +132,7 @@ BLOCKS: dict[tuple[str, str, str, Pattern], Block] = {
         "cloudsql-cross-region-replica", "vector_database",
         "Cloud SQL PostgreSQL (REGIONAL) with a promotable cross-region replica",
         {"database_version": "POSTGRES_16", "tier": "db-custom-4-16384"},
+        "to-secondary",
     )),
     **_rows("gcp", "vector_store", "pgvector", ("cold-restore",), Block(
         "cloudsql-backups-in-secondary", "vector_database",
@@ -135,9 +140,15 @@ BLOCKS: dict[tuple[str, str, str, Pattern], Block] = {
         {"database_version": "POSTGRES_16", "tier": "db-custom-4-16384"},
     )),
     **{key: block for engine in _SNAPSHOT_ENGINES[:3] for key, block in _rows(
-        "gcp", "vector_store", engine, _ALL, Block(
+        "gcp", "vector_store", engine, _LIVE, Block(
             "gcs-snapshot-scheduler", "vector_snapshots",
-            "snapshot bucket and a Cloud Scheduler job with a dedicated service account",
+            "dual-region snapshot bucket; Cloud Scheduler runs a snapshot job in the VPC",
+            replication="dual-region",
+        )).items()},
+    **{key: block for engine in _SNAPSHOT_ENGINES[:3] for key, block in _rows(
+        "gcp", "vector_store", engine, ("cold-restore",), Block(
+            "gcs-snapshot-scheduler", "vector_snapshots",
+            "snapshot bucket copied to the secondary; Cloud Scheduler runs a snapshot job",
         )).items()},
     # Feature stores
     **_rows("aws", "feature_store", "dynamodb", _LIVE, Block(
@@ -151,14 +162,20 @@ BLOCKS: dict[tuple[str, str, str, Pattern], Block] = {
     **_rows("gcp", "feature_store", "bigtable", _LIVE, Block(
         "bigtable-multi-cluster", "feature_store",
         "Bigtable instance with a cluster per region and multi-cluster routing",
+        replication="bidirectional",
     )),
     **_rows("gcp", "feature_store", "bigtable", ("cold-restore",), Block(
         "bigtable-backup", "feature_store",
         "Bigtable cluster in the primary with scheduled backups",
     )),
-    **_rows("gcp", "feature_store", "firestore", _ALL, Block(
+    **_rows("gcp", "feature_store", "firestore", _LIVE, Block(
+        "firestore-multi-region", "feature_store",
+        "Firestore multi-region database with PITR and a daily backup schedule",
+        replication="multi-region",
+    )),
+    **_rows("gcp", "feature_store", "firestore", ("cold-restore",), Block(
         "firestore-pitr-backup", "feature_store",
-        "Firestore database with PITR and a daily backup schedule",
+        "Firestore database in the primary with PITR and a daily backup schedule",
     )),
     # Prompts and tool definitions
     **_rows("aws", "prompts", "-", _ALL, Block(
@@ -175,8 +192,14 @@ BLOCKS: dict[tuple[str, str, str, Pattern], Block] = {
         "object-lock bucket in COMPLIANCE mode, replicated; AWS Backup vault with Vault Lock",
         {"lock_mode": "COMPLIANCE"},
     )),
-    **_rows("gcp", "audit_log", "-", _ALL, Block(
-        "gcs-locked-retention", "audit_vault", "bucket with a locked retention policy",
+    **_rows("gcp", "audit_log", "-", _LIVE, Block(
+        "gcs-locked-retention", "audit_vault",
+        "dual-region bucket with a locked retention policy and turbo replication",
+        replication="dual-region",
+    )),
+    **_rows("gcp", "audit_log", "-", ("cold-restore",), Block(
+        "gcs-locked-retention", "audit_vault",
+        "bucket with a locked retention policy, copied to the secondary's locked bucket",
     )),
 }  # fmt: skip
 """(cloud, component, engine or "-", pattern) -> building block."""
@@ -256,3 +279,62 @@ STACK_INPUTS: dict[tuple[str, str | None], tuple[tuple[StackInput, Where], ...]]
     ),
 }
 """(block, engine or None for every engine) -> the inputs its stacks read, and which stacks."""
+
+_GCP_NETWORK = StackInput(
+    "database_network",
+    "self link of the VPC with Private Service Access, where the instance gets its private IP",
+    "projects/<project>/global/networks/<vpc>",
+)
+_GCP_ENGINE_INPUTS: tuple[tuple[StackInput, Where], ...] = (
+    (_ENGINE_URL, "serving"),
+    (
+        StackInput(
+            "vector_store_network",
+            "VPC network the snapshot job joins to reach the engine",
+            "projects/<project>/global/networks/<vpc>",
+        ),
+        "serving",
+    ),
+    (
+        StackInput(
+            "vector_store_subnetwork",
+            "subnetwork of that VPC in this region",
+            "projects/<project>/regions/<region>/subnetworks/<subnet>",
+        ),
+        "serving",
+    ),
+    (
+        StackInput(
+            "vector_store_service_account",
+            "e-mail of the service account the engine runs as (it writes the snapshots)",
+            "vectors@<project>.iam.gserviceaccount.com",
+        ),
+        "serving",
+    ),
+)
+_GCP_API_KEY_SECRET = StackInput(
+    "vector_store_api_key_secret",
+    "Secret Manager secret (ID) holding the engine's API key",
+    "vectors-api-key",
+)
+_GCP_ZONE = StackInput(
+    "dns_managed_zone", "name of the Cloud DNS managed zone that holds the domain", "example-com"
+)
+
+STACK_INPUTS.update(
+    {
+        ("cloudsql-cross-region-replica", None): ((_GCP_NETWORK, "all"),),
+        ("cloudsql-backups-in-secondary", None): ((_GCP_NETWORK, "primary"),),
+        ("gcs-snapshot-scheduler", None): _GCP_ENGINE_INPUTS,
+        ("gcs-snapshot-scheduler", "qdrant"): ((_GCP_API_KEY_SECRET, "serving"),),
+        ("gcs-snapshot-scheduler", "weaviate"): ((_GCP_API_KEY_SECRET, "serving"),),
+        ("cloud-dns-geo", None): ((_GCP_ZONE, "primary"),),
+        ("cloud-dns-primary-backup", None): ((_GCP_ZONE, "primary"),),
+    }
+)
+
+CLOUD_INPUTS: dict[str, tuple[StackInput, ...]] = {
+    "aws": (),
+    "gcp": (StackInput("gcp:project", "ID of the Google Cloud project", "my-project"),),
+}
+"""Inputs every stack of a cloud reads."""

@@ -10,7 +10,6 @@ import difflib
 import sys
 from pathlib import Path
 
-from drgen.errors import RenderError
 from drgen.loader import load_workload
 from drgen.plan import resolve
 from drgen.render import render
@@ -19,22 +18,15 @@ from drgen.write import read_manifest, write_project
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def render_example(workload: Path) -> tuple[str, dict[str, str]] | None:
-    """(project name, files) for an example, or None when drgen cannot render it yet."""
+def render_example(workload: Path) -> tuple[str, dict[str, str]]:
+    """(project name, files) of an example."""
     plan = resolve(load_workload(workload.relative_to(ROOT)))
-    try:
-        return plan.workload, render(plan)
-    except RenderError:
-        return None
+    return plan.workload, render(plan)
 
 
 def main() -> int:
     for workload in sorted((ROOT / "examples").glob("*/workload.yaml")):
-        rendered = render_example(workload)
-        if rendered is None:
-            print(f"skipped {workload.relative_to(ROOT)}: not renderable yet")
-            continue
-        name, files = rendered
+        name, files = render_example(workload)
         project = ROOT / "stacks" / name
         for path in sorted(set(files) | set(read_manifest(project))):
             old_file = project / path

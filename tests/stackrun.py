@@ -20,19 +20,23 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import pulumi
+import yaml
+
 ACCOUNT_ID = "123456789012"
-SDK_MODULES = (
-    "s3",
-    "kms",
-    "iam",
-    "backup",
-    "route53",
-    "scheduler",
-    "rds",
-    "dynamodb",
-    "lambda_",
-    "cloudwatch",
-)
+SDK_MODULES = {
+    "aws": (
+        "s3", "kms", "iam", "backup", "route53", "scheduler", "rds", "dynamodb", "lambda_",
+        "cloudwatch",
+    ),
+    "gcp": (
+        "storage", "kms", "projects", "serviceaccount", "cloudrunv2", "cloudscheduler",
+        "secretmanager", "sql", "bigtable", "firestore", "dns", "compute",
+    ),
+}  # fmt: skip
+"""SDK modules the generated programs use, loaded before the program runs (see run_stack)."""
+MOCK_PROJECT = "drgen-mock"
+PROJECT_NUMBER = "123456789"
 ENVIRONMENT_CONFIG = {
     "database_subnet_group": "vectors-private",
     "database_security_group_ids": '["sg-0database"]',
@@ -44,6 +48,12 @@ ENVIRONMENT_CONFIG = {
         "arn:aws:secretsmanager:us-east-1:123456789012:secret:vectors-api-key-AbCdEf"
     ),
     "opensearch_domain": "moderation-vectors",
+    "gcp:project": MOCK_PROJECT,
+    "database_network": f"projects/{MOCK_PROJECT}/global/networks/private",
+    "vector_store_network": f"projects/{MOCK_PROJECT}/global/networks/private",
+    "vector_store_subnetwork": f"projects/{MOCK_PROJECT}/regions/here/subnetworks/private",
+    "vector_store_service_account": f"vectors@{MOCK_PROJECT}.iam.gserviceaccount.com",
+    "dns_managed_zone": "example-com",
 }
 """Stack config that only the deploying team knows (its network, its engine's address); the
 generated README lists which keys each stack needs. The mock run reads what it reads; every
@@ -63,14 +73,14 @@ def _camel(name: str) -> str:
 def sdk_class(token: str) -> type | None:
     """The Python class of a resource token such as `aws:s3/bucket:Bucket`."""
     package, _, rest = token.partition(":")
-    if package != "aws":
+    if package not in SDK_MODULES:
         return None
     module_path, _, class_name = rest.partition(":")
     module_name = module_path.split("/")[0]
     module = importlib.import_module(
-        "pulumi_aws"
+        f"pulumi_{package}"
         if module_name == "index"
-        else f"pulumi_aws.{module_name.replace('lambda', 'lambda_')}"
+        else f"pulumi_{package}.{module_name.replace('lambda', 'lambda_')}"
     )
     return getattr(module, class_name, None)
 
@@ -158,54 +168,113 @@ def _check(annotation: str, value: Any, where: str, module: Any, problems: list[
         problems.append(f"{where}: required field {key} of {ref} is missing")
 
 
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Mocks that record each resource and answer with the outputs the programs read."""
+
+    def __init__(self, region: str, resources: list[dict[str, Any]]) -> None:
+        self.region = region
+        self.resources = resources
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        resource_id, outputs = self.outputs(args.typ, args.name, dict(args.inputs))
+        outputs = {**args.inputs, **outputs}
+        outputs.setdefault("name", args.name)
+        self.resources.append(
+            {
+                "type": args.typ,
+                "name": args.name,
+                "inputs": args.inputs,
+                "id": resource_id,
+                **{k: outputs[k] for k in ("arn", "email") if k in outputs},
+            }
+        )
+        return resource_id, outputs
+
+    def outputs(self, token: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """(id, outputs beyond the inputs) of a new resource."""
+        return f"{name}-id", {}
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        return {}
+
+
+class AwsMocks(RecordingMocks):
+    def outputs(self, token: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        service = token.split(":")[1].split("/")[0]
+        if token == "aws:s3/bucket:Bucket":
+            arn = f"arn:aws:s3:::{inputs['bucket']}"
+        else:
+            arn = inputs.get("arn", f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{name}")
+        extra: dict[str, Any] = {"arn": arn}
+        if token == "aws:kms/key:Key":
+            extra["keyId"] = f"key-{name}"
+        return f"{name}-id", extra
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": ACCOUNT_ID,
+                "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ci",
+                "userId": "AIDACI",
+                "id": ACCOUNT_ID,
+            }
+        if args.token == "aws:route53/getZone:getZone":
+            return {"zoneId": "Z0123456789", "name": args.args["name"], "id": "Z0123456789"}
+        return {}
+
+
+class GcpMocks(RecordingMocks):
+    def outputs(self, token: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        project = inputs.get("project", MOCK_PROJECT)
+        if token == "gcp:kms/keyRing:KeyRing":
+            ring = f"projects/{project}/locations/{inputs['location']}/keyRings/{inputs['name']}"
+            return ring, {}
+        if token == "gcp:kms/cryptoKey:CryptoKey":
+            return f"{inputs['keyRing']}/cryptoKeys/{inputs['name']}", {}
+        if token == "gcp:projects/serviceIdentity:ServiceIdentity":
+            agent = inputs["service"].split(".")[0]
+            return name, {
+                "email": f"service-{PROJECT_NUMBER}@gcp-sa-{agent}.iam.gserviceaccount.com"
+            }
+        if token == "gcp:serviceaccount/account:Account":
+            email = f"{inputs['accountId']}@{project}.iam.gserviceaccount.com"
+            return email, {"email": email}
+        if token == "gcp:storage/bucket:Bucket":
+            return inputs["name"], {"url": f"gs://{inputs['name']}"}
+        if token == "gcp:sql/databaseInstance:DatabaseInstance":
+            return inputs["name"], {"connectionName": f"{project}:{self.region}:{inputs['name']}"}
+        return f"{name}-id", {}
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == "gcp:storage/getProjectServiceAccount:getProjectServiceAccount":
+            email = f"service-{PROJECT_NUMBER}@gs-project-accounts.iam.gserviceaccount.com"
+            return {"emailAddress": email, "id": email, "member": f"serviceAccount:{email}"}
+        if args.token == (
+            "gcp:storage/getTransferProjectServiceAccount:getTransferProjectServiceAccount"
+        ):
+            email = f"project-{PROJECT_NUMBER}@storage-transfer-service.iam.gserviceaccount.com"
+            return {"email": email, "id": email, "member": f"serviceAccount:{email}"}
+        return {}
+
+
 def run_stack(project: Path, stack: str) -> dict[str, Any]:
     """Run `project`'s program as `stack` under mocks; the registered resources and problems."""
-    import pulumi
-    import yaml
 
+    project_name = yaml.safe_load((project / "Pulumi.yaml").read_text())["name"]
+    stack_config = yaml.safe_load((project / f"Pulumi.{stack}.yaml").read_text())["config"]
+    cloud = "aws" if "aws:region" in stack_config else "gcp"
+    region = stack_config[f"{cloud}:region"]
     with warnings.catch_warnings():
         # The SDK warns about its own deprecated classes when a module loads; what must fail is
         # a warning raised by the generated program, so load the modules first.
         warnings.simplefilter("ignore")
-
-        for name in SDK_MODULES:
+        for name in SDK_MODULES[cloud]:
             # Lazy modules load on first real attribute access.
-            getattr(importlib.import_module(f"pulumi_aws.{name}"), "_utilities", None)
-
-    project_name = yaml.safe_load((project / "Pulumi.yaml").read_text())["name"]
-    stack_config = yaml.safe_load((project / f"Pulumi.{stack}.yaml").read_text())["config"]
-    region = stack_config["aws:region"]
+            getattr(importlib.import_module(f"pulumi_{cloud}.{name}"), "_utilities", None)
     resources: list[dict[str, Any]] = []
+    mocks = AwsMocks(region, resources) if cloud == "aws" else GcpMocks(region, resources)
 
-    class Mocks(pulumi.runtime.Mocks):
-        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-            outputs = dict(args.inputs)
-            service = args.typ.split(":")[1].split("/")[0]
-            if args.typ == "aws:s3/bucket:Bucket":
-                outputs["arn"] = f"arn:aws:s3:::{args.inputs['bucket']}"
-            else:
-                outputs.setdefault("arn", f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{args.name}")
-            resources.append(
-                {"type": args.typ, "name": args.name, "inputs": args.inputs, "arn": outputs["arn"]}
-            )
-            outputs.setdefault("name", args.name)
-            if args.typ == "aws:kms/key:Key":
-                outputs["keyId"] = f"key-{args.name}"
-            return f"{args.name}-id", outputs
-
-        def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-            if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-                return {
-                    "accountId": ACCOUNT_ID,
-                    "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ci",
-                    "userId": "AIDACI",
-                    "id": ACCOUNT_ID,
-                }
-            if args.token == "aws:route53/getZone:getZone":
-                return {"zoneId": "Z0123456789", "name": args.args["name"], "id": "Z0123456789"}
-            return {}
-
-    pulumi.runtime.set_mocks(Mocks(), project=project_name, stack=stack, preview=False)
+    pulumi.runtime.set_mocks(mocks, project=project_name, stack=stack, preview=False)
     pulumi.runtime.set_all_config(
         {
             key if ":" in key else f"{project_name}:{key}": str(value)

@@ -151,15 +151,13 @@ def test_render_refuses_two_workloads_with_one_name(
     assert "workload name 'sandbox' is also used by" in result.stderr
 
 
-def test_render_of_an_unsupported_cloud_is_a_clear_error(
-    workload_file: Callable[..., Path], run_cli: Cli
-) -> None:
+def test_render_writes_a_gcp_project(workload_file: Callable[..., Path], run_cli: Cli) -> None:
     path = workload_file(TIER_3.replace("aws", "gcp").replace("eu-west-1", "europe-west1"))
 
     result = run_cli("render", str(path), "-o", "out")
 
-    assert result.exit_code == 1
-    assert "rendering gcp stacks is not supported yet" in result.stderr
+    assert result.exit_code == 0, result.output
+    assert "pulumi-gcp" in Path("out/sandbox/requirements.txt").read_text()
 
 
 def test_user_strings_cannot_inject_code(workload_file: Callable[..., Path], run_cli: Cli) -> None:

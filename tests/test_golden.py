@@ -14,9 +14,6 @@ from drgen.write import MANIFEST, manifest_text
 from tests.conftest import EXAMPLES, ROOT
 from tests.refresh_stacks import render_example
 
-NOT_RENDERABLE_YET = {"recommendations"}
-"""Examples that need templates not written yet (GCP; pgvector, snapshot engines, DynamoDB)."""
-
 REFRESH = "python tests/refresh_stacks.py"
 
 
@@ -27,12 +24,7 @@ def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.parent.name)
 def test_example_matches_its_golden_project(example: Path) -> None:
-    rendered = render_example(example)
-
-    if rendered is None:
-        assert example.parent.name in NOT_RENDERABLE_YET
-        return
-    name, files = rendered
+    name, files = render_example(example)
     project = ROOT / "stacks" / name
     expected = {**files, MANIFEST: manifest_text(files)}
     on_disk = {
@@ -54,9 +46,7 @@ def test_example_matches_its_golden_project(example: Path) -> None:
 
 
 def test_render_is_identical_under_different_hash_seeds(tmp_path: Path) -> None:
-    workloads = [
-        str(p.relative_to(ROOT)) for p in EXAMPLES if p.parent.name not in NOT_RENDERABLE_YET
-    ]
+    workloads = [str(p.relative_to(ROOT)) for p in EXAMPLES]
     trees = []
     for seed in ("1", "4242"):
         out = tmp_path / seed

@@ -16,6 +16,7 @@ from drgen.schema import Workload
 from tests.conftest import EXAMPLES
 
 REGIONS = {"aws": ("us-east-1", "us-west-2"), "gcp": ("us-central1", "us-east1")}
+TARGETS = {"aws": ("a.example.com", "b.example.com"), "gcp": ("203.0.113.1", "203.0.113.2")}
 
 
 def workload(tier: int, cloud: str, pattern: str | None = None, **extra: object) -> SourcedWorkload:
@@ -28,7 +29,7 @@ def workload(tier: int, cloud: str, pattern: str | None = None, **extra: object)
         "endpoint": {
             "domain": "demo.example.com",
             "zone": "example.com",
-            "targets": {primary: "a.example.com", secondary: "b.example.com"},
+            "targets": dict(zip((primary, secondary), TARGETS[cloud], strict=True)),
         },
         **extra,
     }

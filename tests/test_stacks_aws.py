@@ -1,74 +1,29 @@
-"""Every stack of every golden AWS project, run under the Pulumi mock runtime: DR and security
-invariants asserted on what the program really declares."""
+"""AWS invariants, asserted on what each golden AWS stack declares under the mock runtime."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import warnings
-from functools import cache
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
-from drgen.loader import load_workload
-from drgen.plan import DrPlan, StackPlan, resolve
 from drgen.render import aws_rate
-from tests.conftest import ROOT
+from tests.stacks import (
+    STACKS,
+    of_type,
+    plan_of,
+    projects_of,
+    records_of_type,
+    run,
+    settings_of,
+    stacks_of,
+)
 
-STACKRUN = Path(__file__).with_name("stackrun.py")
-PROJECTS = sorted(p for p in (ROOT / "stacks").iterdir() if (p / "Pulumi.yaml").exists())
-STACKS = [
-    (project, stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml"))
-    for project in PROJECTS
-    for stack_file in sorted(project.glob("Pulumi.*.yaml"))
-]
-
-
-@cache
-def run(project: Path, stack: str) -> dict[str, Any]:
-    """The resources one stack registers under mocks (a fresh interpreter per stack)."""
-    completed = subprocess.run(
-        [sys.executable, str(STACKRUN), str(project), stack],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-    )
-    assert completed.returncode == 0, completed.stderr
-    return json.loads(completed.stdout)  # type: ignore[no-any-return]
+AWS_STACKS = stacks_of("aws")
+AWS_PROJECTS = projects_of("aws")
 
 
-def of_type(result: dict[str, Any], token: str) -> list[dict[str, Any]]:
-    return [r["inputs"] for r in result["resources"] if r["type"] == token]
-
-
-def settings_of(project: Path) -> dict[str, Any]:
-    namespace: dict[str, Any] = {}
-    exec(compile((project / "settings.py").read_text(), "settings.py", "exec"), namespace)
-    return namespace
-
-
-def stack_id(value: object) -> str:
-    return f"{value[0].name}/{value[1]}" if isinstance(value, tuple) else str(value)
-
-
-STACK_PARAMS = pytest.mark.parametrize("project_stack", STACKS, ids=stack_id)
-
-
-def test_there_are_stacks_to_check() -> None:
-    assert len(STACKS) >= 3
-
-
-@STACK_PARAMS
-def test_nested_inputs_match_the_sdk_types(project_stack: tuple[Path, str]) -> None:
-    assert run(*project_stack)["problems"] == []
-
-
-@STACK_PARAMS
+@AWS_STACKS
 def test_every_bucket_is_private_versioned_encrypted_and_tls_only(
     project_stack: tuple[Path, str],
 ) -> None:
@@ -111,7 +66,7 @@ def test_every_bucket_is_private_versioned_encrypted_and_tls_only(
     assert set(counts.values()) == {len(buckets)}, counts
 
 
-@STACK_PARAMS
+@AWS_STACKS
 def test_keys_rotate_and_state_is_protected(project_stack: tuple[Path, str]) -> None:
     result = run(*project_stack)
 
@@ -120,7 +75,7 @@ def test_keys_rotate_and_state_is_protected(project_stack: tuple[Path, str]) -> 
     assert all(b.get("forceDestroy") is False for b in of_type(result, "aws:s3/bucket:Bucket"))
 
 
-@STACK_PARAMS
+@AWS_STACKS
 def test_no_iam_policy_grants_everything(project_stack: tuple[Path, str]) -> None:
     result = run(*project_stack)
 
@@ -132,7 +87,7 @@ def test_no_iam_policy_grants_everything(project_stack: tuple[Path, str]) -> Non
             assert statement["Resource"] != "*", statement
 
 
-@STACK_PARAMS
+@AWS_STACKS
 def test_replication_targets_the_peer_stacks_bucket(project_stack: tuple[Path, str]) -> None:
     project, stack = project_stack
     settings = settings_of(project)
@@ -155,7 +110,7 @@ def test_replication_targets_the_peer_stacks_bucket(project_stack: tuple[Path, s
             assert "replicationTime" not in destination
 
 
-@pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p.name)
+@AWS_PROJECTS
 def test_replication_direction_follows_the_pattern(project: Path) -> None:
     settings = settings_of(project)
     replicating = {
@@ -174,102 +129,7 @@ def test_replication_direction_follows_the_pattern(project: Path) -> None:
         assert replicating == {regions["primary"]}
 
 
-@STACK_PARAMS
-def test_audit_vault_locks_at_least_the_declared_retention(
-    project_stack: tuple[Path, str],
-) -> None:
-    project, stack = project_stack
-    declared = yaml.safe_load((ROOT / "examples" / project.name / "workload.yaml").read_text())
-    retention = declared["components"]["audit_log"]["retention"]
-    from drgen.durations import parse_duration
-
-    days = parse_duration(retention) // 86400
-    result = run(project, stack)
-
-    (lock,) = of_type(result, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
-    assert lock["rule"]["defaultRetention"]["mode"] == "COMPLIANCE"
-    assert lock["rule"]["defaultRetention"]["days"] >= days
-    audit = [b for b in of_type(result, "aws:s3/bucket:Bucket") if "-audit-" in b["bucket"]]
-    assert audit and all(b["objectLockEnabled"] is True for b in audit)
-    for vault_lock in of_type(result, "aws:backup/vaultLockConfiguration:VaultLockConfiguration"):
-        if not vault_lock["backupVaultName"].endswith("-audit"):
-            continue
-        assert vault_lock["minRetentionDays"] >= days
-        assert vault_lock["changeableForDays"] >= 3
-
-
-@STACK_PARAMS
-def test_live_patterns_route_with_health_checks(project_stack: tuple[Path, str]) -> None:
-    project, stack = project_stack
-    settings = settings_of(project)
-    result = run(project, stack)
-    records = of_type(result, "aws:route53/record:Record")
-
-    if settings["PATTERN"] == "cold-restore":
-        assert records == []
-        return
-    (record,) = records
-    (check,) = of_type(result, "aws:route53/healthCheck:HealthCheck")
-    assert check["type"] == "HTTPS"
-    assert record["setIdentifier"] == stack
-    if settings["PATTERN"] == "warm-standby":
-        expected = "PRIMARY" if settings["REGIONS"]["primary"] == stack else "SECONDARY"
-        assert record["failoverRoutingPolicies"] == [{"type": expected}]
-    else:
-        assert record["latencyRoutingPolicies"] == [{"region": stack}]
-
-
-@STACK_PARAMS
-def test_every_taggable_resource_is_tagged(project_stack: tuple[Path, str]) -> None:
-    project, _ = project_stack
-    result = run(*project_stack)
-
-    for resource in result["resources"]:
-        if resource["type"].startswith("drgen:") or not takes_tags(resource["type"]):
-            continue
-        tags = resource["inputs"].get("tags", {})
-        assert tags.get("drgen:workload") == project.name, resource["type"]
-        assert "drgen:component" in tags, resource["type"]
-
-
-@cache
-def takes_tags(token: str) -> bool:
-    """Whether the SDK's resource class has a `tags` input (some AWS resources cannot be tagged)."""
-    from tests.stackrun import sdk_args_class
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the SDK warns about its own deprecated classes on load
-        return "tags" in vars(sdk_args_class(token))
-
-
-@cache
-def plan_of(project: Path) -> DrPlan:
-    return resolve(load_workload(ROOT / "examples" / project.name / "workload.yaml"))
-
-
-def stack_plan(project: Path, stack: str) -> StackPlan:
-    return next(s for s in plan_of(project).stacks if s.name == stack)
-
-
-BUILT_IN_CONFIG = {"aws:region", "role", "peer_deployed"}
-
-
-@STACK_PARAMS
-def test_a_stack_reads_exactly_the_inputs_its_readme_lists(
-    project_stack: tuple[Path, str],
-) -> None:
-    project, stack = project_stack
-    readme = (project / "README.md").read_text()
-
-    read = set(run(project, stack)["config_read"]) - BUILT_IN_CONFIG
-    listed = {i.key for i in stack_plan(project, stack).inputs}
-
-    assert read == listed
-    for key in listed:
-        assert f" {key} " in readme and f"--stack {stack}" in readme
-
-
-@STACK_PARAMS
+@AWS_STACKS
 def test_vector_databases_are_encrypted_private_tls_only_and_protected(
     project_stack: tuple[Path, str],
 ) -> None:
@@ -289,7 +149,7 @@ def test_vector_databases_are_encrypted_private_tls_only_and_protected(
         assert global_cluster["deletionProtection"] is True
 
 
-@pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p.name)
+@AWS_PROJECTS
 def test_pgvector_follows_the_pattern(project: Path) -> None:
     plan = plan_of(project)
     vectors = plan.component("vector_store")
@@ -317,7 +177,7 @@ def test_pgvector_follows_the_pattern(project: Path) -> None:
             assert of_type(by_role["secondary"], "aws:rds/cluster:Cluster") == []
 
 
-@pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p.name)
+@AWS_PROJECTS
 def test_backups_are_copied_into_a_locked_vault_of_the_peer_stack(project: Path) -> None:
     plan = plan_of(project)
     results = {s.name: run(project, s.name) for s in plan.stacks}
@@ -348,7 +208,7 @@ def test_backups_are_copied_into_a_locked_vault_of_the_peer_stack(project: Path)
             ), f"{peer_vault} is not a locked vault of {stack.peer_region}"
 
 
-@pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p.name)
+@AWS_PROJECTS
 def test_feature_table_is_protected_and_reaches_the_secondary(project: Path) -> None:
     plan = plan_of(project)
     features = plan.component("feature_store")
@@ -374,7 +234,7 @@ def test_feature_table_is_protected_and_reaches_the_secondary(project: Path) -> 
         assert of_type(run(project, peer), "aws:dynamodb/table:Table") == []
 
 
-@pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p.name)
+@AWS_PROJECTS
 def test_snapshots_are_scheduled_where_the_engine_serves(project: Path) -> None:
     plan = plan_of(project)
     vectors = plan.component("vector_store")
@@ -390,7 +250,7 @@ def test_snapshots_are_scheduled_where_the_engine_serves(project: Path) -> None:
         (schedule,) = schedules
         (function,) = of_type(result, "aws:lambda/function:Function")
         (function_arn,) = [
-            r["arn"] for r in result["resources"] if r["type"] == "aws:lambda/function:Function"
+            r["arn"] for r in records_of_type(result, "aws:lambda/function:Function")
         ]
         assert schedule["scheduleExpression"] == aws_rate(
             int(vectors.params["snapshot_every_seconds"])
