@@ -225,7 +225,9 @@ def _stack_inputs(
 ) -> tuple[StackInputPlan, ...]:
     """The config a stack reads that drgen cannot know, in the order the README lists it."""
     wanted: list[tuple[StackInput, str]] = [(spec, "stack") for spec in CLOUD_INPUTS[cloud]]
-    users = [(c.component, c.block, c.engine, c.serving) for c in components]
+    users: list[tuple[str, str, str | None, tuple[str, ...]]] = [
+        (c.component, c.block, c.engine, c.serving) for c in components
+    ]
     if routing is not None:
         users.append(("routing", routing.block, None, ()))
     for component, block, engine, serving in users:

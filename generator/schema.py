@@ -421,13 +421,24 @@ class Workload(Strict):
             return endpoint
         pattern = info.data.get("pattern") or DEFAULT_PATTERN[tier]
         known = regions.primary in GCP_REGIONS and regions.secondary in GCP_REGIONS
-        if pattern in LIVE_PATTERNS and known and not gcp_dual_region(*regions.in_order()):
+        if pattern not in LIVE_PATTERNS or not known:
+            return endpoint
+        continent = gcp_dual_region(*regions.in_order())
+        components = info.data.get("components")
+        features = components.feature_store if components else None
+        if continent is None:
             message = (
                 f"{pattern} on GCP keeps data in dual-region buckets, which need both regions in"
                 " one of the US (incl. northamerica-northeast), EU or ASIA; pick a secondary on"
-                f" the primary's continent, or pattern: cold-restore"
+                " the primary's continent, or pattern: cold-restore"
             )
             _report(info, [(("regions", "secondary"), message)])
+        elif continent == "ASIA" and features is not None and features.engine == "firestore":
+            message = (
+                f"{pattern} needs a Firestore multi-region (nam5 or eur3), and Asia has none;"
+                " use bigtable, or regions in the US or EU"
+            )
+            _report(info, [(("components", "feature_store", "engine"), message)])
         return endpoint
 
 

@@ -90,8 +90,8 @@ def test_every_tier_cloud_and_pattern_resolves(tier: int, cloud: str, pattern: s
     models = plan.component("models")
     assert models is not None
     expected = {
-        "active-active": "bidirectional",
-        "warm-standby": "to-secondary",
+        "active-active": "bidirectional" if cloud == "aws" else "dual-region",
+        "warm-standby": "to-secondary" if cloud == "aws" else "dual-region",
         "cold-restore": "to-secondary",
     }[pattern]
     assert models.replication == expected

@@ -12,6 +12,19 @@ from drgen.errors import WorkloadError
 from drgen.loader import load_workload
 from tests.conftest import MINIMAL
 
+GCP_LIVE = """\
+name: demo-workload
+tier: 1
+cloud: gcp
+regions:
+  primary: us-central1
+  secondary: us-east1
+endpoint:
+  domain: x.example.com
+  zone: example.com
+  targets: {us-central1: 203.0.113.1, us-east1: 203.0.113.2}
+"""
+
 
 def problems_of(path: Path) -> list[str]:
     with pytest.raises(WorkloadError) as caught:
@@ -111,6 +124,24 @@ def test_three_mistakes_are_all_reported_with_their_lines(
             MINIMAL.replace("demo-workload", "a-very-long-workload-name-for-buckets-xx")
             + "naming: {suffix: abcdefgh}\n",
             "name: too long for bucket names",
+        ),
+        (
+            MINIMAL + "components: {vector_store: {engine: qdrant, snapshot_every: 330s}}\n",
+            "components.vector_store.snapshot_every: schedulers count in whole minutes",
+        ),
+        (
+            GCP_LIVE.replace("us-east1", "europe-west1"),
+            "workload.yaml:6:14: regions.secondary: warm-standby on GCP keeps data in"
+            " dual-region buckets",
+        ),
+        (
+            GCP_LIVE.replace("203.0.113.2", "lb.example.com"),
+            "endpoint.targets.us-east1: 'lb.example.com' is not an IPv4 address",
+        ),
+        (
+            GCP_LIVE.replace("us-central1", "asia-east1").replace("us-east1", "asia-south1")
+            + "components: {feature_store: {engine: firestore}}\n",
+            "components.feature_store.engine: warm-standby needs a Firestore multi-region",
         ),
     ],
 )

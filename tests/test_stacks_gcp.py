@@ -1,0 +1,228 @@
+"""GCP invariants, asserted on what each golden GCP stack declares under the mock runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drgen.render import cron_every
+from tests.stacks import of_type, plan_of, projects_of, records_of_type, run, stacks_of
+
+GCP_STACKS = stacks_of("gcp")
+GCP_PROJECTS = projects_of("gcp")
+BUCKET = "gcp:storage/bucket:Bucket"
+FIRESTORE_KEY_LOCATIONS = {"nam5": "us", "eur3": "europe"}
+
+
+def key_location(key_id: str) -> str:
+    """The location in `projects/p/locations/<location>/keyRings/...`."""
+    return key_id.split("/locations/")[1].split("/")[0]
+
+
+def buckets_by_component(result: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for bucket in of_type(result, BUCKET):
+        found.setdefault(bucket["labels"]["drgen-component"], []).append(bucket)
+    return found
+
+
+@GCP_STACKS
+def test_every_bucket_is_private_encrypted_in_place_and_protected(
+    project_stack: tuple[Path, str],
+) -> None:
+    result = run(*project_stack)
+
+    for bucket in of_type(result, BUCKET):
+        assert bucket["uniformBucketLevelAccess"] is True
+        assert bucket["publicAccessPrevention"] == "enforced"
+        assert bucket["forceDestroy"] is False
+        assert bucket["softDeletePolicy"]["retentionDurationSeconds"] >= 7 * 86400
+        assert key_location(bucket["encryption"]["defaultKmsKeyName"]) == bucket["location"].lower()
+        locked = bucket.get("retentionPolicy", {}).get("isLocked") is True
+        assert bucket["versioning"] == {"enabled": not locked}, bucket["name"]
+        actions = {rule["action"]["type"] for rule in bucket["lifecycleRules"]}
+        assert "AbortIncompleteMultipartUpload" in actions
+
+
+@GCP_PROJECTS
+def test_buckets_sit_where_the_pattern_puts_them(project: Path) -> None:
+    plan = plan_of(project)
+    regions = [s.region for s in plan.stacks]
+    by_role = {s.role: run(project, s.name) for s in plan.stacks}
+
+    for component in plan.components:
+        if component.module not in ("model_store", "audit_vault", "vector_snapshots"):
+            continue
+        label = component.component.replace("_", "-")
+        primary = buckets_by_component(by_role["primary"]).get(label, [])
+        secondary = buckets_by_component(by_role.get("secondary", {"resources": []})).get(label, [])
+        if component.replication == "dual-region":
+            (bucket,) = primary
+            placement = bucket["customPlacementConfig"]["dataLocations"]
+            assert sorted(placement) == sorted(r.upper() for r in regions)
+            assert bucket["rpo"] == "ASYNC_TURBO"
+            assert secondary == []
+        else:
+            assert [b["location"] for b in primary] == [regions[0].upper()]
+            assert [b["location"] for b in secondary] == [r.upper() for r in regions[1:]]
+            assert all("rpo" not in b for b in primary + secondary)
+
+
+@GCP_PROJECTS
+def test_cold_copies_reach_a_bucket_the_secondary_stack_owns_within_the_rpo(
+    project: Path,
+) -> None:
+    plan = plan_of(project)
+    if plan.pattern != "cold-restore" or len(plan.stacks) < 2:
+        pytest.skip("no scheduled copies")
+    primary, secondary = (run(project, s.name) for s in plan.stacks)
+    secondary_buckets = {b["name"] for b in of_type(secondary, BUCKET)}
+    writers = {
+        grant["bucket"]
+        for grant in of_type(secondary, "gcp:storage/bucketIAMMember:BucketIAMMember")
+        if grant["role"] == "roles/storage.legacyBucketWriter"
+        and "storage-transfer-service" in grant["member"]
+    }
+
+    jobs = of_type(primary, "gcp:storage/transferJob:TransferJob")
+    assert len(jobs) == len(secondary_buckets)
+    for job in jobs:
+        sink = job["transferSpec"]["gcsDataSink"]["bucketName"]
+        assert sink in secondary_buckets and sink in writers
+        options = job["transferSpec"]["transferOptions"]
+        assert options["deleteObjectsUniqueInSink"] is False
+        assert options["overwriteObjectsAlreadyExistingInSink"] is False
+        interval = int(job["schedule"]["repeatInterval"].removesuffix("s"))
+        assert interval <= max(plan.objectives.rpo_seconds, 3600)
+
+
+@GCP_PROJECTS
+def test_cloud_sql_is_private_tls_only_encrypted_and_replicated_as_planned(
+    project: Path,
+) -> None:
+    plan = plan_of(project)
+    vectors = plan.component("vector_store")
+    if vectors is None or vectors.engine != "pgvector":
+        pytest.skip("no pgvector")
+    instances = {
+        s.role: of_type(run(project, s.name), "gcp:sql/databaseInstance:DatabaseInstance")
+        for s in plan.stacks
+    }
+
+    (primary,) = instances["primary"]
+    for instance in instances["primary"] + instances.get("secondary", []):
+        settings = instance["settings"]
+        assert instance["deletionProtection"] is True
+        assert settings["deletionProtectionEnabled"] is True
+        assert settings["ipConfiguration"]["ipv4Enabled"] is False
+        assert settings["ipConfiguration"]["sslMode"] == "ENCRYPTED_ONLY"
+        assert settings["availabilityType"] == "REGIONAL"
+        assert key_location(instance["encryptionKeyName"]) == instance["region"]
+    assert primary["settings"]["backupConfiguration"]["pointInTimeRecoveryEnabled"] is True
+    if vectors.block == "cloudsql-cross-region-replica":
+        (replica,) = instances["secondary"]
+        assert replica["masterInstanceName"] == primary["name"]
+        assert replica["region"] == plan.stacks[1].region
+    elif len(plan.stacks) > 1:
+        assert instances["secondary"] == []
+        location = primary["settings"]["backupConfiguration"]["location"]
+        assert location == plan.stacks[1].region
+
+
+@GCP_PROJECTS
+def test_feature_stores_are_protected_and_span_regions_when_live(project: Path) -> None:
+    plan = plan_of(project)
+    features = plan.component("feature_store")
+    if features is None:
+        pytest.skip("no feature store")
+    primary = run(project, plan.stacks[0].name)
+    regions = [s.region for s in plan.stacks]
+
+    if features.engine == "bigtable":
+        (instance,) = of_type(primary, "gcp:bigtable/instance:Instance")
+        (table,) = of_type(primary, "gcp:bigtable/table:Table")
+        assert instance["deletionProtection"] is True
+        assert table["deletionProtection"] == "PROTECTED"
+        zones = [c["zone"].rsplit("-", 1)[0] for c in instance["clusters"]]
+        keys = [key_location(c["kmsKeyName"]) for c in instance["clusters"]]
+        assert keys == zones
+        if features.replication == "bidirectional":
+            assert zones == regions
+            (profile,) = of_type(primary, "gcp:bigtable/appProfile:AppProfile")
+            assert profile["multiClusterRoutingUseAny"] is True
+        else:
+            assert zones == regions[:1]
+            assert table["automatedBackupPolicy"]["frequency"] == "86400s"
+    else:
+        (database,) = of_type(primary, "gcp:firestore/database:Database")
+        assert database["pointInTimeRecoveryEnablement"] == "POINT_IN_TIME_RECOVERY_ENABLED"
+        assert database["deleteProtectionState"] == "DELETE_PROTECTION_ENABLED"
+        expected_key = FIRESTORE_KEY_LOCATIONS.get(database["locationId"], database["locationId"])
+        assert key_location(database["cmekConfig"]["kmsKeyName"]) == expected_key
+        if features.replication == "multi-region":
+            assert database["locationId"] in FIRESTORE_KEY_LOCATIONS
+        else:
+            assert database["locationId"] == regions[0]
+        assert of_type(primary, "gcp:firestore/backupSchedule:BackupSchedule")
+    for stack in plan.stacks[1:]:
+        secondary = run(project, stack.name)
+        assert of_type(secondary, "gcp:bigtable/instance:Instance") == []
+        assert of_type(secondary, "gcp:firestore/database:Database") == []
+
+
+@GCP_PROJECTS
+def test_snapshots_run_on_schedule_with_separate_least_privilege_accounts(
+    project: Path,
+) -> None:
+    plan = plan_of(project)
+    vectors = plan.component("vector_store")
+    if vectors is None or vectors.module != "vector_snapshots":
+        pytest.skip("no snapshot-based vector store")
+
+    for stack in plan.stacks:
+        result = run(project, stack.name)
+        schedules = of_type(result, "gcp:cloudscheduler/job:Job")
+        if stack.region not in vectors.serving:
+            assert schedules == []
+            continue
+        (schedule,) = schedules
+        (job,) = of_type(result, "gcp:cloudrunv2/job:Job")
+        (invoker,) = of_type(result, "gcp:cloudrunv2/jobIamMember:JobIamMember")
+        accounts = {
+            a["inputs"]["accountId"]: a["email"]
+            for a in records_of_type(result, "gcp:serviceaccount/account:Account")
+        }
+        runner = job["template"]["template"]["serviceAccount"]
+        starter = schedule["httpTarget"]["oauthToken"]["serviceAccountEmail"]
+        assert schedule["schedule"] == cron_every(int(vectors.params["snapshot_every_seconds"]))
+        assert schedule["httpTarget"]["uri"].endswith(f"/jobs/{job['name']}:run")
+        assert {runner, starter} == set(accounts.values()) and runner != starter
+        assert invoker == {
+            "project": job["project"],
+            "location": stack.region,
+            "name": job["name"],
+            "role": "roles/run.invoker",
+            "member": f"serviceAccount:{starter}",
+        }
+        assert job["template"]["template"]["vpcAccess"]["egress"] == "PRIVATE_RANGES_ONLY"
+        assert all(len(account) <= 30 for account in accounts)
+
+
+@GCP_STACKS
+def test_no_grant_reaches_beyond_one_resource(project_stack: tuple[Path, str]) -> None:
+    result = run(*project_stack)
+
+    tokens = {r["type"] for r in result["resources"]}
+    assert not {t for t in tokens if t.startswith("gcp:projects/iAM")}, tokens
+    for grant in of_type(result, "gcp:storage/bucketIAMMember:BucketIAMMember"):
+        assert grant["role"] in {
+            "roles/storage.objectViewer",
+            "roles/storage.legacyBucketReader",
+            "roles/storage.legacyBucketWriter",
+            "roles/storage.objectUser",
+        }
+    for grant in of_type(result, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"):
+        assert grant["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+        assert grant["member"].startswith("serviceAccount:service-")  # Google service agents
