@@ -8,12 +8,14 @@ from tests.conftest import ROOT
 
 
 def test_every_template_folder_is_listed_in_package_data() -> None:
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    listed = set(pyproject["tool"]["setuptools"]["package-data"]["drgen.patterns"])
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
 
     folders = {
         path.parent.relative_to(ROOT / "patterns").as_posix()
         for path in (ROOT / "patterns").rglob("*.j2")
     }
 
-    assert {"*.j2" if f == "." else f"{f}/*.j2" for f in folders} == listed
+    for folder in folders:
+        package = "drgen.patterns" + ("" if folder == "." else "." + folder.replace("/", "."))
+        assert package in setuptools["packages"], package
+        assert setuptools["package-data"][package] == ["*.j2"], package
