@@ -55,6 +55,10 @@ class StackPlan(Frozen):
     deploy_order: int
     inputs: tuple[StackInputPlan, ...] = ()
 
+    def placeholder_inputs(self) -> dict[str, str]:
+        """A stand-in value for every input, for runs under the mock runtime (diff, tests)."""
+        return {i.key: i.example or f"placeholder-{i.key}" for i in self.inputs}
+
 
 class ObjectivesPlan(Frozen):
     """Effective objectives in seconds, and whether each was declared or is the tier default."""

@@ -17,7 +17,6 @@ from drgen.loader import load_workload
 from drgen.plan import DrPlan, StackPlan, resolve
 from tests.conftest import ROOT
 
-STACKRUN = Path(__file__).with_name("stackrun.py")
 PROJECTS = sorted(p for p in (ROOT / "stacks").iterdir() if (p / "Pulumi.yaml").exists())
 STACKS = [
     (project, stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml"))
@@ -29,8 +28,16 @@ STACKS = [
 @cache
 def run(project: Path, stack: str) -> dict[str, Any]:
     """The resources one stack registers under mocks (a fresh interpreter per stack)."""
+    inputs = stack_plan(project, stack).placeholder_inputs()
     completed = subprocess.run(
-        [sys.executable, str(STACKRUN), str(project), stack],
+        [
+            sys.executable,
+            "-m",
+            "drgen.mockrun",
+            str(project),
+            stack,
+            *(f"{key}={value}" for key, value in inputs.items()),
+        ],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
@@ -69,7 +76,7 @@ def settings_of(project: Path) -> dict[str, Any]:
 @cache
 def sdk_has_input(token: str, name: str) -> bool:
     """Whether the SDK's resource `token` has the input `name` (e.g. tags, labels)."""
-    from tests.stackrun import sdk_args_class
+    from drgen.mockrun import sdk_args_class
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the SDK warns about its own deprecated classes on load

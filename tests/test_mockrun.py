@@ -1,4 +1,4 @@
-"""The nested-input validator used by the stack tests catches what the mock runtime lets by."""
+"""The nested-input validator of drgen.mockrun catches what the mock runtime lets by."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 
-from tests.stackrun import nested_problems
+from drgen.mockrun import nested_problems
 
 TOKEN = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
 

@@ -1,9 +1,11 @@
 """Run one stack of a generated project under the Pulumi mock runtime and report its resources.
 
-Run as a script (`python tests/stackrun.py PROJECT_DIR STACK`), it prints JSON: the resources the
-program registered, with their inputs, plus every nested input that the SDK's own `*Args` types
-do not accept. Each stack runs in a fresh interpreter: generated projects share module names
-(`settings`, `storage`, ...) and the Pulumi runtime keeps global state.
+`python -m drgen.mockrun PROJECT_DIR STACK [KEY=VALUE ...]` prints JSON: the resources the
+program registered, with their inputs, every nested input that the SDK's own `*Args` types do
+not accept, and the config keys the program read. KEY=VALUE pairs stand in for the stack inputs
+a team sets itself (its network, its engine's address). Each stack runs in a fresh interpreter:
+generated projects share module names (`settings`, `storage`, ...) and the Pulumi runtime keeps
+global state. `drgen diff` and the stack tests use it; `drgen render` never imports it.
 
 The mock runtime checks only top-level arguments, so `nested_problems` walks each dict input
 against the SDK's `*Args` classes: unknown keys, missing required keys, wrong scalar types.
@@ -37,27 +39,7 @@ SDK_MODULES = {
 """SDK modules the generated programs use, loaded before the program runs (see run_stack)."""
 MOCK_PROJECT = "drgen-mock"
 PROJECT_NUMBER = "123456789"
-ENVIRONMENT_CONFIG = {
-    "database_subnet_group": "vectors-private",
-    "database_security_group_ids": '["sg-0database"]',
-    "database_master_password": "mock-only-password",
-    "vector_store_url": "https://vectors.internal.example.com",
-    "vector_store_subnet_ids": '["subnet-0a", "subnet-0b"]',
-    "vector_store_security_group_ids": '["sg-0vectors"]',
-    "vector_store_api_key_secret": (
-        "arn:aws:secretsmanager:us-east-1:123456789012:secret:vectors-api-key-AbCdEf"
-    ),
-    "opensearch_domain": "moderation-vectors",
-    "gcp:project": MOCK_PROJECT,
-    "database_network": f"projects/{MOCK_PROJECT}/global/networks/private",
-    "vector_store_network": f"projects/{MOCK_PROJECT}/global/networks/private",
-    "vector_store_subnetwork": f"projects/{MOCK_PROJECT}/regions/here/subnetworks/private",
-    "vector_store_service_account": f"vectors@{MOCK_PROJECT}.iam.gserviceaccount.com",
-    "dns_managed_zone": "example-com",
-}
-"""Stack config that only the deploying team knows (its network, its engine's address); the
-generated README lists which keys each stack needs. The mock run reads what it reads; every
-key read is recorded, so tests can compare it with the README."""
+
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270"
 """How the runtime wraps a secret in serialized inputs (`_special_sig_key`, `_special_secret_sig`
@@ -100,9 +82,11 @@ def _properties(args_class: type) -> dict[str, tuple[str, str]]:
     """Pulumi (camelCase) property name -> (python name, annotation text) of an input type."""
     found = {}
     for python_name, member in vars(args_class).items():
-        if isinstance(member, property) and hasattr(member.fget, "_pulumi_name"):
-            annotation = repr(member.fget.__annotations__.get("return", ""))
-            found[member.fget._pulumi_name] = (python_name, annotation)
+        getter = member.fget if isinstance(member, property) else None
+        pulumi_name = getattr(getter, "_pulumi_name", None)
+        if getter is not None and pulumi_name:
+            annotation = repr(getter.__annotations__.get("return", ""))
+            found[pulumi_name] = (python_name, annotation)
     return found
 
 
@@ -194,7 +178,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         """(id, outputs beyond the inputs) of a new resource."""
         return f"{name}-id", {}
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    # The SDK types `call` as returning (outputs, failures), but the mock monitor treats a
+    # tuple as the outputs themselves and every data source then fails: return the dict.
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         return {}
 
 
@@ -210,7 +196,7 @@ class AwsMocks(RecordingMocks):
             extra["keyId"] = f"key-{name}"
         return f"{name}-id", extra
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": ACCOUNT_ID,
@@ -245,7 +231,7 @@ class GcpMocks(RecordingMocks):
             return inputs["name"], {"connectionName": f"{project}:{self.region}:{inputs['name']}"}
         return f"{name}-id", {}
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         if args.token == "gcp:storage/getProjectServiceAccount:getProjectServiceAccount":
             email = f"service-{PROJECT_NUMBER}@gs-project-accounts.iam.gserviceaccount.com"
             return {"emailAddress": email, "id": email, "member": f"serviceAccount:{email}"}
@@ -257,7 +243,7 @@ class GcpMocks(RecordingMocks):
         return {}
 
 
-def run_stack(project: Path, stack: str) -> dict[str, Any]:
+def run_stack(project: Path, stack: str, inputs: dict[str, str]) -> dict[str, Any]:
     """Run `project`'s program as `stack` under mocks; the registered resources and problems."""
 
     project_name = yaml.safe_load((project / "Pulumi.yaml").read_text())["name"]
@@ -278,7 +264,7 @@ def run_stack(project: Path, stack: str) -> dict[str, Any]:
     pulumi.runtime.set_all_config(
         {
             key if ":" in key else f"{project_name}:{key}": str(value)
-            for key, value in {**ENVIRONMENT_CONFIG, **stack_config}.items()
+            for key, value in {**inputs, **stack_config}.items()
         }
     )
     read: set[str] = set()
@@ -289,10 +275,10 @@ def run_stack(project: Path, stack: str) -> dict[str, Any]:
         read.add(key if self.name == project_name else f"{self.name}:{key}")
         return original_get(self, key, *args)
 
-    pulumi.Config._get = recording_get  # type: ignore[method-assign]
+    pulumi.Config._get = recording_get  # type: ignore[method-assign,assignment]
     sys.path.insert(0, str(project))
 
-    @pulumi.runtime.test
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def program() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
@@ -304,6 +290,14 @@ def run_stack(project: Path, stack: str) -> dict[str, Any]:
     return {"resources": resources, "problems": problems, "config_read": sorted(read)}
 
 
-if __name__ == "__main__":
-    result = run_stack(Path(sys.argv[1]).resolve(), sys.argv[2])
+def main(argv: list[str]) -> int:
+    """`PROJECT_DIR STACK [KEY=VALUE ...]`: print the stack's resources as JSON."""
+    project, stack, *pairs = argv
+    inputs = dict(pair.split("=", 1) for pair in pairs)
+    result = run_stack(Path(project).resolve(), stack, inputs)
     json.dump(result, sys.stdout, indent=1, sort_keys=True, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
