@@ -14,7 +14,7 @@ from drgen.errors import DrgenError, WorkloadError
 from drgen.loader import load_workload
 from drgen.plan import DrPlan, resolve
 from drgen.render import render
-from drgen.write import write_project
+from drgen.write import project_drift, write_project
 
 WORKLOAD_FILES = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -139,20 +139,31 @@ def init(tier: int, cloud: str, name: str, output: Path) -> None:
     required=True,
     help="Folder that receives one Pulumi project per workload, at DIR/<name>/.",
 )
-def render_command(workloads: tuple[Path, ...], output: Path) -> None:
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing; print a diff and exit 1 if DIR is not what the workloads render.",
+)
+def render_command(workloads: tuple[Path, ...], output: Path, check: bool) -> None:
     """Render each workload into a Pulumi Python project at DIR/<name>/.
 
     Everything is rendered before anything is written; drgen replaces or removes only the
-    files it wrote before (listed in DIR/<name>/.drgen-manifest).
+    files it wrote before (listed in DIR/<name>/.drgen-manifest). With --check nothing is
+    written: exit 0 when DIR is up to date, 1 with a unified diff when it is not (for
+    pre-commit hooks and CI).
 
     \b
     Examples:
       drgen render workload.yaml -o stacks/
       drgen render examples/*/workload.yaml -o stacks/
+      drgen render --check examples/*/workload.yaml -o stacks/
     """
     plans = [resolve(load_workload(path)) for path in workloads]
     _refuse_duplicate_names(plans)
     rendered = [(plan, render(plan)) for plan in plans]
+    if check:
+        _check_rendered(rendered, output)
+        return
     for plan, files in rendered:
         _warn(plan)
         project = output / plan.workload
@@ -165,6 +176,83 @@ def render_command(workloads: tuple[Path, ...], output: Path) -> None:
             click.echo(
                 f"warning: {project / path} is no longer generated but was edited; kept", err=True
             )
+
+
+def _check_rendered(rendered: list[tuple[DrPlan, dict[str, str]]], output: Path) -> None:
+    stale = []
+    for plan, files in rendered:
+        project = output / plan.workload
+        drift = project_drift(files, project)
+        if drift:
+            click.echo("".join(drift), nl=False)
+            stale.append(str(project))
+    if stale:
+        raise DrgenError(
+            f"out of date: {', '.join(stale)}; run `drgen render` without --check to update"
+        )
+    click.echo(f"{len(rendered)} project(s) in {output} are up to date")
+
+
+@main.command(name="diff")
+@click.argument("workloads", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--base", "base_rev", metavar="REV", help="Compare with the workloads at git REV.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="markdown is ready to post as a pull-request comment.",
+)
+@click.option("--exit-code", is_flag=True, help="Exit 1 when anything changes (like git diff).")
+def diff_command(
+    workloads: tuple[Path, ...], base_rev: str | None, output_format: str, exit_code: bool
+) -> None:
+    """Show what a workload change does to each region's resources, without a cloud.
+
+    Either two workload files (BASE HEAD), or with --base REV one or more workload files
+    compared with themselves at a git revision. Both sides are rendered and every stack runs
+    under the Pulumi mock runtime, so the diff lists what the programs really declare:
+    resources added, removed and changed (property by property), and a loud warning for every
+    bucket, database, vault or key that would be replaced or removed.
+
+    \b
+    Exit codes: 0 no changes (or --exit-code not given), 1 changes found (with --exit-code),
+    2 an error.
+    \b
+    Examples:
+      drgen diff old/workload.yaml workload.yaml
+      drgen diff --base origin/main examples/*/workload.yaml --format markdown
+    """
+    import tempfile
+
+    from drgen import diff_report
+    from drgen.diff import diff_workload
+    from drgen.sources import side_from_file, side_from_git
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="drgen-base-") as scratch:
+            if base_rev is None:
+                if len(workloads) != 2:
+                    raise click.UsageError("give BASE and HEAD workload files, or --base REV")
+                pairs = [(side_from_file(workloads[0]), side_from_file(workloads[1]))]
+            else:
+                pairs = [
+                    (side_from_git(base_rev, path, Path(scratch) / str(n)), side_from_file(path))
+                    for n, path in enumerate(workloads)
+                ]
+            diffs = [diff_workload(base, head) for base, head in pairs]
+    except DrgenError as error:
+        error.exit_code = 2
+        raise
+    render_diff = {
+        "text": diff_report.as_text,
+        "markdown": diff_report.as_markdown,
+        "json": diff_report.as_json,
+    }[output_format]
+    click.echo(render_diff(diffs), nl=False)
+    if exit_code and any(d.has_changes for d in diffs):
+        raise SystemExit(1)
 
 
 def describe(plan: DrPlan) -> str:

@@ -13,6 +13,7 @@ against the SDK's `*Args` classes: unknown keys, missing required keys, wrong sc
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import re
@@ -152,10 +153,27 @@ def _check(annotation: str, value: Any, where: str, module: Any, problems: list[
         problems.append(f"{where}: required field {key} of {ref} is missing")
 
 
+def _plain(value: Any, project: Path) -> Any:
+    """`value` as plain, deterministic JSON data: assets become their path and content hash."""
+    if isinstance(value, pulumi.FileAsset):
+        path = Path(str(value.path))
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        return f"file {path.relative_to(project).as_posix()} sha256:{digest}"
+    if isinstance(value, pulumi.AssetArchive):
+        files = sorted((name, _plain(asset, project)) for name, asset in value.assets.items())
+        return "archive " + ", ".join(f"{name}={plain}" for name, plain in files)
+    if isinstance(value, dict):
+        return {key: _plain(item, project) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item, project) for item in value]
+    return value
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     """Mocks that record each resource and answer with the outputs the programs read."""
 
-    def __init__(self, region: str, resources: list[dict[str, Any]]) -> None:
+    def __init__(self, project: Path, region: str, resources: list[dict[str, Any]]) -> None:
+        self.project = project
         self.region = region
         self.resources = resources
 
@@ -167,7 +185,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             {
                 "type": args.typ,
                 "name": args.name,
-                "inputs": args.inputs,
+                "inputs": {key: _plain(value, self.project) for key, value in args.inputs.items()},
                 "id": resource_id,
                 **{k: outputs[k] for k in ("arn", "email") if k in outputs},
             }
@@ -258,7 +276,7 @@ def run_stack(project: Path, stack: str, inputs: dict[str, str]) -> dict[str, An
             # Lazy modules load on first real attribute access.
             getattr(importlib.import_module(f"pulumi_{cloud}.{name}"), "_utilities", None)
     resources: list[dict[str, Any]] = []
-    mocks = AwsMocks(region, resources) if cloud == "aws" else GcpMocks(region, resources)
+    mocks = (AwsMocks if cloud == "aws" else GcpMocks)(project, region, resources)
 
     pulumi.runtime.set_mocks(mocks, project=project_name, stack=stack, preview=False)
     pulumi.runtime.set_all_config(

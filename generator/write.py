@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import shutil
 import tempfile
@@ -50,6 +51,29 @@ def read_manifest(project: Path) -> dict[str, str]:
             hash_, _, path = line.partition("  ")
             entries[path] = hash_
     return entries
+
+
+def project_drift(files: dict[str, str], project: Path) -> list[str]:
+    """A unified diff from what `project` holds to what writing `files` would leave; read-only.
+
+    Covers the rendered files, the manifest, and the files a write would remove (listed in the
+    old manifest, no longer rendered). Empty when the project is up to date.
+    """
+    expected = {**files, MANIFEST: manifest_text(files)}
+    lines: list[str] = []
+    for path in sorted(set(expected) | set(read_manifest(project))):
+        target = project / path
+        old = target.read_text(encoding="utf-8") if target.is_file() else None
+        new = expected.get(path)
+        if old == new:
+            continue
+        lines += difflib.unified_diff(
+            (old or "").splitlines(keepends=True),
+            (new or "").splitlines(keepends=True),
+            fromfile=display_path(target) if old is not None else "/dev/null",
+            tofile=display_path(target) if new is not None else "/dev/null",
+        )
+    return [line if line.endswith("\n") else line + "\n" for line in lines]
 
 
 def write_project(files: dict[str, str], project: Path) -> WriteReport:

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Pattern = Literal["active-active", "warm-standby", "cold-restore"]
-Replication = Literal["bidirectional", "to-secondary", "dual-region", "multi-region", "none"]
+Replication = Literal[
+    "bidirectional", "to-secondary", "dual-region", "multi-region", "deployed-to-each", "none"
+]
 ParamValue = str | int | float | bool
 
 
@@ -181,10 +183,12 @@ BLOCKS: dict[tuple[str, str, str, Pattern], Block] = {
     **_rows("aws", "prompts", "-", _ALL, Block(
         "s3-prompt-objects", "prompt_store",
         "prompt files as versioned objects, deployed by every region's stack",
+        replication="deployed-to-each",
     )),
     **_rows("gcp", "prompts", "-", _ALL, Block(
         "gcs-prompt-objects", "prompt_store",
         "prompt files as versioned objects, deployed by every region's stack",
+        replication="deployed-to-each",
     )),
     # Audit / decision logs
     **_rows("aws", "audit_log", "-", _ALL, Block(

@@ -1,7 +1,7 @@
-"""Re-render the golden projects under stacks/ from examples/ and show what changed.
+"""Refresh every golden file and show what changed: the projects under stacks/ (rendered from
+examples/) and the expected `drgen diff` output under tests/goldens/ (this one runs the mocks).
 
 Usage: python tests/refresh_stacks.py
-Examples whose cloud or components drgen cannot render yet are listed and skipped.
 """
 
 from __future__ import annotations
@@ -10,9 +10,12 @@ import difflib
 import sys
 from pathlib import Path
 
+from drgen import diff_report
+from drgen.diff import diff_workload
 from drgen.loader import load_workload
 from drgen.plan import resolve
 from drgen.render import render
+from drgen.sources import side_from_file
 from drgen.write import read_manifest, write_project
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +38,16 @@ def main() -> int:
             sys.stdout.writelines(difflib.unified_diff(old, new, f"a/{path}", f"b/{path}"))
         report = write_project(files, project)
         print(f"stacks/{name}: {len(report.written)} written, {len(report.removed)} removed")
+    for case in sorted((ROOT / "tests" / "goldens").glob("diff-*")):
+        base, head = (case.relative_to(ROOT) / side / "workload.yaml" for side in ("base", "head"))
+        new = diff_report.as_markdown([diff_workload(side_from_file(base), side_from_file(head))])
+        golden = case / "diff.md"
+        old = golden.read_text(encoding="utf-8") if golden.exists() else ""
+        sys.stdout.writelines(
+            difflib.unified_diff(old.splitlines(True), new.splitlines(True), str(golden), "new")
+        )
+        golden.write_text(new, encoding="utf-8")
+        print(f"{golden.relative_to(ROOT)}: {'unchanged' if old == new else 'written'}")
     return 0
 
 

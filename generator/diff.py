@@ -1,0 +1,283 @@
+"""Compare what two versions of a workload declare, resource by resource, without a cloud.
+
+Each side is rendered and every stack is run under the Pulumi mock runtime (`drgen.mockrun`),
+so the comparison is between what the generated programs really declare. The comparison
+itself (`compare`) is a pure function of the two plans and their declared resources.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from drgen.durations import format_duration
+from drgen.errors import DrgenError
+from drgen.plan import DrPlan, StackPlan
+from drgen.render import render
+from drgen.write import write_project
+
+Kind = Literal["added", "removed", "changed"]
+Resources = dict[str, dict[tuple[str, str], dict[str, Any]]]
+"""Stack name -> (type, name) -> inputs."""
+
+STATEFUL: dict[str, frozenset[str]] = {
+    "aws:s3/bucket:Bucket": frozenset({"bucket", "objectLockEnabled"}),
+    "aws:kms/key:Key": frozenset({"multiRegion", "keyUsage", "customerMasterKeySpec"}),
+    "aws:rds/globalCluster:GlobalCluster": frozenset(
+        {"globalClusterIdentifier", "engine", "storageEncrypted", "databaseName"}
+    ),
+    "aws:rds/cluster:Cluster": frozenset(
+        {
+            "clusterIdentifier",
+            "engine",
+            "kmsKeyId",
+            "storageEncrypted",
+            "databaseName",
+            "masterUsername",
+            "dbSubnetGroupName",
+        }
+    ),
+    "aws:dynamodb/table:Table": frozenset({"name", "hashKey", "rangeKey"}),
+    "aws:backup/vault:Vault": frozenset({"name", "kmsKeyArn"}),
+    "gcp:storage/bucket:Bucket": frozenset(
+        {"name", "location", "project", "customPlacementConfig"}
+    ),
+    "gcp:kms/keyRing:KeyRing": frozenset({"name", "location", "project"}),
+    "gcp:kms/cryptoKey:CryptoKey": frozenset({"name", "keyRing", "purpose"}),
+    "gcp:sql/databaseInstance:DatabaseInstance": frozenset(
+        {"name", "region", "project", "encryptionKeyName", "masterInstanceName"}
+    ),
+    "gcp:bigtable/instance:Instance": frozenset({"name", "project"}),
+    "gcp:bigtable/table:Table": frozenset({"name", "instanceName", "project"}),
+    "gcp:firestore/database:Database": frozenset(
+        {"name", "project", "locationId", "type", "cmekConfig"}
+    ),
+}
+"""Resources that hold data (or the keys to it), with the inputs whose change replaces them:
+a replacement or removal destroys what they hold."""
+
+
+@dataclass(frozen=True)
+class PropertyChange:
+    path: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    kind: Kind
+    type: str
+    name: str
+    changes: tuple[PropertyChange, ...]
+    replaces: tuple[str, ...]
+    """Changed inputs that force a replacement (stateful resources only)."""
+    stateful: bool
+
+    @property
+    def destroys_state(self) -> bool:
+        """Whether applying this change deletes data: a stateful resource removed or replaced."""
+        return self.stateful and (self.kind == "removed" or bool(self.replaces))
+
+
+@dataclass(frozen=True)
+class StackDiff:
+    name: str
+    role: str
+    status: Literal["added", "removed", "changed", "unchanged"]
+    resources: tuple[ResourceChange, ...]
+
+    def count(self, kind: Kind) -> int:
+        return sum(1 for r in self.resources if r.kind == kind)
+
+
+@dataclass(frozen=True)
+class WorkloadDiff:
+    workload: str
+    base: str
+    head: str
+    plan: tuple[PropertyChange, ...]
+    stacks: tuple[StackDiff, ...]
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.plan) or any(s.resources for s in self.stacks)
+
+    @property
+    def destroys_state(self) -> tuple[tuple[str, ResourceChange], ...]:
+        """(stack, change) for every change that deletes data."""
+        return tuple(
+            (stack.name, change)
+            for stack in self.stacks
+            for change in stack.resources
+            if change.destroys_state
+        )
+
+
+@dataclass(frozen=True)
+class Side:
+    """One version of the workload: its plan (None if it does not exist there) and a label."""
+
+    label: str
+    plan: DrPlan | None
+
+
+def diff_workload(base: Side, head: Side) -> WorkloadDiff:
+    """Render both sides, run their stacks under mocks, and compare what they declare."""
+    # Rendered files name their source; one name for both sides keeps that out of the diff.
+    either = head.plan or base.plan
+    source = either.source if either is not None else ""
+    with tempfile.TemporaryDirectory(prefix="drgen-diff-") as scratch:
+        declared = [
+            declared_resources(side.plan.model_copy(update={"source": source}), Path(scratch) / n)
+            if side.plan
+            else {}
+            for n, side in (("base", base), ("head", head))
+        ]
+    return compare(base, head, declared[0], declared[1])
+
+
+def declared_resources(plan: DrPlan, folder: Path) -> Resources:
+    """Stack -> the resources each stack of `plan` declares under the mock runtime."""
+    project = folder / plan.workload
+    write_project(render(plan), project)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        results = list(pool.map(lambda stack: _run_stack(project, stack), plan.stacks))
+    return {stack.name: result for stack, result in zip(plan.stacks, results, strict=True)}
+
+
+def _run_stack(project: Path, stack: StackPlan) -> dict[tuple[str, str], dict[str, Any]]:
+    pairs = [f"{key}={value}" for key, value in stack.placeholder_inputs().items()]
+    completed = subprocess.run(
+        [sys.executable, "-m", "drgen.mockrun", str(project), stack.name, *pairs],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    if completed.returncode != 0:
+        last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
+        raise DrgenError(f"running stack {stack.name} of {project.name} under mocks failed: {last}")
+    declared: dict[tuple[str, str], dict[str, Any]] = {}
+    for resource in json.loads(completed.stdout)["resources"]:
+        if resource["type"].startswith("drgen:"):
+            continue  # component wrappers declare nothing themselves
+        declared[(resource["type"], resource["name"])] = resource["inputs"]
+    return declared
+
+
+def compare(base: Side, head: Side, before: Resources, after: Resources) -> WorkloadDiff:
+    """The difference between two sides' plans and declared resources. Pure."""
+    roles = {
+        s.name: s.role for side in (base, head) if side.plan is not None for s in side.plan.stacks
+    }
+    stacks = []
+    for name in sorted(set(before) | set(after), key=lambda n: (roles.get(n) != "primary", n)):
+        old, new = before.get(name), after.get(name)
+        changes = _resource_changes(old or {}, new or {})
+        status: Literal["added", "removed", "changed", "unchanged"] = (
+            "added" if old is None else "removed" if new is None else
+            "changed" if changes else "unchanged"
+        )  # fmt: skip
+        stacks.append(StackDiff(name, roles.get(name, "stack"), status, changes))
+    either = head.plan or base.plan
+    return WorkloadDiff(
+        workload=either.workload if either is not None else "?",
+        base=base.label,
+        head=head.label,
+        plan=tuple(_property_changes(plan_summary(base.plan), plan_summary(head.plan))),
+        stacks=tuple(stacks),
+    )
+
+
+def plan_summary(plan: DrPlan | None) -> dict[str, Any]:
+    """What a reviewer compares first: pattern, objectives, regions and building blocks."""
+    if plan is None:
+        return {}
+    rto = plan.objectives.rto_seconds
+    summary: dict[str, Any] = {
+        "tier": plan.tier,
+        "pattern": plan.pattern,
+        "cloud": plan.cloud,
+        "regions": {s.role: s.region for s in plan.stacks},
+        "objectives": {
+            "rto": format_duration(rto) if rto is not None else "none",
+            "rpo": format_duration(plan.objectives.rpo_seconds),
+        },
+        "audit_retention": next(
+            str(c.params["retention"]) for c in plan.components if c.component == "audit_log"
+        ),
+        "components": {c.component: f"{c.block} ({c.replication})" for c in plan.components},
+    }
+    if plan.routing is not None:
+        summary["routing"] = f"{plan.routing.block} {plan.routing.domain}"
+    return summary
+
+
+def _resource_changes(
+    old: dict[tuple[str, str], dict[str, Any]], new: dict[tuple[str, str], dict[str, Any]]
+) -> tuple[ResourceChange, ...]:
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        token, name = key
+        stateful = token in STATEFUL
+        if key not in new:
+            changes.append(ResourceChange("removed", token, name, (), (), stateful))
+        elif key not in old:
+            changes.append(ResourceChange("added", token, name, (), (), stateful))
+        else:
+            properties = tuple(_property_changes(old[key], new[key]))
+            if properties:
+                replacing = STATEFUL.get(token, frozenset())
+                replaces = tuple(
+                    p.path for p in properties if p.path.split(".")[0].split("[")[0] in replacing
+                )
+                changes.append(
+                    ResourceChange("changed", token, name, properties, replaces, stateful)
+                )
+    return tuple(changes)
+
+
+def _property_changes(old: Any, new: Any, path: str = "") -> list[PropertyChange]:
+    """Leaf-by-leaf differences between two JSON-like values, as dotted paths."""
+    old, new = _normal(old), _normal(new)
+    if isinstance(old, dict) and isinstance(new, dict):
+        found = []
+        for key in sorted(set(old) | set(new)):
+            child = f"{path}.{key}" if path else str(key)
+            found += _property_changes(old.get(key), new.get(key), child)
+        return found
+    if (
+        isinstance(old, list)
+        and isinstance(new, list)
+        and len(old) == len(new)
+        and all(isinstance(item, dict) for item in old + new)
+    ):
+        found = []
+        for index, (before, after) in enumerate(zip(old, new, strict=True)):
+            found += _property_changes(before, after, f"{path}[{index}]")
+        return found
+    return [] if old == new else [PropertyChange(path, old, new)]
+
+
+_SECRET = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
+
+
+def _normal(value: Any) -> Any:
+    """Mock-runtime values as a reviewer reads them: whole floats as ints, secrets hidden."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict) and value.get(_SECRET[0]) == _SECRET[1]:
+        return "[secret]"
+    if isinstance(value, str) and value.startswith(("{", "[")):
+        try:
+            return json.loads(value)  # policy documents: compare statement by statement
+        except ValueError:
+            return value
+    return value
