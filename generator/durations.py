@@ -39,3 +39,17 @@ def format_duration(seconds: int) -> str:
         if seconds % SECONDS[unit] == 0:
             return f"{seconds // SECONDS[unit]}{unit}"
     return f"{seconds}s"
+
+
+def format_estimate(seconds: int) -> str:
+    """A rounded, readable duration for estimates: 90 -> `1m30s`, 20000 -> `5h33m`."""
+    if seconds < 120:
+        return f"{seconds}s" if seconds < 60 else f"1m{seconds - 60}s".replace("m0s", "m")
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours}h" if hours else f"{days}d"

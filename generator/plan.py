@@ -326,8 +326,9 @@ def _components(
     )
 
     if workload.cloud == "gcp" and pattern == "cold-restore" and len(regions) > 1:
-        # Storage Transfer repeats at most hourly; copy once per RPO, at least daily.
-        copy_every_seconds = min(max(rpo_seconds, 3600), 86400)
+        # Twice per RPO, so a copy that takes a while still lands in time; Storage Transfer
+        # repeats at most hourly, and drgen copies at least daily.
+        copy_every_seconds = min(max(rpo_seconds // 2, 3600), 86400)
         for component, _, params in wanted:
             if component in ("models", "vector_store", "audit_log"):
                 params["copy_every_seconds"] = copy_every_seconds

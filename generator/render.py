@@ -10,7 +10,10 @@ from typing import Any
 import jinja2
 
 import drgen.patterns
+from drgen.check import component_findings
 from drgen.clouds import gcp_dual_region
+from drgen.drills import drill_calendar
+from drgen.durations import format_duration
 from drgen.errors import RenderError
 from drgen.plan import DrPlan
 
@@ -34,6 +37,9 @@ def render(plan: DrPlan) -> dict[str, str]:
             context
         ),
         "README.md": env.get_template("project/README.md.j2").render(context),
+        "RUNBOOK.md": env.get_template("project/RUNBOOK.md.j2").render(
+            {**context, "findings": component_findings(plan), "drills": drill_calendar(plan)}
+        ),
         "__main__.py": env.get_template(f"{plan.cloud}/__main__.py.j2").render(context),
         "settings.py": env.get_template(f"{plan.cloud}/settings.py.j2").render(context),
         "ruff.toml": env.get_template("project/ruff.toml.j2").render(context),
@@ -84,6 +90,7 @@ def template_environment() -> jinja2.Environment:
     env.filters["py_block"] = python_block
     env.filters["aws_rate"] = aws_rate
     env.filters["cron_every"] = cron_every
+    env.filters["duration_or"] = duration_or
     return env
 
 
@@ -147,3 +154,8 @@ def cron_every(seconds: int) -> str:
     if minutes >= 60:
         return f"0 */{minutes // 60} * * *"
     return f"*/{minutes} * * * *"
+
+
+def duration_or(seconds: int | None, missing: str) -> str:
+    """`seconds` in short form, or `missing` when there is none."""
+    return format_duration(seconds) if seconds is not None else missing

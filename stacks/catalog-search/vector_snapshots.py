@@ -1,4 +1,4 @@
-"""Vector store: milvus snapshots every 4h, kept 14 days.
+"""Vector store: milvus snapshots every 2h, kept 14 days.
 
 Snapshot bucket copied to the secondary; Cloud Scheduler runs a snapshot job. The engine writes
 each snapshot into the bucket itself, as its own service account, which gets object access to
@@ -24,7 +24,7 @@ BUCKETS = {
 }
 SNAPSHOT_FROM = ("asia-southeast1",)
 """Regions whose engine serves traffic and is snapshotted; standbys restore from the copies."""
-SCHEDULE = "0 */4 * * *"
+SCHEDULE = "0 */2 * * *"
 SNAPSHOT_RETENTION_DAYS = 14
 TRIGGER_CODE = Path(__file__).with_name("snapshot_trigger.py")
 TRIGGER_IMAGE = "python:3.12-slim"
@@ -39,7 +39,7 @@ def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
         component="vector_store",
         dual_region_name=None,
         bucket_names=BUCKETS,
-        copy_every_seconds=14400,
+        copy_every_seconds=7200,
         noncurrent_version_days=7,
         expire_after_days=SNAPSHOT_RETENTION_DAYS,
     )
@@ -122,7 +122,7 @@ def _schedule_snapshots(stack: Stack, config: pulumi.Config) -> None:
         name=f"{settings.WORKLOAD}-vector-snapshots",
         project=stack.project,
         region=stack.region,
-        description=f"{ENGINE} snapshot of {settings.WORKLOAD} every 4h",
+        description=f"{ENGINE} snapshot of {settings.WORKLOAD} every 2h",
         schedule=SCHEDULE,
         time_zone="Etc/UTC",
         attempt_deadline="320s",

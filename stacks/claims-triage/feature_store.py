@@ -67,5 +67,6 @@ def _backups(stack: Stack, resources: list[pulumi.Input[str]]) -> LockedBackups:
         retention_days=BACKUP_RETENTION_DAYS,
         every_hours=BACKUP_EVERY_HOURS,
         resources=resources,
+        resource_type="DynamoDB",
         role_policies=BACKUP_POLICIES,
     )

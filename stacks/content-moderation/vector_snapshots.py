@@ -1,4 +1,4 @@
-"""Vector store: opensearch snapshots every 15m, kept 14 days.
+"""Vector store: opensearch snapshots every 10m, kept 14 days.
 
 Snapshot bucket (replicated like models) and an EventBridge Scheduler trigger. The engine writes
 each snapshot into this region's bucket itself: attach the exported writer policy to the role it
@@ -26,7 +26,7 @@ BUCKETS = {
 REPLICATE_FROM = ("us-east-2",)
 SNAPSHOT_FROM = ("us-east-2",)
 """Regions whose engine serves traffic and is snapshotted; standbys restore from the copies."""
-SCHEDULE = "rate(15 minutes)"
+SCHEDULE = "rate(10 minutes)"
 SNAPSHOT_RETENTION_DAYS = 14
 TRIGGER_CODE = Path(__file__).with_name("snapshot_trigger.py")
 LAMBDA_VPC_ACCESS = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
@@ -202,7 +202,7 @@ def _schedule_snapshots(
     aws.scheduler.Schedule(
         "vector-snapshots",
         name=function_name,
-        description=f"{ENGINE} snapshot of {settings.WORKLOAD} every 15m",
+        description=f"{ENGINE} snapshot of {settings.WORKLOAD} every 10m",
         schedule_expression=SCHEDULE,
         flexible_time_window={"mode": "OFF"},
         target={

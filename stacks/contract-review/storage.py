@@ -449,6 +449,10 @@ class BackupRule:
     every_hours: int
 
 
+RESTORE_TEST_SCHEDULE = "cron(0 6 1 1,7 ? *)"
+"""06:00 UTC on 1 January and 1 July."""
+
+
 def backup_schedule(every_hours: int) -> str:
     """AWS Backup cron expression for one backup every `every_hours` hours (1-24)."""
     if every_hours >= 24:
@@ -474,6 +478,7 @@ class LockedBackups(pulumi.ComponentResource):
         retention_days: int,
         every_hours: int,
         resources: list[pulumi.Input[str]],
+        resource_type: str,
         role_policies: tuple[str, ...],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -496,7 +501,8 @@ class LockedBackups(pulumi.ComponentResource):
         )
         if resources:
             rule = BackupRule(vault_name, retention_days, every_hours)
-            self._back_up(name, stack, component, rule, resources, role_policies)
+            role = self._back_up(name, stack, component, rule, resources, role_policies)
+            self._test_restores(name, component, rule, resources, resource_type, role)
         self.register_outputs({"vault": self.vault.arn})
 
     def _back_up(
@@ -507,7 +513,7 @@ class LockedBackups(pulumi.ComponentResource):
         rule: "BackupRule",
         resources: list[pulumi.Input[str]],
         role_policies: tuple[str, ...],
-    ) -> None:
+    ) -> aws.iam.Role:
         """The role, plan and selection that back `resources` up into this vault."""
         tags = settings.tags_for(component)
         child = pulumi.ResourceOptions(parent=self)
@@ -557,5 +563,43 @@ class LockedBackups(pulumi.ComponentResource):
             plan_id=plan.id,
             iam_role_arn=role.arn,
             resources=resources,
+            opts=child,
+        )
+        return role
+
+    def _test_restores(
+        self,
+        name: str,
+        component: str,
+        rule: "BackupRule",
+        resources: list[pulumi.Input[str]],
+        resource_type: str,
+        role: aws.iam.Role,
+    ) -> None:
+        """Twice a year, AWS Backup restores the newest recovery point and deletes it again:
+        the semi-annual restore drill, automated (RUNBOOK.md)."""
+        child = pulumi.ResourceOptions(parent=self)
+        testing = aws.backup.RestoreTestingPlan(
+            f"{name}-restore-testing",
+            # Restore testing names allow letters, digits and underscores only.
+            name=f"{rule.vault}_semiannual".replace("-", "_"),
+            schedule_expression=RESTORE_TEST_SCHEDULE,
+            start_window_hours=24,
+            recovery_point_selection={
+                "algorithm": "LATEST_WITHIN_WINDOW",
+                "include_vaults": [self.vault.arn],
+                "recovery_point_types": ["SNAPSHOT"],
+                "selection_window_days": 7,
+            },
+            tags=settings.tags_for(component),
+            opts=child,
+        )
+        aws.backup.RestoreTestingSelection(
+            f"{name}-restore-testing",
+            name=component,
+            restore_testing_plan_name=testing.name,
+            protected_resource_type=resource_type,
+            protected_resource_arns=resources,
+            iam_role_arn=role.arn,
             opts=child,
         )

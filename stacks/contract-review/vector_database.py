@@ -120,5 +120,6 @@ def _backups(stack: Stack, resources: list[pulumi.Input[str]]) -> LockedBackups:
         retention_days=BACKUP_RETENTION_DAYS,
         every_hours=BACKUP_EVERY_HOURS,
         resources=resources,
+        resource_type="Aurora",
         role_policies=BACKUP_POLICIES,
     )

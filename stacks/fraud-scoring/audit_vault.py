@@ -47,6 +47,7 @@ def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
         retention_days=RETENTION_DAYS,
         every_hours=24,
         resources=[vault.bucket.arn],
+        resource_type="S3",
         role_policies=BACKUP_POLICIES_FOR_S3,
     )
     return {"audit_log_bucket": vault.bucket.bucket, "audit_log_backup_vault": backups.vault.arn}

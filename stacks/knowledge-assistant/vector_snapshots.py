@@ -1,4 +1,4 @@
-"""Vector store: qdrant snapshots every 4h, kept 14 days.
+"""Vector store: qdrant snapshots every 90m, kept 14 days.
 
 Snapshot bucket (replicated like models) and an EventBridge Scheduler trigger. The engine writes
 each snapshot into this region's bucket itself: attach the exported writer policy to the role it
@@ -26,7 +26,7 @@ BUCKETS = {
 REPLICATE_FROM = ("eu-central-1",)
 SNAPSHOT_FROM = ("eu-central-1",)
 """Regions whose engine serves traffic and is snapshotted; standbys restore from the copies."""
-SCHEDULE = "rate(4 hours)"
+SCHEDULE = "rate(90 minutes)"
 SNAPSHOT_RETENTION_DAYS = 14
 TRIGGER_CODE = Path(__file__).with_name("snapshot_trigger.py")
 LAMBDA_VPC_ACCESS = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
@@ -185,7 +185,7 @@ def _schedule_snapshots(stack: Stack, snapshots: ReplicatedBucket) -> None:
     aws.scheduler.Schedule(
         "vector-snapshots",
         name=function_name,
-        description=f"{ENGINE} snapshot of {settings.WORKLOAD} every 4h",
+        description=f"{ENGINE} snapshot of {settings.WORKLOAD} every 90m",
         schedule_expression=SCHEDULE,
         flexible_time_window={"mode": "OFF"},
         target={

@@ -1,0 +1,152 @@
+"""The testing discipline for a workload's tier: tabletop scenarios, restore tests, failovers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from drgen.durations import format_duration
+from drgen.plan import ComponentPlan, DrPlan
+
+Cadence = Literal["quarterly", "semi-annual", "annual"]
+
+
+@dataclass(frozen=True)
+class Drill:
+    cadence: Cadence
+    kind: Literal["tabletop", "partial restore", "full failover"]
+    title: str
+    steps: tuple[str, ...]
+    measure: str
+
+
+def drill_calendar(plan: DrPlan) -> tuple[Drill, ...]:
+    """Tier 0-1: quarterly tabletop, semi-annual partial restore, annual full failover.
+    Tier 2: quarterly tabletop and semi-annual partial restore. Tier 3: an annual tabletop."""
+    tabletop: Cadence = "annual" if plan.tier == 3 else "quarterly"
+    drills = [
+        Drill(tabletop, "tabletop", title, steps, measure)
+        for title, steps, measure in _scenarios(plan)
+    ]
+    if plan.tier <= 2:
+        drills += [_restore_test(plan, c) for c in plan.components if c.component != "prompts"]
+    if plan.tier <= 1:
+        drills.append(_full_failover(plan))
+    return tuple(drills)
+
+
+def _scenarios(plan: DrPlan) -> list[tuple[str, tuple[str, ...], str]]:
+    primary = plan.primary.region
+    secondary = next((s.region for s in plan.stacks if s.role == "secondary"), None)
+    rto = plan.objectives.rto_seconds
+    objectives = (
+        f"RTO {format_duration(rto)}, " if rto is not None else "no RTO, "
+    ) + f"RPO {format_duration(plan.objectives.rpo_seconds)}"
+    audit = plan.component("audit_log")
+    retention = str(audit.params["retention"]) if audit else "their retention"
+    scenarios = [
+        (
+            f"{primary} is lost for a day",
+            (
+                "Who declares the disaster, and on what signal?",
+                "Walk RUNBOOK.md's failover steps in order; time each one on paper.",
+                f"Which data written in the last {format_duration(plan.objectives.rpo_seconds)}"
+                " is gone, and who tells its owners?",
+                f"How do clients reach {secondary}?"
+                if secondary
+                else "There is no secondary region: what does the business do meanwhile?",
+            ),
+            f"the walk-through fits the objectives ({objectives})",
+        ),
+        (
+            "ransomware deletes or encrypts the model and audit buckets",
+            (
+                "Which copies survive: versions, the other region's bucket, the audit records"
+                f" locked for {retention}?",
+                "Who can still delete what? (object lock / locked retention: nobody)",
+                "Restore the newest clean model version: from where, by whom, how long?",
+            ),
+            "every step names a person and a copy the attacker could not reach",
+        ),
+    ]
+    primaries = [v for v in plan.vendors if v.role == "primary"]
+    for vendor in primaries:
+        fallback = [f"{v.name}/{v.model}" for v in plan.vendors if v.role == "alternate"]
+        if plan.degraded_mode:
+            fallback.append(f"degraded mode ({plan.degraded_mode})")
+        scenarios.append(
+            (
+                f"{vendor.name} ({vendor.model}) is down for six hours",
+                (
+                    "How is the outage detected, and who switches traffic?",
+                    "Switch to: " + (", then ".join(fallback) or "nothing is declared: decide"),
+                    "Which answers change in quality, and who is told?",
+                    "Are prompts and tool definitions portable to the fallback as they are?",
+                ),
+                "time to switch, and the quality check on the fallback's answers",
+            )
+        )
+        if vendor.deprecation:
+            scenarios.append(
+                (
+                    f"{vendor.model} retires on {vendor.deprecation}",
+                    (
+                        "Which replacement model has been evaluated, on which test set?",
+                        "Who signs off the switch, and by when (90 days before the date)?",
+                        "Exit: can prompts, fine-tuning data and logs leave the vendor today?",
+                    ),
+                    "a tested replacement in place before the retirement date",
+                )
+            )
+    return scenarios
+
+
+def _restore_test(plan: DrPlan, c: ComponentPlan) -> Drill:
+    target = next((s.region for s in plan.stacks if s.role == "secondary"), plan.primary.region)
+    what = {
+        "models": (
+            "Copy one model version from the secondary's bucket to a scratch bucket; load it"
+            " in a test server and compare its checksum with the registry's."
+        ),
+        "audit_log": (
+            "Retrieve a record of a known decision from the secondary's audit copy and verify"
+            " it cannot be deleted (the request must fail)."
+        ),
+        "vector_store": (
+            "Restore the newest snapshot or recovery point into a scratch instance; run the"
+            " retrieval evaluation set against it."
+        ),
+        "feature_store": (
+            "Restore the newest backup or recovery point into a scratch table; compare a"
+            " sample of entities with the primary."
+        ),
+    }[c.component]
+    automation = ""
+    if plan.cloud == "aws" and c.block in ("aurora-backup-copy", "dynamodb-pitr-backup"):
+        automation = " AWS Backup restore testing runs this twice a year (see the stack)."
+    if plan.cloud == "aws" and c.component == "audit_log" and c.params.get("backup_vault"):
+        automation = " AWS Backup restore testing runs this twice a year (see the stack)."
+    name = c.component + (f" ({c.engine})" if c.engine else "")
+    return Drill(
+        "semi-annual",
+        "partial restore",
+        f"restore {name} in {target}",
+        (what + automation, "Delete the scratch copy afterwards."),
+        "restore time against the RTO, age of the newest restored data against the RPO",
+    )
+
+
+def _full_failover(plan: DrPlan) -> Drill:
+    secondary = next(s.region for s in plan.stacks if s.role == "secondary")
+    return Drill(
+        "annual",
+        "full failover",
+        f"serve from {secondary} for a business day",
+        (
+            "Announce the window; follow RUNBOOK.md's failover steps exactly as written.",
+            f"Serve production traffic from {secondary}; watch error rates and latency.",
+            "Fail back with RUNBOOK.md's fail-back steps; run `drgen diff` and"
+            " `pulumi preview` on every stack before any `pulumi up`.",
+        ),
+        "time to fail over and back, data lost (should be none in a planned failover)",
+    )
