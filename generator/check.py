@@ -43,7 +43,13 @@ class Finding:
     rto: Estimate | None
     verdict: Verdict
     basis: str
-    sources: tuple[str, ...] = field(default=())
+    cites: tuple[str, ...] = field(default=())
+    """Ids of the figures (patterns/figures.yaml) the estimates rest on."""
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Where the cited figures are published."""
+        return tuple(dict.fromkeys(figures()[cited].url for cited in self.cites))
 
     def cells(self) -> tuple[str, str, str, str]:
         """(RPO objective, achievable RPO, RTO objective, estimated RTO) as text."""
@@ -124,7 +130,7 @@ def _serving(plan: DrPlan) -> Finding:
         rto=rto,
         verdict=verdict,
         basis=basis,
-        sources=tuple(f.url for f in cited),
+        cites=tuple(f.id for f in cited),
     )
 
 
@@ -142,7 +148,7 @@ def _component(plan: DrPlan, component: ComponentPlan) -> Finding:
         rto=rto,
         verdict=_cap(plan, verdict),
         basis="; ".join([*notes, *(f.figure for f in cited)]),
-        sources=tuple(dict.fromkeys(f.url for f in cited)),
+        cites=tuple(f.id for f in cited),
     )
 
 
@@ -179,10 +185,10 @@ def _mechanism(
         every = int(c.params["backup_every_hours"]) * 3600
         notes = [f"a recovery point every {format_duration(every)}, copied to the secondary"]
         restore = _restore_seconds(c)
-        return Estimate(every), Estimate(start.rto + restore, True), [backup, start], notes
+        return Estimate(every), Estimate((start.rto or 0) + restore, True), [backup, start], notes
     if c.block == "cloudsql-backups-in-secondary":
         backup, start = f["cloudsql_backups"], f["instance_start"]
-        rto = Estimate(start.rto + _restore_seconds(c), True)
+        rto = Estimate((start.rto or 0) + _restore_seconds(c), True)
         return Estimate(backup.rpo), rto, [backup, start], ["backups stored in the secondary"]
     # bigtable-backup, firestore-pitr-backup: backups never leave the primary's region
     row = f["bigtable_backups" if c.engine == "bigtable" else "firestore_backups"]
@@ -223,7 +229,7 @@ def _snapshots(
         cadence + delay, copy.estimate.assumed, cadence + typical if typical is not None else None
     )
     notes = [f"a snapshot every {format_duration(cadence)}", *copy.notes]
-    cited = [f["snapshot_schedule"], copy.figure]
+    cited = [f[f"snapshot_schedule_{plan.cloud}"], copy.figure]
     if plan.pattern == "active-active":
         return rpo, Estimate(0), cited, [*notes, "the other region's engine already serves"]
     throughput = f["restore_throughput"]

@@ -274,3 +274,23 @@ def test_snapshots_are_scheduled_where_the_engine_serves(project: Path) -> None:
                 }
             ]
         ]
+
+
+@AWS_STACKS
+def test_every_backup_is_restore_tested_twice_a_year(project_stack: tuple[Path, str]) -> None:
+    result = run(*project_stack)
+    selections = of_type(result, "aws:backup/selection:Selection")
+    token = "aws:backup/restoreTestingSelection:RestoreTestingSelection"
+    tests = {t["name"]: t for t in of_type(result, token)}
+    plans = of_type(result, "aws:backup/restoreTestingPlan:RestoreTestingPlan")
+    expected_type = {"audit_log": "S3", "vector_store": "Aurora", "feature_store": "DynamoDB"}
+
+    assert len(tests) == len(selections) == len(plans)
+    for selection in selections:
+        test = tests[selection["name"]]
+        assert test["protectedResourceArns"] == selection["resources"]
+        assert test["protectedResourceType"] == expected_type[selection["name"]]
+        assert test["iamRoleArn"] == selection["iamRoleArn"]
+    for plan in plans:
+        assert plan["scheduleExpression"] == "cron(0 6 1 1,7 ? *)"
+        assert plan["recoveryPointSelection"]["algorithm"] == "LATEST_WITHIN_WINDOW"
