@@ -11,7 +11,7 @@ import click
 
 from drgen import __version__
 from drgen.durations import format_duration
-from drgen.errors import DrgenError, WorkloadError
+from drgen.errors import DiffError, DrgenError, WorkloadError
 from drgen.loader import load_workload
 from drgen.plan import DrPlan, resolve
 from drgen.render import render
@@ -299,8 +299,7 @@ def diff_command(
                 ]
             diffs = [diff_workload(base, head) for base, head in pairs]
     except DrgenError as error:
-        error.exit_code = 2
-        raise
+        raise DiffError(error.format_message()) from None
     render_diff = {
         "text": diff_report.as_text,
         "markdown": diff_report.as_markdown,

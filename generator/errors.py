@@ -44,6 +44,12 @@ class RenderError(DrgenError):
     """A valid workload that drgen cannot render, or output it cannot write."""
 
 
+class DiffError(DrgenError):
+    """Any failure of `drgen diff`: exit 2, so that exit 1 can mean "changes found"."""
+
+    exit_code = 2
+
+
 def display_path(path: Path) -> str:
     """A path as the user would type it: relative to the working directory when inside it."""
     try:
