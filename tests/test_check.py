@@ -12,31 +12,12 @@ from click.testing import Result
 
 from drgen.check import CheckReport, Finding, check
 from drgen.figures import figures
-from drgen.loader import SourcedWorkload, load_workload
+from drgen.loader import load_workload
 from drgen.plan import resolve
-from drgen.schema import Workload
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import EXAMPLES, ROOT, make_workload
 
 TODAY = datetime.date(2026, 11, 29)
-REGIONS = {"aws": ("us-east-1", "us-west-2"), "gcp": ("us-central1", "us-east1")}
-TARGETS = {"aws": ("a.example.com", "b.example.com"), "gcp": ("203.0.113.1", "203.0.113.2")}
-
-
-def workload(tier: int, cloud: str = "aws", **extra: Any) -> SourcedWorkload:
-    primary, secondary = REGIONS[cloud]
-    data: dict[str, Any] = {
-        "name": "check-demo",
-        "tier": tier,
-        "cloud": cloud,
-        "regions": {"primary": primary, "secondary": secondary},
-        "endpoint": {
-            "domain": "demo.example.com",
-            "zone": "example.com",
-            "targets": dict(zip((primary, secondary), TARGETS[cloud], strict=True)),
-        },
-        **extra,
-    }
-    return SourcedWorkload(Workload.model_validate(data), "workload.yaml")
+workload = make_workload
 
 
 def finding(report: CheckReport, subject: str) -> Finding:

@@ -13,29 +13,9 @@ from drgen.durations import parse_duration
 from drgen.loader import SourcedWorkload, load_workload
 from drgen.plan import resolve
 from drgen.schema import Workload
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, make_workload
 
-REGIONS = {"aws": ("us-east-1", "us-west-2"), "gcp": ("us-central1", "us-east1")}
-TARGETS = {"aws": ("a.example.com", "b.example.com"), "gcp": ("203.0.113.1", "203.0.113.2")}
-
-
-def workload(tier: int, cloud: str, pattern: str | None = None, **extra: object) -> SourcedWorkload:
-    primary, secondary = REGIONS[cloud]
-    data: dict[str, object] = {
-        "name": "demo-workload",
-        "tier": tier,
-        "cloud": cloud,
-        "regions": {"primary": primary, "secondary": secondary},
-        "endpoint": {
-            "domain": "demo.example.com",
-            "zone": "example.com",
-            "targets": dict(zip((primary, secondary), TARGETS[cloud], strict=True)),
-        },
-        **extra,
-    }
-    if pattern:
-        data["pattern"] = pattern
-    return SourcedWorkload(Workload.model_validate(data), "workload.yaml")
+workload = make_workload
 
 
 @pytest.mark.parametrize(
