@@ -80,6 +80,8 @@ class ResourceChange:
     replaces: tuple[str, ...]
     """Changed inputs that force a replacement (stateful resources only)."""
     stateful: bool
+    refused: str | None = None
+    """Why the cloud will refuse this change, if it will (locks that only ever tighten)."""
 
     @property
     def destroys_state(self) -> bool:
@@ -109,6 +111,16 @@ class WorkloadDiff:
     @property
     def has_changes(self) -> bool:
         return bool(self.plan) or any(s.resources for s in self.stacks)
+
+    @property
+    def refused(self) -> tuple[tuple[str, ResourceChange], ...]:
+        """(stack, change) for every change the cloud will refuse to apply."""
+        return tuple(
+            (stack.name, change)
+            for stack in self.stacks
+            for change in stack.resources
+            if change.refused
+        )
 
     @property
     def destroys_state(self) -> tuple[tuple[str, ResourceChange], ...]:
@@ -228,7 +240,8 @@ def _resource_changes(
         token, name = key
         stateful = token in STATEFUL
         if key not in new:
-            changes.append(ResourceChange("removed", token, name, (), (), stateful))
+            refused = _refusal(token, "removed", old[key], {})
+            changes.append(ResourceChange("removed", token, name, (), (), stateful, refused))
         elif key not in old:
             changes.append(ResourceChange("added", token, name, (), (), stateful))
         else:
@@ -238,10 +251,28 @@ def _resource_changes(
                 replaces = tuple(
                     p.path for p in properties if p.path.split(".")[0].split("[")[0] in replacing
                 )
+                refused = _refusal(token, "changed", old[key], new[key])
                 changes.append(
-                    ResourceChange("changed", token, name, properties, replaces, stateful)
+                    ResourceChange("changed", token, name, properties, replaces, stateful, refused)
                 )
     return tuple(changes)
+
+
+def _refusal(token: str, kind: Kind, old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """Why the cloud refuses a change to a lock that may only ever tighten, if it does."""
+    if token == "aws:backup/vaultLockConfiguration:VaultLockConfiguration":
+        return (
+            "a Vault Lock in compliance mode cannot be changed or removed once its"
+            f" {old.get('changeableForDays', 3):g}-day cooling-off has passed; AWS refuses"
+            " the update (create a new vault instead)"
+        )
+    if token == "gcp:storage/bucket:Bucket" and kind == "changed":
+        before, after = old.get("retentionPolicy") or {}, new.get("retentionPolicy") or {}
+        if before.get("isLocked") and (
+            not after or int(after["retentionPeriod"]) < int(before["retentionPeriod"])
+        ):
+            return "a locked retention policy can only grow; Cloud Storage refuses to shorten it"
+    return None
 
 
 def _property_changes(old: Any, new: Any, path: str = "") -> list[PropertyChange]:

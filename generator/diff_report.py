@@ -24,6 +24,10 @@ def as_json(diffs: list[WorkloadDiff]) -> str:
                 {"stack": stack, "type": change.type, "name": change.name}
                 for stack, change in diff.destroys_state
             ],
+            "refused": [
+                {"stack": stack, "type": change.type, "name": change.name, "why": change.refused}
+                for stack, change in diff.refused
+            ],
             **dataclasses.asdict(diff),
         }
         for diff in diffs
@@ -45,6 +49,12 @@ def as_text(diffs: list[WorkloadDiff]) -> str:
             lines.append(
                 click.style(
                     f"  !! {_destruction(destroyed)}: {destroyed.name} in {where}", fg="red"
+                )
+            )
+        for where, refused in diff.refused:
+            lines.append(
+                click.style(
+                    f"  !! CANNOT APPLY: {refused.name} in {where}: {refused.refused}", fg="red"
                 )
             )
         for stack in diff.stacks:
@@ -88,6 +98,11 @@ def as_markdown(diffs: list[WorkloadDiff]) -> str:
                 + "Its data is lost unless it is migrated first; `protect=True` makes"
                 " `pulumi up` refuse until then.\n"
             )
+        for where, refused in diff.refused:
+            out.append(
+                f"> [!WARNING]\n> **CANNOT APPLY**: `{refused.name}` (`{refused.type}`) in stack"
+                f" `{where}`: {refused.refused}.\n"
+            )
         if diff.plan:
             out.append("| plan | before | after |\n|---|---|---|")
             out += [f"| {c.path} | {_cell(c.before)} | {_cell(c.after)} |" for c in diff.plan]
@@ -112,6 +127,8 @@ def _markdown_row(resource: ResourceChange) -> str:
     )
     if resource.destroys_state:
         changes = f"**{_destruction(resource)}**" + (f"<br>{changes}" if changes else "")
+    if resource.refused:
+        changes = "**CANNOT APPLY**" + (f"<br>{changes}" if changes else "")
     return f"| {SIGNS[resource.kind]} | `{resource.name}` | `{resource.type}` | {changes} |"
 
 

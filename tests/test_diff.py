@@ -90,6 +90,26 @@ def test_policy_documents_are_compared_statement_by_statement() -> None:
     assert [p.path for p in change.changes] == ["policy.Statement[0].Resource"]
 
 
+def test_changes_to_locks_that_only_tighten_are_flagged_as_refused() -> None:
+    bucket = "gcp:storage/bucket:Bucket"
+    locked = {"name": "a", "retentionPolicy": {"retentionPeriod": "864000", "isLocked": True}}
+    shorter = {"name": "a", "retentionPolicy": {"retentionPeriod": "86400", "isLocked": True}}
+    longer = {"name": "a", "retentionPolicy": {"retentionPeriod": "8640000", "isLocked": True}}
+
+    shortened = compare(
+        side(), side(), {"s": {(bucket, "audit"): locked}}, {"s": {(bucket, "audit"): shorter}}
+    )
+    lengthened = compare(
+        side(), side(), {"s": {(bucket, "audit"): locked}}, {"s": {(bucket, "audit"): longer}}
+    )
+
+    ((_, refused),) = shortened.refused
+    assert refused.refused == (
+        "a locked retention policy can only grow; Cloud Storage refuses to shorten it"
+    )
+    assert lengthened.refused == ()
+
+
 def test_a_removed_stack_removes_its_stateful_resources() -> None:
     before = {"p": {}, "old": {(BUCKET, "models"): {"bucket": "x"}}}
     after = {"p": {}, "new": {(BUCKET, "models"): {"bucket": "y"}}}
@@ -156,6 +176,8 @@ def test_longer_retention_changes_the_locks_and_is_golden_as_markdown(
         "audit-backups-plan",
     }
     assert "STATEFUL" not in result.output
+    # Vault Lock is immutable after its cooling-off: the reviewer learns it before the apply.
+    assert result.output.count("> **CANNOT APPLY**: `audit-backups-vault-lock`") == 2
 
 
 def test_moving_the_secondary_region_removes_its_buckets_loudly(
