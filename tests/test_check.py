@@ -111,6 +111,16 @@ def finding(report: CheckReport, subject: str) -> Finding:
             "met",
         ),
         (2, "gcp", {}, "audit_log", "met"),
+        (2, "aws", {}, "audit_log", "met"),
+        (1, "aws", {"components": {"prompts": {"path": "prompts"}}}, "prompts", "met"),
+        # Snapshots every 5 minutes still wait up to 15 for turbo replication.
+        (
+            0,
+            "gcp",
+            {"components": {"vector_store": {"engine": "weaviate", "snapshot_every": "5m"}}},
+            "vector_store",
+            "unmet",
+        ),
     ],
 )
 def test_component_verdicts(
