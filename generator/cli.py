@@ -328,9 +328,9 @@ def describe(plan: DrPlan) -> str:
     rows = [("component", "block", "replication", "names")]
     for component in plan.components:
         label = component.component + (f" ({component.engine})" if component.engine else "")
-        rows.append(
-            (label, component.block, component.replication, ", ".join(component.names.values()))
-        )
+        spans_regions = component.replication in ("dual-region", "multi-region")
+        names = component.global_name if spans_regions else ", ".join(component.names.values())
+        rows.append((label, component.block, component.replication, names))
     if plan.routing:
         targets = ", ".join(f"{r}={h}" for r, h in plan.routing.targets.items())
         rows.append(
@@ -342,6 +342,13 @@ def describe(plan: DrPlan) -> str:
             )
         )
     lines.extend("  " + line for line in _table(rows))
+    for stack in sorted(plan.stacks, key=lambda s: s.deploy_order):
+        if stack.inputs:
+            keys = ", ".join(dict.fromkeys(i.key for i in stack.inputs))
+            lines.append(f"  stack {stack.name} needs config: {keys}")
+    if plan.secondary_needs_primary:
+        why = plan.secondary_needs_primary
+        lines.append(f"  first deployment: secondary with peer_deployed=false ({why})")
     return "\n".join(lines)
 
 
