@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from drgen.check import component_findings
 from drgen.durations import format_duration
 from drgen.errors import DrgenError
 from drgen.plan import DrPlan, StackPlan
@@ -229,6 +230,12 @@ def plan_summary(plan: DrPlan | None) -> dict[str, Any]:
     }
     if plan.routing is not None:
         summary["routing"] = f"{plan.routing.block} {plan.routing.domain}"
+    # What `drgen check` says each component achieves: the effective RPO/RTO.
+    summary["achievable"] = {
+        finding.subject: f"RPO {cells[1]}, RTO {cells[3]}: {finding.verdict}"
+        for finding in component_findings(plan)
+        for cells in (finding.cells(),)
+    }
     return summary
 
 

@@ -137,6 +137,11 @@ def test_tier_1_to_tier_0_adds_the_reverse_replication_and_latency_routing(
     plan = {c["path"]: (c["before"], c["after"]) for c in workload["plan"]}
     assert plan["pattern"] == ("warm-standby", "active-active")
     assert plan["objectives.rpo"] == ("15m", "1m")
+    # The effective RPO/RTO, as drgen check judges it: RTC's 15 minutes no longer suffice.
+    assert plan["achievable.models"] == (
+        "RPO 1m typ., 15m max, RTO 0s: met",
+        "RPO 1m typ., 15m max, RTO 0s: at-risk",
+    )
     secondary = changes_in(result, "us-west-2")
     added = {key for key, r in secondary.items() if r["kind"] == "added"}
     assert added == {
