@@ -139,9 +139,8 @@ def _component(plan: DrPlan, component: ComponentPlan) -> Finding:
     verdict = _worst(
         _judge(plan.objectives.rpo_seconds, rpo), _judge(plan.objectives.rto_seconds, rto)
     )
-    subject = component.component + (f" ({component.engine})" if component.engine else "")
     return Finding(
-        subject=subject,
+        subject=component.label,
         rpo_objective=plan.objectives.rpo_seconds,
         rpo=rpo,
         rto_objective=plan.objectives.rto_seconds,

@@ -10,6 +10,7 @@ import click
 from drgen.check import CheckReport, Finding
 from drgen.drills import drill_calendar
 from drgen.plan import DrPlan
+from drgen.tables import aligned
 
 COLOURS = {"met": "green", "at-risk": "yellow", "unmet": "red"}
 HEADINGS = ("component", "RPO", "achievable", "RTO", "estimate", "verdict")
@@ -25,14 +26,14 @@ def as_text(reports: list[CheckReport], plans: list[DrPlan] | None) -> str:
             f" on {report.cloud.upper()}: {verdict}"
         )
         rows = [HEADINGS, *(_row(f) for f in report.findings)]
-        widths = [max(len(row[i]) for row in rows) for i in range(len(HEADINGS))]
-        for row, finding in zip(rows, (None, *report.findings), strict=True):
-            cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths[:-1], strict=True)]
-            last = row[-1] if finding is None else click.style(row[-1], fg=COLOURS[finding.verdict])
-            out.append("  " + "  ".join([*cells, last]))
-            if finding is not None:
-                out.append(f"      {finding.basis}")
-                out += [f"      source: {url}" for url in finding.sources]
+        lines = aligned(rows)
+        out.append("  " + lines[0])
+        for line, finding in zip(lines[1:], report.findings, strict=True):
+            # The verdict ends the line: colour it without disturbing the alignment.
+            plain = line.removesuffix(finding.verdict)
+            out.append("  " + plain + click.style(finding.verdict, fg=COLOURS[finding.verdict]))
+            out.append(f"      {finding.basis}")
+            out += [f"      source: {url}" for url in finding.sources]
         if plans is not None:
             out.append("")
             out += _drills_text(plans[index])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -15,6 +14,7 @@ from drgen.errors import DiffError, DrgenError, WorkloadError
 from drgen.loader import load_workload
 from drgen.plan import DrPlan, resolve
 from drgen.render import render
+from drgen.tables import aligned
 from drgen.write import project_drift, write_project
 
 WORKLOAD_FILES = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -327,10 +327,9 @@ def describe(plan: DrPlan) -> str:
     ]
     rows = [("component", "block", "replication", "names")]
     for component in plan.components:
-        label = component.component + (f" ({component.engine})" if component.engine else "")
         spans_regions = component.replication in ("dual-region", "multi-region")
         names = component.global_name if spans_regions else ", ".join(component.names.values())
-        rows.append((label, component.block, component.replication, names))
+        rows.append((component.label, component.block, component.replication, names))
     if plan.routing:
         targets = ", ".join(f"{r}={h}" for r, h in plan.routing.targets.items())
         rows.append(
@@ -341,7 +340,7 @@ def describe(plan: DrPlan) -> str:
                 f"{plan.routing.domain} -> {targets}",
             )
         )
-    lines.extend("  " + line for line in _table(rows))
+    lines.extend("  " + line for line in aligned(rows))
     for stack in sorted(plan.stacks, key=lambda s: s.deploy_order):
         if stack.inputs:
             keys = ", ".join(dict.fromkeys(i.key for i in stack.inputs))
@@ -350,15 +349,6 @@ def describe(plan: DrPlan) -> str:
         why = plan.secondary_needs_primary
         lines.append(f"  first deployment: secondary with peer_deployed=false ({why})")
     return "\n".join(lines)
-
-
-def _table(rows: Iterable[tuple[str, ...]]) -> list[str]:
-    rows = list(rows)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
 
 
 def _warn(plan: DrPlan) -> None:

@@ -30,14 +30,14 @@ def drill_calendar(plan: DrPlan) -> tuple[Drill, ...]:
     ]
     if plan.tier <= 2:
         drills += [_restore_test(plan, c) for c in plan.components if c.component != "prompts"]
-    if plan.tier <= 1:
-        drills.append(_full_failover(plan))
+    if plan.tier <= 1 and plan.secondary is not None:
+        drills.append(_full_failover(plan.secondary.region))
     return tuple(drills)
 
 
 def _scenarios(plan: DrPlan) -> list[tuple[str, tuple[str, ...], str]]:
     primary = plan.primary.region
-    secondary = next((s.region for s in plan.stacks if s.role == "secondary"), None)
+    secondary = plan.secondary.region if plan.secondary else None
     rto = plan.objectives.rto_seconds
     objectives = (
         f"RTO {format_duration(rto)}, " if rto is not None else "no RTO, "
@@ -102,7 +102,7 @@ def _scenarios(plan: DrPlan) -> list[tuple[str, tuple[str, ...], str]]:
 
 
 def _restore_test(plan: DrPlan, c: ComponentPlan) -> Drill:
-    target = next((s.region for s in plan.stacks if s.role == "secondary"), plan.primary.region)
+    target = (plan.secondary or plan.primary).region
     what = {
         "models": (
             "Copy one model version from the secondary's bucket to a scratch bucket; load it"
@@ -126,18 +126,16 @@ def _restore_test(plan: DrPlan, c: ComponentPlan) -> Drill:
         automation = " AWS Backup restore testing runs this twice a year (see the stack)."
     if plan.cloud == "aws" and c.component == "audit_log" and c.params.get("backup_vault"):
         automation = " AWS Backup restore testing runs this twice a year (see the stack)."
-    name = c.component + (f" ({c.engine})" if c.engine else "")
     return Drill(
         "semi-annual",
         "partial restore",
-        f"restore {name} in {target}",
+        f"restore {c.label} in {target}",
         (what + automation, "Delete the scratch copy afterwards."),
         "restore time against the RTO, age of the newest restored data against the RPO",
     )
 
 
-def _full_failover(plan: DrPlan) -> Drill:
-    secondary = next(s.region for s in plan.stacks if s.role == "secondary")
+def _full_failover(secondary: str) -> Drill:
     return Drill(
         "annual",
         "full failover",

@@ -89,6 +89,11 @@ class ComponentPlan(Frozen):
     """Name shared by every region: global tables and databases, backup vault prefixes."""
     params: dict[str, ParamValue]
 
+    @property
+    def label(self) -> str:
+        """The component as people name it: `vector_store (qdrant)`."""
+        return self.component + (f" ({self.engine})" if self.engine else "")
+
 
 class RoutingPlan(Frozen):
     """How clients reach the live regions."""
@@ -136,6 +141,11 @@ class DrPlan(Frozen):
     @property
     def primary(self) -> StackPlan:
         return next(stack for stack in self.stacks if stack.role == "primary")
+
+    @property
+    def secondary(self) -> StackPlan | None:
+        """The recovery region's stack, if the workload has one."""
+        return next((stack for stack in self.stacks if stack.role == "secondary"), None)
 
     @property
     def secondary_needs_primary(self) -> str | None:

@@ -68,9 +68,9 @@ def render(plan: DrPlan) -> dict[str, str]:
 
 def _dual_region(plan: DrPlan) -> str | None:
     """Where a GCP live pattern's dual-region buckets live (US, EU or ASIA)."""
-    if plan.cloud != "gcp" or plan.pattern == "cold-restore" or len(plan.stacks) < 2:
+    if plan.cloud != "gcp" or plan.pattern == "cold-restore" or plan.secondary is None:
         return None
-    return gcp_dual_region(plan.stacks[0].region, plan.stacks[1].region)
+    return gcp_dual_region(plan.primary.region, plan.secondary.region)
 
 
 @cache
