@@ -21,6 +21,16 @@ DEFAULT_DEPRECATION_WINDOW = datetime.timedelta(days=90)
 MB_PER_GB = 1000
 
 
+LIVE_REPLICATION = {
+    "aurora-global": "aurora_global",
+    "dynamodb-global-table": "dynamodb_global",
+    "firestore-multi-region": "firestore_multi_region",
+    "cloudsql-cross-region-replica": "cloudsql_replica",
+    "bigtable-multi-cluster": "bigtable_replication",
+}
+"""Blocks whose database replicates continuously -> the figure for its lag and failover."""
+
+
 @dataclass(frozen=True)
 class Estimate:
     """An achievable value in seconds (None: unbounded), and whether it rests on an assumption."""
@@ -167,17 +177,8 @@ def _mechanism(
         return Estimate(0), Estimate(redeploy.rto, True), [redeploy], []
     if c.module == "vector_snapshots":
         return _snapshots(plan, c)
-    if c.block in ("aurora-global", "dynamodb-global-table", "firestore-multi-region"):
-        row = f[
-            {
-                "aurora-global": "aurora_global",
-                "dynamodb-global-table": "dynamodb_global",
-                "firestore-multi-region": "firestore_multi_region",
-            }[c.block]
-        ]
-        return Estimate(row.rpo), Estimate(row.rto), [row], []
-    if c.block in ("cloudsql-cross-region-replica", "bigtable-multi-cluster"):
-        row = f["cloudsql_replica" if c.engine == "pgvector" else "bigtable_replication"]
+    if c.block in LIVE_REPLICATION:
+        row = f[LIVE_REPLICATION[c.block]]
         return Estimate(row.rpo, row.assumed), Estimate(row.rto, row.assumed), [row], []
     if c.block in ("aurora-backup-copy", "dynamodb-pitr-backup"):
         backup, start = f["aws_backup_copy"], f["instance_start"]
