@@ -19,14 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from drgen.loader import load_workload
+from drgen.plan import resolve
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "fraud-scoring" / "workload.yaml"
 MANY = 200
-FRAUD_INPUTS = (
-    "database_subnet_group=private",
-    'database_security_group_ids=["sg-0"]',
-    "database_master_password=benchmark",
-)
 
 
 def timed(command: list[str], repeat: int) -> list[float]:
@@ -94,10 +92,12 @@ def main() -> int:
             5.0,
         )
         project = folder / "one" / "fraud-scoring"
+        primary = resolve(load_workload(EXAMPLE)).primary
+        inputs = [f"{key}={value}" for key, value in primary.placeholder_inputs().items()]
         report(
-            "mock run of one stack (fraud-scoring us-east-1)",
+            f"mock run of one stack (fraud-scoring {primary.name})",
             timed(
-                [sys.executable, "-m", "drgen.mockrun", str(project), "us-east-1", *FRAUD_INPUTS],
+                [sys.executable, "-m", "drgen.mockrun", str(project), primary.name, *inputs],
                 max(1, repeat // 2),
             ),
             None,

@@ -166,7 +166,9 @@ def declared_resources(plan: DrPlan, folder: Path) -> Resources:
     return {stack.name: result for stack, result in zip(plan.stacks, results, strict=True)}
 
 
-def _run_stack(project: Path, stack: StackPlan) -> dict[tuple[str, str], dict[str, Any]]:
+def mock_run(project: Path, stack: StackPlan) -> dict[str, Any]:
+    """Run one stack of a rendered project under `drgen.mockrun` in a fresh interpreter, with
+    a stand-in for each of its inputs: the resources, nested-input problems and config read."""
     pairs = [f"{key}={value}" for key, value in stack.placeholder_inputs().items()]
     completed = subprocess.run(
         [sys.executable, "-m", "drgen.mockrun", str(project), stack.name, *pairs],
@@ -175,10 +177,17 @@ def _run_stack(project: Path, stack: StackPlan) -> dict[tuple[str, str], dict[st
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
     if completed.returncode != 0:
-        last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
-        raise DrgenError(f"running stack {stack.name} of {project.name} under mocks failed: {last}")
+        tail = "\n".join(completed.stderr.strip().splitlines()[-20:]) or "no output"
+        raise DrgenError(
+            f"running stack {stack.name} of {project.name} under mocks failed:\n{tail}"
+        )
+    report: dict[str, Any] = json.loads(completed.stdout)
+    return report
+
+
+def _run_stack(project: Path, stack: StackPlan) -> dict[tuple[str, str], dict[str, Any]]:
     declared: dict[tuple[str, str], dict[str, Any]] = {}
-    for resource in json.loads(completed.stdout)["resources"]:
+    for resource in mock_run(project, stack)["resources"]:
         if resource["type"].startswith("drgen:"):
             continue  # component wrappers declare nothing themselves
         declared[(resource["type"], resource["name"])] = resource["inputs"]
@@ -304,15 +313,8 @@ def _property_changes(old: Any, new: Any, path: str = "") -> list[PropertyChange
     return [] if old == new else [PropertyChange(path, old, new)]
 
 
-_SECRET = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
-
-
 def _normal(value: Any) -> Any:
-    """Mock-runtime values as a reviewer reads them: whole floats as ints, secrets hidden."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict) and value.get(_SECRET[0]) == _SECRET[1]:
-        return "[secret]"
+    """JSON documents held in strings (policies), as data, so they compare field by field."""
     if isinstance(value, str) and value.startswith(("{", "[")):
         try:
             return json.loads(value)  # policy documents: compare statement by statement

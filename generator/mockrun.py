@@ -154,7 +154,12 @@ def _check(annotation: str, value: Any, where: str, module: Any, problems: list[
 
 
 def _plain(value: Any, project: Path) -> Any:
-    """`value` as plain, deterministic JSON data: assets become their path and content hash."""
+    """`value` as plain, deterministic JSON data: assets become their path and content hash,
+    secrets `[secret]`, and whole numbers (the runtime sends every number as a float) ints."""
+    if isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE_SIG:
+        return "[secret]"
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if isinstance(value, pulumi.FileAsset):
         path = Path(str(value.path))
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -172,15 +177,18 @@ def _plain(value: Any, project: Path) -> Any:
 class RecordingMocks(pulumi.runtime.Mocks):
     """Mocks that record each resource and answer with the outputs the programs read."""
 
-    def __init__(self, project: Path, region: str, resources: list[dict[str, Any]]) -> None:
+    def __init__(self, project: Path, region: str) -> None:
         self.project = project
         self.region = region
-        self.resources = resources
+        self.resources: list[dict[str, Any]] = []
+        self.problems: list[str] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         resource_id, outputs = self.outputs(args.typ, args.name, dict(args.inputs))
         outputs = {**args.inputs, **outputs}
         outputs.setdefault("name", args.name)
+        # Validate what the program passed; record it as plain data a reviewer can read.
+        self.problems += nested_problems(args.typ, args.inputs)
         self.resources.append(
             {
                 "type": args.typ,
@@ -275,8 +283,7 @@ def run_stack(project: Path, stack: str, inputs: dict[str, str]) -> dict[str, An
         for name in SDK_MODULES[cloud]:
             # Lazy modules load on first real attribute access.
             getattr(importlib.import_module(f"pulumi_{cloud}.{name}"), "_utilities", None)
-    resources: list[dict[str, Any]] = []
-    mocks = (AwsMocks if cloud == "aws" else GcpMocks)(project, region, resources)
+    mocks = (AwsMocks if cloud == "aws" else GcpMocks)(project, region)
 
     pulumi.runtime.set_mocks(mocks, project=project_name, stack=stack, preview=False)
     pulumi.runtime.set_all_config(
@@ -303,9 +310,8 @@ def run_stack(project: Path, stack: str, inputs: dict[str, str]) -> dict[str, An
             runpy.run_path(str(project / "__main__.py"), run_name="__main__")
 
     program()
-    problems = [line for r in resources for line in nested_problems(r["type"], r["inputs"])]
-    resources.sort(key=lambda r: (r["type"], r["name"]))
-    return {"resources": resources, "problems": problems, "config_read": sorted(read)}
+    resources = sorted(mocks.resources, key=lambda r: (r["type"], r["name"]))
+    return {"resources": resources, "problems": mocks.problems, "config_read": sorted(read)}
 
 
 def main(argv: list[str]) -> int:

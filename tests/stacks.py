@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import warnings
 from functools import cache
 from pathlib import Path
@@ -13,11 +9,14 @@ from typing import Any
 
 import pytest
 
+from drgen.diff import mock_run
 from drgen.loader import load_workload
 from drgen.plan import DrPlan, StackPlan, resolve
 from tests.conftest import ROOT
 
 PROJECTS = sorted(p for p in (ROOT / "stacks").iterdir() if (p / "Pulumi.yaml").exists())
+BUILT_IN_CONFIG = {"role", "peer_deployed", "aws:region", "gcp:region"}
+"""Config the generated Pulumi.<stack>.yaml sets; everything else the README must list."""
 STACKS = [
     (project, stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml"))
     for project in PROJECTS
@@ -28,22 +27,7 @@ STACKS = [
 @cache
 def run(project: Path, stack: str) -> dict[str, Any]:
     """The resources one stack registers under mocks (a fresh interpreter per stack)."""
-    inputs = stack_plan(project, stack).placeholder_inputs()
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "drgen.mockrun",
-            str(project),
-            stack,
-            *(f"{key}={value}" for key, value in inputs.items()),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-    )
-    assert completed.returncode == 0, completed.stderr
-    return json.loads(completed.stdout)  # type: ignore[no-any-return]
+    return mock_run(project, stack_plan(project, stack))
 
 
 def of_type(result: dict[str, Any], token: str) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.stacks import (
+    BUILT_IN_CONFIG,
     STACKS,
     of_type,
     plan_of,
@@ -18,8 +19,6 @@ from tests.stacks import (
 )
 
 ALL_STACKS = stacks_of()
-BUILT_IN_CONFIG = {"role", "peer_deployed", "aws:region", "gcp:region"}
-"""Config the generated Pulumi.<stack>.yaml sets; everything else the README must list."""
 TAGS = {
     "aws": ("tags", "drgen:workload", "drgen:component"),
     "gcp": ("labels", "drgen-workload", "drgen-component"),
