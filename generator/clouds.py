@@ -42,14 +42,12 @@ _GCP_CONTINENTS = {"us-": "US", "northamerica-northeast": "US", "europe-": "EU",
 def gcp_dual_region(primary: str, secondary: str) -> str | None:
     """The multi-region (US, EU, ASIA) holding both regions, where a configurable dual-region
     bucket over them lives; None when the two are not on one such continent."""
-    found = {
-        continent
-        for region in (primary, secondary)
-        for prefix, continent in _GCP_CONTINENTS.items()
-        if region.startswith(prefix)
-    }
-    both = [r for r in (primary, secondary) if any(r.startswith(p) for p in _GCP_CONTINENTS)]
-    return found.pop() if len(found) == 1 and len(both) == 2 else None
+    first, second = _gcp_continent(primary), _gcp_continent(secondary)
+    return first if first is not None and first == second else None
+
+
+def _gcp_continent(region: str) -> str | None:
+    return next((c for prefix, c in _GCP_CONTINENTS.items() if region.startswith(prefix)), None)
 
 
 _AWS_TAG_TEXT = re.compile(r"[\w .:/=+\-@]*")
