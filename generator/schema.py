@@ -357,7 +357,7 @@ class Workload(Strict):
                     (
                         ("endpoint",),
                         f"required for {pattern}: add endpoint with domain, zone and"
-                        " targets (one load balancer host per region)",
+                        f" targets (per region: {_TARGET_HINT[info.data.get('cloud') or 'aws']})",
                     )
                 )
             _report(info, problems)
@@ -391,7 +391,8 @@ class Workload(Strict):
                     problems.append(
                         (
                             ("endpoint", "targets"),
-                            f"no target for region {region}; add `{region}: <load balancer host>`",
+                            f"no target for region {region}; add `{region}:"
+                            f" <{_TARGET_HINT[cloud or 'aws']}>`",
                         )
                     )
             for region in endpoint.targets:
@@ -440,6 +441,9 @@ class Workload(Strict):
             )
             _report(info, [(("components", "feature_store", "engine"), message)])
         return endpoint
+
+
+_TARGET_HINT = {"aws": "load balancer host name", "gcp": "load balancer IPv4 address"}
 
 
 def _target_problems(cloud: Cloud | None, region: str, target: str) -> list[tuple[Loc, str]]:

@@ -135,6 +135,11 @@ def test_three_mistakes_are_all_reported_with_their_lines(
             " dual-region buckets",
         ),
         (
+            GCP_LIVE.split("endpoint:")[0],
+            "endpoint: required for warm-standby: add endpoint with domain, zone and targets"
+            " (per region: load balancer IPv4 address)",
+        ),
+        (
             GCP_LIVE.replace("203.0.113.2", "lb.example.com"),
             "endpoint.targets.us-east1: 'lb.example.com' is not an IPv4 address",
         ),
