@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,25 @@ def stacks_of(cloud: str | None = None) -> pytest.MarkDecorator:
     return pytest.mark.parametrize("project_stack", chosen, ids=_stack_id)
 
 
-def projects_of(cloud: str | None = None) -> pytest.MarkDecorator:
-    """Parametrise a test over every project (of one cloud, if given) as `project`."""
-    chosen = [p for p in PROJECTS if cloud is None or plan_of(p).cloud == cloud]
+def projects_of(
+    cloud: str | None = None, having: Callable[[DrPlan], bool] = lambda plan: True
+) -> pytest.MarkDecorator:
+    """Parametrise a test over every project (of one cloud, with a property) as `project`."""
+    chosen = [
+        p for p in PROJECTS if (cloud is None or plan_of(p).cloud == cloud) and having(plan_of(p))
+    ]
     return pytest.mark.parametrize("project", chosen, ids=lambda p: p.name)
+
+
+def uses_pgvector(plan: DrPlan) -> bool:
+    vectors = plan.component("vector_store")
+    return vectors is not None and vectors.engine == "pgvector"
+
+
+def takes_snapshots(plan: DrPlan) -> bool:
+    vectors = plan.component("vector_store")
+    return vectors is not None and vectors.module == "vector_snapshots"
+
+
+def has_feature_store(plan: DrPlan) -> bool:
+    return plan.component("feature_store") is not None

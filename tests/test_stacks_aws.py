@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from drgen.render import aws_rate
 from tests.stacks import (
     STACKS,
+    has_feature_store,
     of_type,
     plan_of,
     projects_of,
@@ -17,6 +16,8 @@ from tests.stacks import (
     run,
     settings_of,
     stacks_of,
+    takes_snapshots,
+    uses_pgvector,
 )
 
 AWS_STACKS = stacks_of("aws")
@@ -149,12 +150,11 @@ def test_vector_databases_are_encrypted_private_tls_only_and_protected(
         assert global_cluster["deletionProtection"] is True
 
 
-@AWS_PROJECTS
+@projects_of("aws", uses_pgvector)
 def test_pgvector_follows_the_pattern(project: Path) -> None:
     plan = plan_of(project)
     vectors = plan.component("vector_store")
-    if vectors is None or vectors.engine != "pgvector":
-        pytest.skip("no pgvector")
+    assert vectors is not None
     by_role = {s.role: run(project, s.name) for s in plan.stacks}
 
     primary_clusters = of_type(by_role["primary"], "aws:rds/cluster:Cluster")
@@ -208,12 +208,11 @@ def test_backups_are_copied_into_a_locked_vault_of_the_peer_stack(project: Path)
             ), f"{peer_vault} is not a locked vault of {stack.peer_region}"
 
 
-@AWS_PROJECTS
+@projects_of("aws", has_feature_store)
 def test_feature_table_is_protected_and_reaches_the_secondary(project: Path) -> None:
     plan = plan_of(project)
     features = plan.component("feature_store")
-    if features is None:
-        pytest.skip("no feature store")
+    assert features is not None
     primary_result = run(project, plan.primary.name)
 
     (table,) = of_type(primary_result, "aws:dynamodb/table:Table")
@@ -234,12 +233,11 @@ def test_feature_table_is_protected_and_reaches_the_secondary(project: Path) -> 
         assert of_type(run(project, peer), "aws:dynamodb/table:Table") == []
 
 
-@AWS_PROJECTS
+@projects_of("aws", takes_snapshots)
 def test_snapshots_are_scheduled_where_the_engine_serves(project: Path) -> None:
     plan = plan_of(project)
     vectors = plan.component("vector_store")
-    if vectors is None or vectors.module != "vector_snapshots":
-        pytest.skip("no snapshot-based vector store")
+    assert vectors is not None
 
     for stack in plan.stacks:
         result = run(project, stack.name)

@@ -5,13 +5,29 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+from drgen.plan import DrPlan
 from drgen.render import cron_every
-from tests.stacks import of_type, plan_of, projects_of, records_of_type, run, stacks_of
+from tests.stacks import (
+    has_feature_store,
+    of_type,
+    plan_of,
+    projects_of,
+    records_of_type,
+    run,
+    stacks_of,
+    takes_snapshots,
+    uses_pgvector,
+)
 
 GCP_STACKS = stacks_of("gcp")
 GCP_PROJECTS = projects_of("gcp")
+
+
+def copies_on_schedule(plan: DrPlan) -> bool:
+    """Cold restore across two regions: Storage Transfer jobs copy the buckets."""
+    return plan.pattern == "cold-restore" and plan.secondary is not None
+
+
 BUCKET = "gcp:storage/bucket:Bucket"
 FIRESTORE_KEY_LOCATIONS = {"nam5": "us", "eur3": "europe"}
 
@@ -70,13 +86,11 @@ def test_buckets_sit_where_the_pattern_puts_them(project: Path) -> None:
             assert all("rpo" not in b for b in primary + secondary)
 
 
-@GCP_PROJECTS
+@projects_of("gcp", copies_on_schedule)
 def test_cold_copies_reach_a_bucket_the_secondary_stack_owns_within_the_rpo(
     project: Path,
 ) -> None:
     plan = plan_of(project)
-    if plan.pattern != "cold-restore" or len(plan.stacks) < 2:
-        pytest.skip("no scheduled copies")
     primary, secondary = (run(project, s.name) for s in plan.stacks)
     secondary_buckets = {b["name"] for b in of_type(secondary, BUCKET)}
     writers = {
@@ -98,14 +112,13 @@ def test_cold_copies_reach_a_bucket_the_secondary_stack_owns_within_the_rpo(
         assert interval <= max(plan.objectives.rpo_seconds, 3600)
 
 
-@GCP_PROJECTS
+@projects_of("gcp", uses_pgvector)
 def test_cloud_sql_is_private_tls_only_encrypted_and_replicated_as_planned(
     project: Path,
 ) -> None:
     plan = plan_of(project)
     vectors = plan.component("vector_store")
-    if vectors is None or vectors.engine != "pgvector":
-        pytest.skip("no pgvector")
+    assert vectors is not None
     instances = {
         s.role: of_type(run(project, s.name), "gcp:sql/databaseInstance:DatabaseInstance")
         for s in plan.stacks
@@ -131,12 +144,11 @@ def test_cloud_sql_is_private_tls_only_encrypted_and_replicated_as_planned(
         assert location == plan.stacks[1].region
 
 
-@GCP_PROJECTS
+@projects_of("gcp", has_feature_store)
 def test_feature_stores_are_protected_and_span_regions_when_live(project: Path) -> None:
     plan = plan_of(project)
     features = plan.component("feature_store")
-    if features is None:
-        pytest.skip("no feature store")
+    assert features is not None
     primary = run(project, plan.stacks[0].name)
     regions = [s.region for s in plan.stacks]
 
@@ -172,14 +184,13 @@ def test_feature_stores_are_protected_and_span_regions_when_live(project: Path) 
         assert of_type(secondary, "gcp:firestore/database:Database") == []
 
 
-@GCP_PROJECTS
+@projects_of("gcp", takes_snapshots)
 def test_snapshots_run_on_schedule_with_separate_least_privilege_accounts(
     project: Path,
 ) -> None:
     plan = plan_of(project)
     vectors = plan.component("vector_store")
-    if vectors is None or vectors.module != "vector_snapshots":
-        pytest.skip("no snapshot-based vector store")
+    assert vectors is not None
 
     for stack in plan.stacks:
         result = run(project, stack.name)
