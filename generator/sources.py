@@ -23,7 +23,10 @@ def side_from_git(revision: str, workload: Path, scratch: Path) -> Side:
     root = Path(_git(folder, "rev-parse", "--show-toplevel").strip())
     relative = PurePosixPath(workload.resolve().relative_to(root).as_posix())
     label = f"{relative}@{revision}"
-    _git(root, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
+    try:
+        _git(root, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
+    except DrgenError:
+        raise DrgenError(f"unknown git revision {revision!r}") from None
     listed = _git(root, "ls-tree", "-r", "--name-only", revision, "--", str(relative.parent))
     names = [name for name in listed.splitlines() if name]
     if str(relative) not in names:
@@ -53,7 +56,5 @@ def _git_bytes(cwd: Path, *args: str) -> bytes:
         raise DrgenError("git is not installed; compare two workload files instead") from None
     if completed.returncode != 0:
         reason = completed.stderr.decode("utf-8", "replace").strip().splitlines()
-        if args[:1] == ("rev-parse",) and "--verify" in args:
-            raise DrgenError(f"unknown git revision {args[-1].removesuffix('^{commit}')!r}")
         raise DrgenError(f"git {' '.join(args)} failed: {reason[-1] if reason else 'no output'}")
     return completed.stdout
