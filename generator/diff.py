@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,21 +117,21 @@ class WorkloadDiff:
     @property
     def refused(self) -> tuple[tuple[str, ResourceChange], ...]:
         """(stack, change) for every change the cloud will refuse to apply."""
-        return tuple(
-            (stack.name, change)
-            for stack in self.stacks
-            for change in stack.resources
-            if change.refused
-        )
+        return self._changes_where(lambda change: change.refused is not None)
 
     @property
     def destroys_state(self) -> tuple[tuple[str, ResourceChange], ...]:
         """(stack, change) for every change that deletes data."""
+        return self._changes_where(lambda change: change.destroys_state)
+
+    def _changes_where(
+        self, wanted: Callable[[ResourceChange], bool]
+    ) -> tuple[tuple[str, ResourceChange], ...]:
         return tuple(
             (stack.name, change)
             for stack in self.stacks
             for change in stack.resources
-            if change.destroys_state
+            if wanted(change)
         )
 
 

@@ -16,6 +16,7 @@ from tests.stacks import (
     sdk_has_input,
     stack_plan,
     stacks_of,
+    takes_snapshots,
 )
 
 ALL_STACKS = stacks_of()
@@ -122,6 +123,24 @@ def _locked_audit_regions(cloud: str, region: str, result: dict[str, Any], days:
         placement = bucket.get("customPlacementConfig", {}).get("dataLocations", [])
         regions |= {r.lower() for r in placement} or {bucket["location"].lower()}
     return regions
+
+
+SCHEDULES = {"aws": "aws:scheduler/schedule:Schedule", "gcp": "gcp:cloudscheduler/job:Job"}
+
+
+@projects_of(having=takes_snapshots)
+def test_snapshots_are_scheduled_exactly_where_the_engine_serves(project: Path) -> None:
+    plan = plan_of(project)
+    vectors = plan.component("vector_store")
+    assert vectors is not None
+
+    scheduled = {
+        stack.region
+        for stack in plan.stacks
+        for _ in of_type(run(project, stack.name), SCHEDULES[plan.cloud])
+    }
+
+    assert scheduled == set(vectors.serving)
 
 
 @ALL_STACKS
