@@ -158,6 +158,11 @@ class DrPlan(Frozen):
                 reasons.append("its vector database joins the primary's Aurora global database")
             if c.block == "cloudsql-cross-region-replica":
                 reasons.append("its vector database is a replica of the primary's instance")
+            if c.block == "gcs-snapshot-scheduler" and c.replication == "dual-region":
+                if len(c.serving) > 1:
+                    reasons.append(
+                        "its engine is granted on the dual-region snapshot bucket the primary owns"
+                    )
         return "; ".join(reasons) or None
 
     def component(self, name: ComponentName) -> ComponentPlan | None:
@@ -252,6 +257,7 @@ def _stack_inputs(
             if (
                 where == "all"
                 or (where == "primary" and stack.role == "primary")
+                or (where == "secondary" and stack.role == "secondary")
                 or (where == "serving" and stack.region in serving)
             ):
                 wanted.append((spec, component))

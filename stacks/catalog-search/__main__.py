@@ -28,9 +28,9 @@ if settings.REGIONS.get(role) != region:
     )
 
 dual_region_key = None
-if role == "primary" and settings.DUAL_REGION is not None:
+if role == "primary" and settings.DUAL_REGION_KEY_LOCATION is not None:
     dual_region_key = RegionalKey(
-        "dual-region-key", project=project, location=settings.DUAL_REGION.lower()
+        "dual-region-key", project=project, location=settings.DUAL_REGION_KEY_LOCATION
     )
 stack = Stack(
     region=region,

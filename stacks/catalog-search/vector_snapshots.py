@@ -26,6 +26,9 @@ SNAPSHOT_FROM = ("asia-southeast1",)
 """Regions whose engine serves traffic and is snapshotted; standbys restore from the copies."""
 SCHEDULE = "0 */2 * * *"
 SNAPSHOT_RETENTION_DAYS = 14
+ENGINE_ROLES = ("roles/storage.objectCreator", "roles/storage.objectViewer")
+"""Create and read only: the engine writes each snapshot once and never prunes (the lifecycle
+rule expires snapshots), so it cannot delete or overwrite one."""
 TRIGGER_CODE = Path(__file__).with_name("snapshot_trigger.py")
 TRIGGER_IMAGE = "python:3.12-slim"
 """The stock Python image runs the trigger; mirror it into Artifact Registry if policy asks."""
@@ -45,16 +48,22 @@ def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
     )
     if stack.region in SNAPSHOT_FROM:
         config = pulumi.Config()
-        engine_account = config.require("vector_store_service_account")
-        gcp.storage.BucketIAMMember(
-            "vector-snapshots-engine",
-            bucket=BUCKETS[stack.region],
-            role="roles/storage.objectUser",
-            member=f"serviceAccount:{engine_account}",
-            opts=pulumi.ResourceOptions(depends_on=[snapshots]),
-        )
+        engine = f"serviceAccount:{config.require('vector_store_service_account')}"
+        _allow_engine(BUCKETS[stack.region], engine, snapshots)
         _schedule_snapshots(stack, config)
     return snapshots.exports("vector_store_snapshot_bucket")
+
+
+def _allow_engine(bucket: str, member: str, snapshots: CopiedBucket) -> None:
+    """Let the engine write snapshots into `bucket` and read them back to restore."""
+    for role in ENGINE_ROLES:
+        gcp.storage.BucketIAMMember(
+            f"vector-snapshots-engine-{role.rsplit('.', 1)[1]}",
+            bucket=bucket,
+            role=role,
+            member=member,
+            opts=pulumi.ResourceOptions(depends_on=[snapshots]),
+        )
 
 
 def _service_account(stack: Stack, purpose: str, description: str) -> gcp.serviceaccount.Account:

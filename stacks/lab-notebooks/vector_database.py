@@ -17,19 +17,36 @@ from storage import Stack
 INSTANCES = {
     "us-west1": "lab-notebooks-vectors-us-west1",
 }
-DATABASE_VERSION = "POSTGRES_16"
+DATABASE_VERSION = "POSTGRES_18"
 MACHINE_TIER = "db-custom-4-16384"
 BACKUPS_KEPT = 14
 """Daily automated backups kept (one a day), plus 7 days of point-in-time recovery."""
-IAM_AUTHENTICATION = {"name": "cloudsql.iam_authentication", "value": "on"}
+DATABASE_FLAGS = [
+    {"name": "cloudsql.iam_authentication", "value": "on"},
+    # CIS Google Cloud Foundations Benchmark, section 6.2 (Cloud SQL for PostgreSQL): log
+    # checkpoints, connections, disconnections and lock waits; messages from warning up.
+    {"name": "log_checkpoints", "value": "on"},
+    {"name": "log_connections", "value": "on"},
+    {"name": "log_disconnections", "value": "on"},
+    {"name": "log_lock_waits", "value": "on"},
+    {"name": "log_min_messages", "value": "warning"},
+    {"name": "log_min_error_statement", "value": "error"},
+    # -1: no statement text in the logs, which would carry the vectors' source passages.
+    {"name": "log_min_duration_statement", "value": "-1"},
+    # pgAudit records DDL and role changes in Cloud Audit Logs once the application runs
+    # `CREATE EXTENSION pgaudit` (https://cloud.google.com/sql/docs/postgres/pg-audit).
+    {"name": "cloudsql.enable_pgaudit", "value": "on"},
+    {"name": "pgaudit.log", "value": "ddl,role"},
+]
 
 
 def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
     """The instance in the primary, its backups stored in the secondary region."""
+    key_grant = stack.key.allow_service("sqladmin.googleapis.com")
     if stack.role != "primary":
+        # The instance a backup is restored into here is encrypted with this region's key.
         return {}
     config = pulumi.Config()
-    key_grant = stack.key.allow_service("sqladmin.googleapis.com")
     instance = _instance(
         stack,
         config,
@@ -61,6 +78,7 @@ def _instance(
     config: pulumi.Config,
     key_grant: gcp.kms.CryptoKeyIAMMember,
     backups: dict[str, object],
+    ignore_changes: list[str] | None = None,
     **role_specific: object,
 ) -> gcp.sql.DatabaseInstance:
     """A private, TLS-only, CMEK-encrypted, highly available instance that cannot be deleted."""
@@ -85,9 +103,11 @@ def _instance(
                 "private_network": config.require("database_network"),
                 "ssl_mode": "ENCRYPTED_ONLY",
             },
-            "database_flags": [IAM_AUTHENTICATION],
+            "database_flags": DATABASE_FLAGS,
             "user_labels": settings.labels_for("vector_store"),
         },
-        opts=pulumi.ResourceOptions(protect=True, depends_on=[key_grant]),
+        opts=pulumi.ResourceOptions(
+            protect=True, depends_on=[key_grant], ignore_changes=ignore_changes
+        ),
         **role_specific,
     )

@@ -23,6 +23,9 @@ SNAPSHOT_FROM = ("us-central1",)
 """Regions whose engine serves traffic and is snapshotted; standbys restore from the copies."""
 SCHEDULE = "*/15 * * * *"
 SNAPSHOT_RETENTION_DAYS = 14
+ENGINE_ROLES = ("roles/storage.objectCreator", "roles/storage.objectViewer")
+"""Create and read only: the engine writes each snapshot once and never prunes (the lifecycle
+rule expires snapshots), so it cannot delete or overwrite one."""
 TRIGGER_CODE = Path(__file__).with_name("snapshot_trigger.py")
 TRIGGER_IMAGE = "python:3.12-slim"
 """The stock Python image runs the trigger; mirror it into Artifact Registry if policy asks."""
@@ -42,16 +45,24 @@ def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
     )
     if stack.region in SNAPSHOT_FROM:
         config = pulumi.Config()
-        engine_account = config.require("vector_store_service_account")
-        gcp.storage.BucketIAMMember(
-            "vector-snapshots-engine",
-            bucket=DUAL_REGION_BUCKET,
-            role="roles/storage.objectUser",
-            member=f"serviceAccount:{engine_account}",
-            opts=pulumi.ResourceOptions(depends_on=[snapshots]),
-        )
+        engine = f"serviceAccount:{config.require('vector_store_service_account')}"
+        # The primary's stack owns the bucket: another stack's grant waits until it exists.
+        if stack.role == "primary" or stack.peer_deployed:
+            _allow_engine(DUAL_REGION_BUCKET, engine, snapshots)
         _schedule_snapshots(stack, config)
     return snapshots.exports("vector_store_snapshot_bucket")
+
+
+def _allow_engine(bucket: str, member: str, snapshots: CopiedBucket) -> None:
+    """Let the engine write snapshots into `bucket` and read them back to restore."""
+    for role in ENGINE_ROLES:
+        gcp.storage.BucketIAMMember(
+            f"vector-snapshots-engine-{role.rsplit('.', 1)[1]}",
+            bucket=bucket,
+            role=role,
+            member=member,
+            opts=pulumi.ResourceOptions(depends_on=[snapshots]),
+        )
 
 
 def _service_account(stack: Stack, purpose: str, description: str) -> gcp.serviceaccount.Account:
