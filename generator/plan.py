@@ -349,6 +349,12 @@ def _components(
             if component in ("models", "vector_store", "audit_log"):
                 params["copy_every_seconds"] = copy_every_seconds
 
+    if workload.cloud == "gcp":
+        for component, _, params in wanted:
+            if component == "vector_store" and "snapshot_every_seconds" in params:
+                every = int(params["snapshot_every_seconds"])
+                params["snapshot_alert_after_seconds"] = _snapshot_alert_after(rpo_seconds, every)
+
     plans = []
     for component, engine, params in wanted:
         block = BLOCKS[(workload.cloud, component, engine or "-", pattern)]
@@ -375,6 +381,15 @@ def _components(
             )
         )
     return plans
+
+
+def _snapshot_alert_after(rpo_seconds: int, every_seconds: int) -> int:
+    """How long without a successful snapshot before Cloud Monitoring alerts: the RPO, or when
+    the cadence leaves no room under it, one missed snapshot (a cadence plus 15 minutes for the
+    job); within a metric-absence condition's 2 minutes to 23.5 hours, in whole minutes."""
+    missed = every_seconds + 15 * 60
+    after = rpo_seconds if rpo_seconds >= missed else missed
+    return min(max(-(-after // 60) * 60, 120), 84600)
 
 
 def _replicate_from(replication: Replication, regions: list[str]) -> tuple[str, ...]:

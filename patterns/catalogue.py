@@ -350,6 +350,14 @@ STACK_INPUTS.update(
 
 CLOUD_INPUTS: dict[str, tuple[StackInput, ...]] = {
     "aws": (),
-    "gcp": (StackInput("gcp:project", "ID of the Google Cloud project", "my-project"),),
+    "gcp": (
+        StackInput("gcp:project", "ID of the Google Cloud project", "my-project"),
+        StackInput(
+            "alert_notification_channels",
+            "Cloud Monitoring notification channels told when a copy, backup or snapshot fails",
+            '["projects/<project>/notificationChannels/<id>"]',
+            is_list=True,
+        ),
+    ),
 }
 """Inputs every stack of a cloud reads."""

@@ -105,6 +105,40 @@ class Stack:
     """The key in the dual-region's multi-region; only the primary, which owns those buckets."""
     peer_deployed: bool
     """False only on a secondary's very first deployment, before its peer exists (README.md)."""
+    alert_channels: list[str]
+    """Cloud Monitoring notification channels of the alerts below."""
+
+
+ALERT_REPEAT = "3600s"
+"""A failure keeps notifying at most hourly (log-match alerts must set a rate limit)."""
+ALERT_AUTO_CLOSE = "604800s"
+
+
+def alert_on_log(
+    name: str,
+    *,
+    stack: Stack,
+    summary: str,
+    log_filter: pulumi.Input[str],
+    component: str,
+    runbook: str,
+) -> gcp.monitoring.AlertPolicy:
+    """Notify the stack's channels whenever a log entry matches `log_filter`."""
+    return gcp.monitoring.AlertPolicy(
+        name,
+        project=stack.project,
+        display_name=f"drgen {settings.WORKLOAD}: {summary}",
+        combiner="OR",
+        conditions=[{"display_name": summary, "condition_matched_log": {"filter": log_filter}}],
+        alert_strategy={
+            "notification_rate_limit": {"period": ALERT_REPEAT},
+            "auto_close": ALERT_AUTO_CLOSE,
+        },
+        documentation={"content": runbook, "mime_type": "text/markdown"},
+        notification_channels=stack.alert_channels,
+        severity="ERROR",
+        user_labels=settings.labels_for(component),
+    )
 
 
 class SecureBucket(pulumi.ComponentResource):
@@ -193,7 +227,7 @@ class TransferCopy(pulumi.ComponentResource):
         self,
         name: str,
         *,
-        project: str,
+        stack: Stack,
         source: SecureBucket,
         sink_bucket: str,
         every_seconds: int,
@@ -202,6 +236,7 @@ class TransferCopy(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("drgen:gcp:TransferCopy", name, None, opts)
+        project = stack.project
         reader = transfer_agent(project)
         grants = [
             gcp.storage.BucketIAMMember(
@@ -213,7 +248,7 @@ class TransferCopy(pulumi.ComponentResource):
             )
             for role in ("roles/storage.objectViewer", "roles/storage.legacyBucketReader")
         ]
-        gcp.storage.TransferJob(
+        job = gcp.storage.TransferJob(
             name,
             project=project,
             description=f"drgen: copy {settings.WORKLOAD} {component} to {sink_bucket}",
@@ -227,6 +262,8 @@ class TransferCopy(pulumi.ComponentResource):
                 },
             },
             schedule={"schedule_start_date": copy_start(), "repeat_interval": f"{every_seconds}s"},
+            # Failed actions are logged as ERROR, which the alert below watches.
+            logging_config={"log_actions": ["FIND", "COPY"], "log_action_states": ["FAILED"]},
             status="ENABLED",
             opts=pulumi.ResourceOptions(
                 parent=self,
@@ -234,6 +271,20 @@ class TransferCopy(pulumi.ComponentResource):
                 # The first deployment's date starts the copies; later runs must not move it.
                 ignore_changes=["schedule.scheduleStartDate"],
             ),
+        )
+        alert_on_log(
+            f"{name}-failed",
+            stack=stack,
+            summary=f"copy of {component} to the secondary failed",
+            log_filter=job.name.apply(
+                lambda job_name: (
+                    'resource.type="storage_transfer_job"'
+                    f' AND resource.labels.job_id:"{job_name.rsplit("/", 1)[-1]}"'
+                    " AND severity>=ERROR"
+                )
+            ),
+            component=component,
+            runbook=f"Objects of {sink_bucket} are older than the RPO until a copy succeeds.",
         )
         self.register_outputs({})
 
@@ -317,7 +368,7 @@ class CopiedBucket(pulumi.ComponentResource):
                 if stack.role == "primary":
                     TransferCopy(
                         f"{name}-copy",
-                        project=stack.project,
+                        stack=stack,
                         source=self.store,
                         sink_bucket=bucket_names[peer],
                         every_seconds=copy_every_seconds,

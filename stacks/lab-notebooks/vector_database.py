@@ -12,7 +12,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 import settings
-from storage import Stack
+from storage import Stack, alert_on_log
 
 INSTANCES = {
     "us-west1": "lab-notebooks-vectors-us-west1",
@@ -53,10 +53,31 @@ def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
         key_grant,
         backups=_backups(location=None),
     )
+    _alert_on_failed_backups(stack)
     return {
         "vector_store_instance": instance.name,
         "vector_store_connection": instance.connection_name,
     }
+
+
+def _alert_on_failed_backups(stack: Stack) -> None:
+    """Notify when a backup window ends without a backup."""
+    # Cloud SQL writes a system event per backup window with its windowStatus:
+    # https://cloud.google.com/sql/docs/postgres/backup-recovery/view-audit-logs-for-automated-backups
+    alert_on_log(
+        "vectors-backup-failed",
+        stack=stack,
+        summary=f"Cloud SQL backup of {INSTANCES[stack.region]} did not succeed",
+        log_filter=(
+            'log_id("cloudaudit.googleapis.com/system_event")'
+            ' AND resource.type="cloudsql_database"'
+            f' AND resource.labels.database_id="{stack.project}:{INSTANCES[stack.region]}"'
+            ' AND protoPayload.methodName="cloudsql.instances.automatedBackup"'
+            ' AND NOT protoPayload.metadata.windowStatus="STATUS_SUCCEEDED"'
+        ),
+        component="vector_store",
+        runbook="The newest backup is older than a day: take one on demand and find the cause.",
+    )
 
 
 def _backups(location: str | None) -> dict[str, object]:

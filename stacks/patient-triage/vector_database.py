@@ -13,7 +13,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 import settings
-from storage import Stack
+from storage import Stack, alert_on_log
 
 INSTANCES = {
     "europe-west1": "patient-triage-vectors-europe-west1",
@@ -48,6 +48,7 @@ def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
     key_grant = stack.key.allow_service("sqladmin.googleapis.com")
     if stack.role == "primary":
         instance = _instance(stack, config, key_grant, backups=_backups(location=None))
+        _alert_on_failed_backups(stack)
     elif stack.peer_deployed:
         # A replica takes no backups; once `gcloud sql instances promote-replica` has made it
         # the primary (RUNBOOK.md), `vector_store_promoted` turns on its backups and PITR.
@@ -61,12 +62,34 @@ def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
             # Promotion clears the master; a change here would replace the new primary.
             ignore_changes=["master_instance_name", "replica_configuration"],
         )
+        if promoted:
+            _alert_on_failed_backups(stack)
     else:
         return {}
     return {
         "vector_store_instance": instance.name,
         "vector_store_connection": instance.connection_name,
     }
+
+
+def _alert_on_failed_backups(stack: Stack) -> None:
+    """Notify when a backup window ends without a backup."""
+    # Cloud SQL writes a system event per backup window with its windowStatus:
+    # https://cloud.google.com/sql/docs/postgres/backup-recovery/view-audit-logs-for-automated-backups
+    alert_on_log(
+        "vectors-backup-failed",
+        stack=stack,
+        summary=f"Cloud SQL backup of {INSTANCES[stack.region]} did not succeed",
+        log_filter=(
+            'log_id("cloudaudit.googleapis.com/system_event")'
+            ' AND resource.type="cloudsql_database"'
+            f' AND resource.labels.database_id="{stack.project}:{INSTANCES[stack.region]}"'
+            ' AND protoPayload.methodName="cloudsql.instances.automatedBackup"'
+            ' AND NOT protoPayload.metadata.windowStatus="STATUS_SUCCEEDED"'
+        ),
+        component="vector_store",
+        runbook="The newest backup is older than a day: take one on demand and find the cause.",
+    )
 
 
 def _backups(location: str | None) -> dict[str, object]:

@@ -40,6 +40,7 @@ stack = Stack(
     key=RegionalKey("data-key", project=project, location=region),
     dual_region_key=dual_region_key,
     peer_deployed=config.get_bool("peer_deployed") is not False,
+    alert_channels=config.require_object("alert_notification_channels"),
 )
 
 pulumi.export("role", role)
