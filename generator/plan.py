@@ -158,11 +158,11 @@ class DrPlan(Frozen):
                 reasons.append("its vector database joins the primary's Aurora global database")
             if c.block == "cloudsql-cross-region-replica":
                 reasons.append("its vector database is a replica of the primary's instance")
-            if c.block == "gcs-snapshot-scheduler" and c.replication == "dual-region":
-                if len(c.serving) > 1:
-                    reasons.append(
-                        "its engine is granted on the dual-region snapshot bucket the primary owns"
-                    )
+            if c.block == "gcs-snapshot-scheduler" and len(c.serving) > 1:
+                # Active-active: both engines write the dual-region bucket the primary creates.
+                reasons.append(
+                    "its engine is granted on the dual-region snapshot bucket the primary owns"
+                )
         return "; ".join(reasons) or None
 
     def component(self, name: ComponentName) -> ComponentPlan | None:

@@ -178,7 +178,7 @@ def _alert_on_stale_snapshots(stack: Stack, job: gcp.cloudrunv2.Job) -> None:
     log entry) and alert when none arrives for ALERT_AFTER_SECONDS."""
     successes = gcp.logging.Metric(
         "vector-snapshots-succeeded",
-        name=f"drgen/{settings.WORKLOAD}/vector-snapshots-succeeded-{stack.region}",
+        name=f"drgen-{settings.WORKLOAD}-vector-snapshots-succeeded-{stack.region}",
         project=stack.project,
         description=f"Successful {ENGINE} snapshots of {settings.WORKLOAD} in {stack.region}",
         filter=job.name.apply(
