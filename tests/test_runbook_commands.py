@@ -108,6 +108,12 @@ GCLOUD: dict[str, Form] = {
         positionals=1,
         source="https://cloud.google.com/sdk/gcloud/reference/storage/sign-url",
     ),
+    "dns record-sets update": form(
+        "--zone --type --ttl --rrdatas --project",
+        "--zone --type",
+        1,
+        source="https://cloud.google.com/sdk/gcloud/reference/dns/record-sets/update",
+    ),
     "transfer jobs create": form(
         "--description --name --project --overwrite-when --delete-from",
         positionals=2,
