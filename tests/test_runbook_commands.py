@@ -121,6 +121,10 @@ GCLOUD: dict[str, Form] = {
     ),
 }
 
+GCLOUD_SWITCHES = {"--no-assign-ip", "--enable-point-in-time-recovery", "--async", "--recursive"}
+"""gcloud flags that take no value (boolean in the pages above); every other flag is written
+--flag=value, so that a value can never be mistaken for an argument."""
+
 AWS_S3: dict[str, Form] = {
     "ls": form(
         "--recursive --summarize",
@@ -177,21 +181,13 @@ def session() -> botocore.session.Session:
     return botocore.session.get_session()
 
 
-def test_the_runbooks_hold_aws_and_gcloud_commands() -> None:
-    # The parametrised tests below must have something to check.
-    assert len(all_commands("aws")) >= 30
-    assert len(all_commands("gcloud")) >= 10
-
-
-@pytest.mark.parametrize(
-    ("project", "words"), all_commands("aws"), ids=lambda v: v if isinstance(v, str) else None
-)
-def test_every_aws_command_matches_the_service_model(
-    session: botocore.session.Session, project: str, words: list[str]
-) -> None:
+def aws_problems(session: botocore.session.Session, words: list[str]) -> list[str]:
+    """What is wrong with an `aws` command, judged by botocore's service model."""
     service, command, *rest = words[1:]
     given = flags_of(rest)
-    assert "--region" in given or service in ("sts", "route53"), f"{project}: {words}: no --region"
+    problems = []
+    if "--region" not in given and service not in ("sts", "route53"):
+        problems.append("no --region: the default may be the failed region")
     if service == "s3":
         documented = AWS_S3[command]
         switches = {"--delete", "--exact-timestamps", "--recursive", "--summarize"}
@@ -202,19 +198,23 @@ def test_every_aws_command_matches_the_service_model(
             if not w.startswith("--")
             and (i == 0 or not rest[i - 1].startswith("--") or rest[i - 1] in switches)
         ]
-        assert set(given) <= documented.flags | GLOBAL_AWS, f"{project}: {words}"
-        assert len(positionals) == documented.positionals, f"{project}: {words}"
-        return
+        if unknown := set(given) - documented.flags - GLOBAL_AWS:
+            problems.append(f"unknown flags {sorted(unknown)}")
+        if len(positionals) != documented.positionals:
+            problems.append(f"{len(positionals)} paths, {documented.positionals} expected")
+        return problems
     model = session.get_service_model(CLI_SERVICES.get(service, service))
     if command == "wait":
         waiters = session.get_waiter_model(model.service_name)
         names = {xform_name(name, "-"): name for name in waiters.waiter_names}
-        assert rest[0] in names, f"{project}: no waiter {rest[0]} in {service}"
+        if rest[0] not in names:
+            return [*problems, f"{service} has no waiter {rest[0]}"]
         operation = waiters.get_waiter(names[rest[0]]).operation
         given = flags_of(rest[1:])
     else:
         names = {xform_name(name, "-"): name for name in model.operation_names}
-        assert command in names, f"{project}: {service} has no operation {command}"
+        if command not in names:
+            return [*problems, f"{service} has no operation {command}"]
         operation = names[command]
     shape = model.operation_model(operation).input_shape
     members = shape.members if shape is not None else {}
@@ -223,31 +223,88 @@ def test_every_aws_command_matches_the_service_model(
         allowed.add("--" + xform_name(name, "-"))
         if member.type_name == "boolean":
             allowed.add("--no-" + xform_name(name, "-"))
-    assert set(given) <= allowed, f"{project}: {words}: unknown {set(given) - allowed}"
+    if unknown := set(given) - allowed:
+        problems.append(f"unknown flags {sorted(unknown)}")
     required = {"--" + xform_name(name, "-") for name in (shape.required_members if shape else [])}
-    assert required <= set(given), f"{project}: {words}: missing {required - set(given)}"
+    if missing := required - set(given):
+        problems.append(f"missing required {sorted(missing)}")
+    return problems
+
+
+def gcloud_problems(words: list[str]) -> list[str]:
+    """What is wrong with a `gcloud` command, judged by its documented form."""
+    line = " ".join(words[1:]) + " "
+    path = next(
+        (p for p in sorted(GCLOUD, key=len, reverse=True) if line.startswith(p + " ")), None
+    )
+    if path is None:
+        return ["no documented form in GCLOUD"]
+    documented = GCLOUD[path]
+    rest = words[1 + len(path.split()) :]
+    problems = []
+    spaced = [w for w in rest if w.startswith("--") and "=" not in w and w not in GCLOUD_SWITCHES]
+    if spaced:
+        problems.append(f"write flags as --flag=value: {spaced}")
+    given = set(flags_of(rest))
+    if unknown := given - documented.flags:
+        problems.append(f"unknown flags {sorted(unknown)}")
+    if missing := documented.required - given:
+        problems.append(f"missing required {sorted(missing)}")
+    positionals = [w for w in rest if not w.startswith("--")]
+    if len(positionals) != documented.positionals:
+        problems.append(f"{len(positionals)} arguments, {documented.positionals} expected")
+    return problems
+
+
+def test_the_runbooks_hold_aws_and_gcloud_commands() -> None:
+    # The parametrised tests below must have something to check.
+    assert len(all_commands("aws")) >= 30
+    assert len(all_commands("gcloud")) >= 10
+
+
+@pytest.mark.parametrize(
+    ("words", "problem"),
+    [
+        # The command the issue found: no --region, no --recovery-point-arn, no metadata.
+        ("aws backup start-restore-job --iam-role-arn r", "no --region"),
+        ("aws backup start-restore-job --region r --iam-role-arn r", "missing required"),
+        ("aws rds create-db-instance --region r --db-instance-identifier i --color x", "unknown"),
+        ("aws rds restore-the-cluster --region r", "no operation"),
+        ("aws rds wait cluster-ready --region r", "no waiter"),
+        ("aws s3 sync s3://a --region r", "1 paths, 2 expected"),
+    ],
+)
+def test_the_aws_checker_catches_broken_commands(
+    session: botocore.session.Session, words: str, problem: str
+) -> None:
+    assert any(problem in found for found in aws_problems(session, shlex.split(words)))
+
+
+@pytest.mark.parametrize(
+    ("words", "problem"),
+    [
+        ("gcloud sql backups restore 1 --backup-instance=a", "missing required"),
+        ("gcloud sql instances promote-replica a --project p", "write flags as"),
+        ("gcloud bigtable backups copy --destination-cluster=c", "missing required"),
+        ("gcloud bigtable backups move --source-backup=s", "no documented form"),
+        ("gcloud transfer jobs create gs://a --project=p", "1 arguments, 2 expected"),
+    ],
+)
+def test_the_gcloud_checker_catches_broken_commands(words: str, problem: str) -> None:
+    assert any(problem in found for found in gcloud_problems(shlex.split(words)))
+
+
+@pytest.mark.parametrize(
+    ("project", "words"), all_commands("aws"), ids=lambda v: v if isinstance(v, str) else None
+)
+def test_every_aws_command_matches_the_service_model(
+    session: botocore.session.Session, project: str, words: list[str]
+) -> None:
+    assert aws_problems(session, words) == [], f"{project}: {shlex.join(words)}"
 
 
 @pytest.mark.parametrize(
     ("project", "words"), all_commands("gcloud"), ids=lambda v: v if isinstance(v, str) else None
 )
 def test_every_gcloud_command_has_a_documented_form(project: str, words: list[str]) -> None:
-    line = " ".join(words[1:]) + " "
-    path = next(
-        (p for p in sorted(GCLOUD, key=len, reverse=True) if line.startswith(p + " ")), None
-    )
-    assert path is not None, f"{project}: undocumented gcloud command {words}"
-    documented = GCLOUD[path]
-    rest = words[1 + len(path.split()) :]
-    assert all(
-        "=" in w or w.startswith("--no-") or w in documented.flags
-        for w in rest
-        if w.startswith("--")
-    ), f"{project}: {words}: write flags as --flag=value"
-    given = set(flags_of(rest))
-    assert given <= documented.flags, f"{project}: {words}: unknown {given - documented.flags}"
-    assert documented.required <= given, (
-        f"{project}: {words}: missing {documented.required - given}"
-    )
-    positionals = [w for w in rest if not w.startswith("--")]
-    assert len(positionals) == documented.positionals, f"{project}: {words}"
+    assert gcloud_problems(words) == [], f"{project}: {shlex.join(words)}"
