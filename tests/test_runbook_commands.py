@@ -114,6 +114,27 @@ GCLOUD: dict[str, Form] = {
         1,
         source="https://cloud.google.com/sdk/gcloud/reference/dns/record-sets/update",
     ),
+    "projects describe": form(
+        "--format",
+        positionals=1,
+        source="https://cloud.google.com/sdk/gcloud/reference/projects/describe",
+    ),
+    "storage buckets add-iam-policy-binding": form(
+        "--member --role --condition",
+        "--member --role",
+        1,
+        source="https://cloud.google.com/sdk/gcloud/reference/storage/buckets/add-iam-policy-binding",
+    ),
+    "storage buckets remove-iam-policy-binding": form(
+        "--member --role --condition --all",
+        "--member --role",
+        1,
+        source="https://cloud.google.com/sdk/gcloud/reference/storage/buckets/remove-iam-policy-binding",
+    ),
+    "transfer operations list": form(
+        f"--job-names --operation-statuses {GCLOUD_LIST}",
+        source="https://cloud.google.com/sdk/gcloud/reference/transfer/operations/list",
+    ),
     "transfer jobs create": form(
         "--description --name --project --overwrite-when --delete-from",
         positionals=2,
