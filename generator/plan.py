@@ -289,8 +289,11 @@ def _components(
     workload: Workload, pattern: Pattern, regions: list[str], rpo_seconds: int
 ) -> list[ComponentPlan]:
     declared = workload.components
-    # Backups run at least hourly (AWS Backup's floor) and at least daily, else every RPO.
-    backup_every_hours = min(max(rpo_seconds // 3600, 1), 24)
+    # A recovery point reaches the secondary up to an interval + the 1-hour start window + the
+    # backup + the copy after the data it holds, and drgen check wants estimates resting on
+    # assumed copy rates to fit twice over: the interval, the start window and an hour for the
+    # backup and copy fit in half the RPO. At least hourly (AWS Backup's floor), at least daily.
+    backup_every_hours = min(max(rpo_seconds // 3600 // 2 - 2, 1), 24)
     replication: Replication = REPLICATION[pattern] if len(regions) > 1 else "none"
     wanted: list[tuple[ComponentName, str | None, dict[str, ParamValue]]] = [
         ("models", None, {"size_gb": declared.models.size_gb, "noncurrent_version_days": 90}),
@@ -342,9 +345,10 @@ def _components(
     )
 
     if workload.cloud == "gcp" and pattern == "cold-restore" and len(regions) > 1:
-        # Twice per RPO, so a copy that takes a while still lands in time; Storage Transfer
-        # repeats at most hourly, and drgen copies at least daily.
-        copy_every_seconds = min(max(rpo_seconds // 2, 3600), 86400)
+        # Storage Transfer skips a run while the previous one still runs, so an object can wait
+        # two intervals plus the copy: three copies per RPO leave a third of it for the copy.
+        # Storage Transfer repeats at most hourly, and drgen copies at least daily.
+        copy_every_seconds = min(max(rpo_seconds // 3, 3600), 86400)
         for component, _, params in wanted:
             if component in ("models", "vector_store", "audit_log"):
                 params["copy_every_seconds"] = copy_every_seconds

@@ -1,4 +1,4 @@
-"""Vector store: milvus snapshots every 2h, kept 14 days.
+"""Vector store: milvus snapshots every 30m, kept 14 days.
 
 Snapshot bucket copied to the secondary; Cloud Scheduler runs a snapshot job. The engine writes
 each snapshot into the bucket itself, as its own service account (granted object access here).
@@ -24,7 +24,7 @@ BUCKETS = {
 }
 SNAPSHOT_FROM = ("asia-southeast1",)
 """Regions whose engine serves traffic and is snapshotted; standbys restore from the copies."""
-SCHEDULE = "0 */2 * * *"
+SCHEDULE = "*/30 * * * *"
 SNAPSHOT_RETENTION_DAYS = 14
 ALERT_AFTER_SECONDS = 14400
 """Alert when no snapshot has succeeded for this long: the RPO, or one missed snapshot when the
@@ -47,7 +47,7 @@ def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
         component="vector_store",
         dual_region_name=None,
         bucket_names=BUCKETS,
-        copy_every_seconds=7200,
+        copy_every_seconds=4800,
         noncurrent_version_days=7,
         expire_after_days=SNAPSHOT_RETENTION_DAYS,
     )
@@ -138,7 +138,7 @@ def _schedule_snapshots(stack: Stack, config: pulumi.Config) -> None:
         name=f"{settings.WORKLOAD}-vector-snapshots",
         project=stack.project,
         region=stack.region,
-        description=f"{ENGINE} snapshot of {settings.WORKLOAD} every 2h",
+        description=f"{ENGINE} snapshot of {settings.WORKLOAD} every 30m",
         schedule=SCHEDULE,
         time_zone="Etc/UTC",
         attempt_deadline="320s",

@@ -23,7 +23,7 @@ SNAPSHOT_FROM = ("us-central1",)
 """Regions whose engine serves traffic and is snapshotted; standbys restore from the copies."""
 SCHEDULE = "*/15 * * * *"
 SNAPSHOT_RETENTION_DAYS = 14
-ALERT_AFTER_SECONDS = 1800
+ALERT_AFTER_SECONDS = 2700
 """Alert when no snapshot has succeeded for this long: the RPO, or one missed snapshot when the
 cadence leaves no room under it (`drgen check` reports that gap)."""
 SUCCESS_EVENT = "drgen.snapshot.succeeded"
