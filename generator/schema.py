@@ -76,6 +76,9 @@ Duration = Annotated[
 
 Loc = tuple[str | int, ...]
 
+SIZE_GB_MAX = 10**7
+"""10 PB: beyond any one model or index, and well inside what restore estimates can compute."""
+
 WORKLOAD_NAME = r"^[a-z](?!.*--)[a-z0-9-]{1,38}[a-z0-9]$"
 """The workload's name; every resource name starts with it."""
 
@@ -132,13 +135,23 @@ class Naming(Strict):
 
 class Models(Strict):
     size_gb: float = Field(
-        default=100, gt=0, description="Total size of model artefacts, for restore estimates."
+        default=100,
+        gt=0,
+        le=SIZE_GB_MAX,
+        allow_inf_nan=False,
+        description="Total size of model artefacts, for restore estimates.",
     )
 
 
 class VectorStore(Strict):
     engine: VectorEngine = Field(description="Vector database engine.")
-    size_gb: float = Field(default=10, gt=0, description="Index size, for restore estimates.")
+    size_gb: float = Field(
+        default=10,
+        gt=0,
+        le=SIZE_GB_MAX,
+        allow_inf_nan=False,
+        description="Index size, for restore estimates.",
+    )
     snapshot_every: Duration = Field(
         default=3600,
         description="Snapshot cadence for snapshot-based engines (qdrant, weaviate, milvus,"
