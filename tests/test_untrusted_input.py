@@ -448,23 +448,6 @@ def test_a_write_failing_part_way_leaves_the_previous_output_intact(
     assert [p.name for p in Path("out").iterdir()] == ["demo-workload"], "no staging left"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_a_read_only_project_folder(workload_file: Write) -> None:
-    project = _rendered(workload_file)
-    before = _snapshot(project)
-    workload_file(MINIMAL.replace("tier: 2", "tier: 1"))
-    project.chmod(0o555)
-    try:
-        result = _cli("render", "workload.yaml", "-o", "out")
-    finally:
-        project.chmod(0o755)
-
-    _no_traceback(result)
-    assert result.exit_code == 1
-    assert "cannot write out/demo-workload" in result.output
-    assert _snapshot(project) == before
-
-
 # drgen init writes nothing invalid and fails with a message.
 
 
