@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from drgen.clouds import AWS_REGIONS, GCP_REGIONS
+from drgen.clouds import AWS_REGIONS, GCP_REGIONS, Cloud
 from drgen.limits import NAME_LIMITS, TAG_LIMITS, DerivedName, derived_names, name_problem
 from drgen.plan import resolve
 from tests.conftest import MINIMAL, make_workload
@@ -263,12 +263,13 @@ def test_the_json_schema_carries_regions_tags_and_name(run_cli: Cli) -> None:
     schema = json.loads(run_cli("schema").output)
     rules = {rule["if"]["properties"]["cloud"]["const"]: rule["then"] for rule in schema["allOf"]}
 
-    for cloud, regions in (("aws", AWS_REGIONS), ("gcp", GCP_REGIONS)):
+    clouds: tuple[tuple[Cloud, frozenset[str]], ...] = (("aws", AWS_REGIONS), ("gcp", GCP_REGIONS))
+    for cloud, regions in clouds:
         region_rules = rules[cloud]["properties"]["regions"]["properties"]
         assert set(region_rules["primary"]["enum"]) == regions
         assert set(region_rules["secondary"]["enum"]) == regions
         assert rules[cloud]["properties"]["tags"]["maxProperties"] == (
-            TAG_LIMITS[cloud].for_the_workload  # type: ignore[index]
+            TAG_LIMITS[cloud].for_the_workload
         )
     assert (
         "us-central1" not in rules["aws"]["properties"]["regions"]["properties"]["primary"]["enum"]
@@ -277,3 +278,14 @@ def test_the_json_schema_carries_regions_tags_and_name(run_cli: Cli) -> None:
     assert re.fullmatch(pattern, "fraud-scoring")
     assert not re.fullmatch(pattern, "fraud--scoring")
     assert not re.fullmatch(pattern, "Bad Name")
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gcp"])
+def test_tag_keys_and_values_are_held_to_the_table(cloud: Cloud) -> None:
+    from drgen.clouds import tag_problems
+
+    limit = TAG_LIMITS[cloud]
+
+    assert tag_problems(cloud, "k" * limit.key_max, "v" * limit.value_max) == []
+    assert tag_problems(cloud, "k" * (limit.key_max + 1), "v")
+    assert tag_problems(cloud, "k", "v" * (limit.value_max + 1))
