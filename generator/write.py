@@ -112,6 +112,10 @@ def project_drift(files: dict[str, str], project: Path) -> list[str]:
     old manifest, no longer rendered). Empty when the project is up to date. Reads nothing
     through a symbolic link and nothing outside `project`.
     """
+    if project.is_symlink():
+        raise RenderError(
+            f"{display_path(project)} is a symbolic link; drgen reads and writes only a real folder"
+        )
     expected = {**files, MANIFEST: manifest_text(files)}
     lines: list[str] = []
     try:

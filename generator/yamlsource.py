@@ -67,7 +67,23 @@ def format_loc(loc: Loc) -> str:
 def read_document(path: Path) -> Document:
     """Parse `path` as one YAML mapping; raise `WorkloadError` when it cannot be read as one."""
     shown = display_path(path)
+    if path.is_symlink():
+        # A committed link could point anywhere the CI job can read, and messages echo values.
+        raise WorkloadError(
+            [
+                Problem(
+                    shown,
+                    1,
+                    1,
+                    "",
+                    "is a symbolic link; drgen reads workload files only as"
+                    " regular files: name the file it points to",
+                )
+            ]
+        )
     try:
+        if path.exists() and not path.is_file():
+            raise WorkloadError([Problem(shown, 1, 1, "", "not a regular file")])
         with path.open("rb") as stream:
             raw = stream.read(DOCUMENT_MAX_BYTES + 1)
     except FileNotFoundError:

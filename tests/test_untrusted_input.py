@@ -129,6 +129,48 @@ def test_render_refuses_a_project_folder_that_is_a_link(
     assert list(elsewhere.iterdir()) == []
 
 
+def test_render_never_replaces_a_file_that_is_a_link(workload_file: Write, tmp_path: Path) -> None:
+    project = _rendered(workload_file)
+    target = tmp_path / "precious.txt"
+    target.write_text("precious\n")
+    (project / "README.md").unlink()
+    (project / "README.md").symlink_to(target)
+
+    result = _cli("render", "workload.yaml", "-o", "out")
+
+    assert result.exit_code == 1
+    assert "out/demo-workload/README.md is a symbolic link" in result.output
+    assert target.read_text() == "precious\n"
+
+
+def test_render_check_refuses_a_linked_project_folder(workload_file: Write, tmp_path: Path) -> None:
+    workload_file(MINIMAL)
+    Path("out").mkdir()
+    Path("out/demo-workload").symlink_to(tmp_path, target_is_directory=True)
+
+    result = _cli("render", "--check", "workload.yaml", "-o", "out")
+
+    _no_traceback(result)
+    assert result.exit_code == 1
+    assert "out/demo-workload is a symbolic link" in result.output
+
+
+def test_a_workload_file_that_is_a_link_is_not_read(workload_file: Write, tmp_path: Path) -> None:
+    secret = tmp_path.parent / f"{tmp_path.name}-secret.yaml"
+    secret.write_text("name: TOPSECRET\n")
+    Path("workload.yaml").symlink_to(secret)
+    fifo = Path("fifo.yaml")
+    os.mkfifo(fifo)
+
+    linked = _cli("validate", "workload.yaml")
+    special = _cli("validate", "fifo.yaml")
+
+    assert linked.exit_code == 1
+    assert "workload.yaml:1:1: is a symbolic link" in linked.output
+    assert "TOPSECRET" not in linked.output
+    assert special.exit_code in (1, 2)
+
+
 def test_a_manifest_that_is_a_link_is_not_read(workload_file: Write, tmp_path: Path) -> None:
     project = _rendered(workload_file)
     outside = tmp_path / "outside-manifest"
