@@ -120,6 +120,12 @@ NAME_LIMITS: dict[str, NameLimit] = {
         "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBClusterParameterGroup.html"
         " (DBClusterParameterGroupName: 1-255)",
     ),
+    "aws.tag_value": NameLimit(
+        "tag value", "aws", 0, 256, r"[\w .:/=+\-@]*",
+        "letters, digits, spaces and _ . : / = + - @",
+        "https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html"
+        " (tag values 0-256 Unicode characters)",
+    ),
     "gcp.gcs_bucket": NameLimit(
         "Cloud Storage bucket", "gcp", 3, 63,
         r"(?!goog)(?!.*g[o0]{2}gle)[a-z0-9][a-z0-9_.-]*[a-z0-9]",
@@ -232,6 +238,10 @@ class DerivedName:
     """Key of its row in `NAME_LIMITS`."""
     name: str
     what: str
+    shorten: str = "the workload name (or naming.suffix)"
+    """What the user shortens or changes to fix it."""
+    field: tuple[str, ...] = ("name",)
+    """Where in workload.yaml that is, for the message's location."""
 
 
 def derived_names(plan: DrPlan) -> list[DerivedName]:
@@ -288,6 +298,17 @@ def _aws_names(plan: DrPlan) -> list[DerivedName]:
             found += _backup_names(c.global_name, int(c.params["backup_every_hours"]))
         if c.module == "audit_vault" and c.params.get("backup_vault"):
             found += _backup_names(f"{plan.workload}-audit", 24)
+    if plan.routing is not None:
+        found += [
+            DerivedName(
+                "aws.tag_value",
+                f"{plan.routing.domain} via {stack.region}",
+                f"the Name tag of the health check in {stack.region}",
+                shorten="endpoint.domain",
+                field=("endpoint", "domain"),
+            )
+            for stack in plan.stacks
+        ]
     return found
 
 
@@ -364,22 +385,30 @@ def name_problem(derived: DerivedName) -> str | None:
     if length > limit.max_length:
         return (
             f"{limit.resource} name {name!r} ({derived.what}) has {length} characters, the limit"
-            f" is {limit.max_length}: shorten the workload name (or naming.suffix) by"
-            f" {length - limit.max_length}"
+            f" is {limit.max_length}: shorten {derived.shorten} by {length - limit.max_length}"
         )
     if length < limit.min_length:
         return (
             f"{limit.resource} name {name!r} ({derived.what}) has {length} characters, at least"
-            f" {limit.min_length} are needed: lengthen the workload name"
+            f" {limit.min_length} are needed: lengthen {derived.shorten}"
         )
     if not re.fullmatch(limit.shape, name):
         return (
             f"{limit.resource} name {name!r} ({derived.what}) is refused by {limit.cloud.upper()}:"
-            f" it allows {limit.rule}; change the workload name"
+            f" it allows {limit.rule}; change {derived.shorten}"
         )
     return None
 
 
 def plan_name_problems(plan: DrPlan) -> list[str]:
     """Every derived name of `plan` its cloud would refuse, one message each."""
-    return [p for derived in derived_names(plan) if (p := name_problem(derived)) is not None]
+    return [message for _, message in located_name_problems(plan)]
+
+
+def located_name_problems(plan: DrPlan) -> list[tuple[tuple[str, ...], str]]:
+    """(field of workload.yaml to change, message) for every derived name the cloud refuses."""
+    return [
+        (derived.field, problem)
+        for derived in derived_names(plan)
+        if (problem := name_problem(derived)) is not None
+    ]

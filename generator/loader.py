@@ -62,16 +62,16 @@ def load_workload(path: Path) -> SourcedWorkload:
     sourced = SourcedWorkload(workload, document.source.file, prompt_files)
     names = _derived_name_problems(sourced)
     if names:
-        raise WorkloadError([document.source.problem(("name",), message) for message in names])
+        raise WorkloadError([document.source.problem(loc, message) for loc, message in names])
     return sourced
 
 
-def _derived_name_problems(sourced: SourcedWorkload) -> list[str]:
+def _derived_name_problems(sourced: SourcedWorkload) -> list[tuple[Loc, str]]:
     """Every resource name the plan derives, held to what its cloud accepts (limits.py)."""
-    from drgen.limits import plan_name_problems
+    from drgen.limits import located_name_problems
     from drgen.plan import resolve
 
-    return plan_name_problems(resolve(sourced))
+    return list(located_name_problems(resolve(sourced)))
 
 
 def _problem_from(detail: ErrorDetails, document: Document) -> Problem:

@@ -115,7 +115,7 @@ def test_every_limit_cites_its_source() -> None:
     for key, limit in NAME_LIMITS.items():
         assert key.startswith(limit.cloud + ".")
         assert re.search(r"https://|pulumi_(aws|gcp)\.", limit.source), key
-        assert 1 <= limit.min_length <= limit.max_length
+        assert 0 <= limit.min_length <= limit.max_length
     for limit in TAG_LIMITS.values():
         assert limit.source.startswith("https://")
 
@@ -289,3 +289,21 @@ def test_tag_keys_and_values_are_held_to_the_table(cloud: Cloud) -> None:
     assert tag_problems(cloud, "k" * limit.key_max, "v" * limit.value_max) == []
     assert tag_problems(cloud, "k" * (limit.key_max + 1), "v")
     assert tag_problems(cloud, "k", "v" * (limit.value_max + 1))
+
+
+def test_the_health_check_name_tag_fits_aws(
+    workload_file: Callable[[str], Path], run_cli: Cli
+) -> None:
+    domain = ".".join(["a" * 60] * 4) + ".example.com"
+    workload_file(
+        MINIMAL.replace("tier: 2", "tier: 1")
+        + f"endpoint:\n  domain: {domain}\n  zone: example.com\n"
+        "  targets: {us-east-1: a.example.com, us-west-2: b.example.com}\n"
+    )
+
+    result = run_cli("validate", "workload.yaml")
+
+    assert result.exit_code == 1
+    assert "workload.yaml:8:11: endpoint.domain: tag value" in result.output
+    assert "the Name tag of the health check in us-east-1" in result.output
+    assert "shorten endpoint.domain by" in result.output
