@@ -70,6 +70,11 @@ NAME_LIMITS: dict[str, NameLimit] = {
         "https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreatePolicy.html"
         " (PolicyName 1-128, [\\w+=,.@-]+)",
     ),
+    "aws.iam_role": NameLimit(
+        "IAM role", "aws", 1, 64, r"[\w+=,.@-]+", "letters, digits and + = , . @ _ -",
+        "https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html"
+        r" (RoleName 1-64, [\w+=,.@-]+); drgen's roles are named by Pulumi (tests/test_limits.py)",
+    ),
     "aws.lambda_function": NameLimit(
         "Lambda function", "aws", 1, 64, r"[a-zA-Z0-9_-]+", "letters, digits, - and _",
         "https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html"

@@ -307,3 +307,19 @@ def test_the_health_check_name_tag_fits_aws(
     assert "workload.yaml:8:11: endpoint.domain: tag value" in result.output
     assert "the Name tag of the health check in us-east-1" in result.output
     assert "shorten endpoint.domain by" in result.output
+
+
+AUTONAME_SUFFIX = 8
+"""Pulumi names a resource without an explicit name `<logical name>-<7 random characters>`
+(https://www.pulumi.com/docs/iac/concepts/resources/names/#autonaming)."""
+
+
+@pytest.mark.parametrize("project_stack", STACKS, ids=lambda s: f"{s[0].name}/{s[1]}")
+def test_roles_pulumi_names_fit_iam(project_stack: tuple[Path, str]) -> None:
+    """IAM roles get Pulumi's auto-names: their logical names must leave room for the suffix."""
+    roles = [r for r in run(*project_stack)["resources"] if r["type"] == "aws:iam/role:Role"]
+
+    for role in roles:
+        assert "name" not in role["inputs"], "an explicit role name belongs in derived_names"
+        auto_name = role["name"] + "-" + "x" * (AUTONAME_SUFFIX - 1)
+        assert name_problem(DerivedName("aws.iam_role", auto_name, "test")) is None
