@@ -27,8 +27,8 @@ def main() -> None:
         headers={"Content-Type": "application/json"},
     )
     status = _send(request)
-    # Reached only when the request succeeded (an exception exits non-zero and Cloud Run
-    # retries the task); the alert on stale snapshots counts these lines.
+    # Reached only when the request succeeded: an exception exits non-zero, Cloud Run retries
+    # the task and then counts the execution failed, which the snapshot alert watches.
     print(
         json.dumps(
             {

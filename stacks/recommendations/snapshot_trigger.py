@@ -23,8 +23,8 @@ def main() -> None:
     request = urllib.request.Request(f"{base_url}/snapshots?wait=false", method="POST")
     request.add_header("api-key", _api_key())
     status = _send(request)
-    # Reached only when the request succeeded (an exception exits non-zero and Cloud Run
-    # retries the task); the alert on stale snapshots counts these lines.
+    # Reached only when the request succeeded: an exception exits non-zero, Cloud Run retries
+    # the task and then counts the execution failed, which the snapshot alert watches.
     print(
         json.dumps(
             {
