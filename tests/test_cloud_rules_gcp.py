@@ -147,7 +147,7 @@ def test_a_secondary_first_deployment_grants_only_on_buckets_it_creates(tmp_path
 #    "If not set, overwrite behavior is determined by overwrite_objects_already_existing_in_sink"
 #    (whose false still overwrites objects that differ). Locked records must never be replaced.
 @projects_of("gcp", copies)
-def test_copies_start_today_and_say_when_they_overwrite(project: Path) -> None:
+def test_copies_start_today_overwrite_as_declared_and_take_the_sink_key(project: Path) -> None:
     assert "the transfer will run for the first time on the following day" in sdk_doc(
         "storage", "_inputs"
     )
@@ -164,6 +164,10 @@ def test_copies_start_today_and_say_when_they_overwrite(project: Path) -> None:
         source = job["transferSpec"]["gcsDataSource"]["bucketName"]
         assert options["overwriteWhen"] == ("NEVER" if source in locked else "DIFFERENT")
         assert "overwriteObjectsAlreadyExistingInSink" not in options
+        # MetadataOptions.KmsKey: KMS_KEY_PRESERVE keeps "the object's original Cloud KMS
+        # customer-managed encryption key"; the copies must not need the lost region's key
+        # (https://cloud.google.com/storage-transfer/docs/reference/rest/v1/TransferSpec#KmsKey).
+        assert options["metadataOptions"]["kmsKey"] == "KMS_KEY_DESTINATION_BUCKET_DEFAULT"
 
 
 # 5a. Storage Transfer logs failed actions as ERROR when `logging_config` asks for them
@@ -406,6 +410,10 @@ CIS_FLAGS = {
     "log_min_messages": "warning",
     "log_min_error_statement": "error",
     "log_min_duration_statement": "-1",
+    # Checkov CKV_GCP_56 / tfsec google-sql-enable-pg-temp-file-logging: every temporary file.
+    "log_temp_files": "0",
+    # Checkov CKV_GCP_111 (and CIS 6.2): log_statement one of ddl, mod, all.
+    "log_statement": "ddl",
     "cloudsql.enable_pgaudit": "on",
     "cloudsql.iam_authentication": "on",
 }
