@@ -286,6 +286,7 @@ def test_the_snapshot_job_fails_when_the_engine_refuses(
             "VECTOR_STORE_URL": refusing_engine,
             "API_KEY": "test-key",
             "SUCCESS_EVENT": "drgen.snapshot.succeeded",
+            "SNAPSHOT_PREFIX": "drgen-test-",
         },
         capture_output=True,
         text=True,
@@ -446,3 +447,58 @@ def test_a_long_workload_name_still_fits_the_bigtable_display_name(
 
     assert len(name) > 30
     assert 4 <= len(instance["displayName"]) <= 30
+
+
+# 14. Weaviate's backup `id` "must be URL-safe and work as a filesystem path" and names the
+#     backup's path in the bucket (Weaviate REST API, BackupCreateRequest /
+#     BackupCreateResponse.path; "only lowercase, numbers, underscore, minus"). On active-active
+#     both regions' engines snapshot into the one dual-region bucket on the same schedule, so
+#     the names the two jobs give must differ, or one region's snapshot is refused as a
+#     duplicate every time.
+def test_both_regions_snapshot_into_one_bucket_under_different_names(tmp_path: Path) -> None:
+    plan, project = rendered(tmp_path, ACTIVE_WEAVIATE)
+    vectors = plan.component("vector_store")
+    assert vectors is not None and len(vectors.serving) == 2
+
+    prefixes = []
+    for stack in plan.stacks:
+        (job,) = of_type(mock_run(project, stack), "gcp:cloudrunv2/job:Job")
+        envs = {
+            e["name"]: e.get("value") for e in job["template"]["template"]["containers"][0]["envs"]
+        }
+        prefixes.append(envs["SNAPSHOT_PREFIX"])
+
+    assert len(set(prefixes)) == 2
+    for prefix in prefixes:
+        assert re.fullmatch(r"[a-z0-9_-]+", prefix)
+        assert f'"id": "{prefix}' in _first_request_body(project, prefix)
+
+
+def _first_request_body(project: Path, prefix: str) -> str:
+    """The body of the first request the generated trigger sends, run with SNAPSHOT_PREFIX."""
+    bodies: list[str] = []
+
+    class Recording(_Refusing):
+        def do_POST(self) -> None:
+            bodies.append(self.rfile.read(int(self.headers["Content-Length"] or 0)).decode())
+            super().do_POST()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recording)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        subprocess.run(
+            [sys.executable, str(project / "snapshot_trigger.py")],
+            env={
+                **os.environ,
+                "VECTOR_STORE_URL": f"http://127.0.0.1:{server.server_address[1]}",
+                "API_KEY": "test-key",
+                "SUCCESS_EVENT": "drgen.snapshot.succeeded",
+                "SNAPSHOT_PREFIX": prefix,
+            },
+            capture_output=True,
+            timeout=60,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    return bodies[0]

@@ -91,6 +91,8 @@ def _schedule_snapshots(stack: Stack, config: pulumi.Config) -> None:
     environment: list[dict[str, object]] = [
         {"name": "VECTOR_STORE_URL", "value": config.require("vector_store_url")},
         {"name": "SUCCESS_EVENT", "value": SUCCESS_EVENT},
+        # Where both regions snapshot into one bucket, their snapshot names must differ.
+        {"name": "SNAPSHOT_PREFIX", "value": f"drgen-{stack.region}-"},
     ]
     job = gcp.cloudrunv2.Job(
         "vector-snapshots",

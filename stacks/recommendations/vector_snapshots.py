@@ -90,6 +90,8 @@ def _schedule_snapshots(stack: Stack, config: pulumi.Config) -> None:
     environment: list[dict[str, object]] = [
         {"name": "VECTOR_STORE_URL", "value": config.require("vector_store_url")},
         {"name": "SUCCESS_EVENT", "value": SUCCESS_EVENT},
+        # Where both regions snapshot into one bucket, their snapshot names must differ.
+        {"name": "SNAPSHOT_PREFIX", "value": f"drgen-{stack.region}-"},
     ]
     api_key_secret = config.require("vector_store_api_key_secret")
     secret_access = gcp.secretmanager.SecretIamMember(
