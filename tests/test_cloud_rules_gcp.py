@@ -502,3 +502,24 @@ def _first_request_body(project: Path, prefix: str) -> str:
         server.shutdown()
         server.server_close()
     return bodies[0]
+
+
+# 15. Without a `location`, Cloud SQL stores backups "in the closest multi-region location to
+#     you by default" (https://cloud.google.com/sdk/gcloud/reference/sql/backups/create): a
+#     one-region workload's module says so rather than promising a secondary it does not have.
+def test_a_one_region_cloud_sql_module_names_where_its_backups_are(tmp_path: Path) -> None:
+    one_region = make_workload(
+        3,
+        "gcp",
+        regions={"primary": "us-west1"},
+        endpoint=None,
+        components={"vector_store": {"engine": "pgvector"}},
+    )
+    plan, project = rendered(tmp_path, one_region)
+    module = (project / "vector_database.py").read_text()
+    (instance,) = of_type(mock_run(project, plan.primary), SQL)
+
+    assert plan.secondary is None
+    assert "location" not in instance["settings"]["backupConfiguration"]
+    assert "in the secondary" not in module and "stored in the secondary" not in module
+    assert "multi-region nearest the instance" in module
