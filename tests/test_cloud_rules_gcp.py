@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from drgen.clouds import KMS_MULTI_REGIONS, gcp_dual_region
 from drgen.diff import mock_run
+from drgen.errors import DrgenError
 from drgen.loader import SourcedWorkload
 from drgen.plan import DrPlan, StackPlan, resolve
 from drgen.render import render
@@ -523,3 +524,14 @@ def test_a_one_region_cloud_sql_module_names_where_its_backups_are(tmp_path: Pat
     assert "location" not in instance["settings"]["backupConfiguration"]
     assert "in the secondary" not in module and "stored in the secondary" not in module
     assert "multi-region nearest the instance" in module
+
+
+# 16. An alert policy without notification channels opens incidents that notify no one
+#     (pulumi-gcp monitoring.AlertPolicy, `notification_channels`: "Identifies the notification
+#     channels to which notifications should be sent when incidents are opened or closed"): an
+#     empty list is refused before anything deploys.
+def test_a_stack_without_notification_channels_is_refused(tmp_path: Path) -> None:
+    plan, project = rendered(tmp_path, COLD_PGVECTOR)
+
+    with pytest.raises(DrgenError, match="alert_notification_channels must list"):
+        mock_run(project, with_input(plan.primary, "alert_notification_channels", "[]"))
