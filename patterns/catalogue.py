@@ -267,7 +267,8 @@ STACK_INPUTS: dict[tuple[str, str | None], tuple[tuple[StackInput, Where], ...]]
             "primary",
         ),
     ),
-    ("aurora-backup-copy", None): ((_SUBNET_GROUP, "primary"), (_DATABASE_SGS, "primary")),
+    # The secondary test-restores the copies into its own network (and restores them there).
+    ("aurora-backup-copy", None): ((_SUBNET_GROUP, "all"), (_DATABASE_SGS, "all")),
     ("s3-snapshot-schedule", None): (
         (_ENGINE_URL, "serving"),
         (_TRIGGER_SUBNETS, "serving"),

@@ -25,6 +25,8 @@ class Stack:
     key: "RegionalKey"
     peer_deployed: bool
     """False only on a secondary's very first deployment, before its peer exists (README.md)."""
+    alert_topic_arn: pulumi.Input[str]
+    """The region's SNS topic for DR alerts: RPO breaches, failed backups and copies."""
 
 
 class RegionalKey(pulumi.ComponentResource):
@@ -82,23 +84,39 @@ def _key_policy(region: str, account_id: str) -> dict[str, object]:
                     }
                 },
             },
+            {
+                # CloudWatch alarms and EventBridge publish to the encrypted alert topic as
+                # services, not as IAM principals of this account (SNS developer guide, "Enable
+                # compatibility between event sources from AWS services and encrypted topics").
+                "Sid": "AlertPublishersEncryptForTheTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+            },
         ],
     }
+
+
+SENDS_SOURCE_ACCOUNT = frozenset({"scheduler.amazonaws.com", "monitoring.rds.amazonaws.com"})
+"""Services whose docs show `aws:SourceAccount` in the trust policy of the role they assume
+(EventBridge Scheduler user guide, "Set up the execution role"; RDS user guide, "Setting up and
+enabling Enhanced Monitoring"). S3 replication, AWS Backup, Lambda and OpenSearch document a bare
+service principal: a condition on a key the service does not send would make it unable to
+assume its role, a silent failure of replication, backups or snapshots."""
 
 
 def service_trust_policy(service: str, account_id: str) -> dict[str, object]:
-    """Lets one AWS service assume a role, only on behalf of this account (no confused deputy)."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": service},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-            }
-        ],
+    """Lets one AWS service assume a role; on behalf of this account only where the service
+    sends the account with the request (no confused deputy)."""
+    statement: dict[str, object] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
     }
+    if service in SENDS_SOURCE_ACCOUNT:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account_id}}
+    return {"Version": "2012-10-17", "Statement": [statement]}
 
 
 def key_alias_arn(region: str, account_id: str) -> str:
@@ -466,6 +484,8 @@ class LockedBackups(pulumi.ComponentResource):
     Given `resources` (in the region that runs them), a plan backs them up into the vault and
     copies every recovery point to the peer region's vault of the same name, which the peer's
     stack creates: vaults are regional, so the name is shared and the ARN is known in advance.
+    With `test_restores`, this region restores the newest recovery point of its own vault twice
+    a year: in a secondary, that is the copy a regional disaster leaves.
     """
 
     def __init__(
@@ -480,6 +500,8 @@ class LockedBackups(pulumi.ComponentResource):
         resources: list[pulumi.Input[str]],
         resource_type: str,
         role_policies: tuple[str, ...],
+        test_restores: bool,
+        restore_overrides: dict[str, pulumi.Input[str]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("drgen:aws:LockedBackups", name, None, opts)
@@ -499,23 +521,26 @@ class LockedBackups(pulumi.ComponentResource):
             changeable_for_days=VAULT_LOCK_COOLING_OFF_DAYS,
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
-        if resources:
+        if resources or test_restores:
             rule = BackupRule(vault_name, retention_days, every_hours)
-            role = self._back_up(name, stack, component, rule, resources, role_policies)
-            self._test_restores(name, component, rule, resources, resource_type, role)
+            role = self._role(name, stack, component, rule, role_policies)
+            if resources:
+                self._back_up(name, stack, component, rule, resources, role)
+            if test_restores:
+                self._test_restores(
+                    name, component, rule, resource_type, role, restore_overrides or {}
+                )
         self.register_outputs({"vault": self.vault.arn})
 
-    def _back_up(
+    def _role(
         self,
         name: str,
         stack: Stack,
         component: str,
         rule: "BackupRule",
-        resources: list[pulumi.Input[str]],
         role_policies: tuple[str, ...],
     ) -> aws.iam.Role:
-        """The role, plan and selection that back `resources` up into this vault."""
-        tags = settings.tags_for(component)
+        """The role AWS Backup backs up, copies and test-restores this component with."""
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-role",
@@ -523,7 +548,7 @@ class LockedBackups(pulumi.ComponentResource):
             assume_role_policy=json.dumps(
                 service_trust_policy("backup.amazonaws.com", stack.account_id)
             ),
-            tags=tags,
+            tags=settings.tags_for(component),
             opts=child,
         )
         for policy_arn in role_policies:
@@ -533,12 +558,49 @@ class LockedBackups(pulumi.ComponentResource):
                 policy_arn=policy_arn,
                 opts=child,
             )
+        peer = settings.peer_of(stack.region)
+        if peer is not None:
+            # The managed S3 policies do not grant the copy; granting it on the peer's vault
+            # only keeps the role from copying anywhere else.
+            aws.iam.RolePolicy(
+                f"{name}-copy",
+                role=role.id,
+                policy=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "CopyIntoThePeersVault",
+                                "Effect": "Allow",
+                                "Action": ["backup:CopyIntoBackupVault"],
+                                "Resource": [peer_vault_arn(peer, stack.account_id, rule.vault)],
+                            }
+                        ],
+                    }
+                ),
+                opts=child,
+            )
+        return role
+
+    def _back_up(
+        self,
+        name: str,
+        stack: Stack,
+        component: str,
+        rule: "BackupRule",
+        resources: list[pulumi.Input[str]],
+        role: aws.iam.Role,
+    ) -> None:
+        """The plan and selection that back `resources` up into this vault."""
+        child = pulumi.ResourceOptions(parent=self)
         copy_actions = []
         peer = settings.peer_of(stack.region)
         if peer is not None:
-            peer_vault = f"arn:aws:backup:{peer}:{stack.account_id}:backup-vault:{rule.vault}"
             copy_actions.append(
-                {"destination_vault_arn": peer_vault, "lifecycle": {"delete_after": rule.keep_days}}
+                {
+                    "destination_vault_arn": peer_vault_arn(peer, stack.account_id, rule.vault),
+                    "lifecycle": {"delete_after": rule.keep_days},
+                }
             )
         plan = aws.backup.Plan(
             f"{name}-plan",
@@ -554,7 +616,7 @@ class LockedBackups(pulumi.ComponentResource):
                     "copy_actions": copy_actions,
                 }
             ],
-            tags=tags,
+            tags=settings.tags_for(component),
             opts=child,
         )
         aws.backup.Selection(
@@ -565,19 +627,18 @@ class LockedBackups(pulumi.ComponentResource):
             resources=resources,
             opts=child,
         )
-        return role
 
     def _test_restores(
         self,
         name: str,
         component: str,
         rule: "BackupRule",
-        resources: list[pulumi.Input[str]],
         resource_type: str,
         role: aws.iam.Role,
+        restore_overrides: dict[str, pulumi.Input[str]],
     ) -> None:
-        """Twice a year, AWS Backup restores the newest recovery point and deletes it again:
-        the semi-annual restore drill, automated (RUNBOOK.md)."""
+        """Twice a year, AWS Backup restores the newest recovery point of this vault and
+        deletes it again: the semi-annual restore drill, automated (RUNBOOK.md)."""
         child = pulumi.ResourceOptions(parent=self)
         testing = aws.backup.RestoreTestingPlan(
             f"{name}-restore-testing",
@@ -599,7 +660,15 @@ class LockedBackups(pulumi.ComponentResource):
             name=component,
             restore_testing_plan_name=testing.name,
             protected_resource_type=resource_type,
-            protected_resource_arns=resources,
+            # Every resource of the type with a recovery point in this vault: copies keep the
+            # source region's resource ARN, which this stack does not know.
+            protected_resource_arns=["*"],
+            restore_metadata_overrides=restore_overrides or None,
             iam_role_arn=role.arn,
             opts=child,
         )
+
+
+def peer_vault_arn(peer: str, account_id: str, vault: str) -> str:
+    """The ARN of the same-named backup vault the peer region's stack creates."""
+    return f"arn:aws:backup:{peer}:{account_id}:backup-vault:{vault}"

@@ -49,5 +49,7 @@ def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
         resources=[vault.bucket.arn],
         resource_type="S3",
         role_policies=BACKUP_POLICIES_FOR_S3,
+        # Its vault holds this region's backups and the peer's copies: both get restored.
+        test_restores=True,
     )
     return {"audit_log_bucket": vault.bucket.bucket, "audit_log_backup_vault": backups.vault.arn}
