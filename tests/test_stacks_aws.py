@@ -259,24 +259,28 @@ def test_snapshot_triggers_are_least_privilege_functions_in_the_vpc(project: Pat
             int(vectors.params["snapshot_every_seconds"])
         )
         assert schedule["flexibleTimeWindow"] == {"mode": "OFF"}
-        assert function["reservedConcurrentExecutions"] == 1
         assert function["kmsKeyArn"].startswith("arn:aws:kms:")
         assert function["vpcConfig"]["subnetIds"]
-        invoke = [
+        (queue_arn,) = [r["arn"] for r in records_of_type(result, "aws:sqs/queue:Queue")]
+        assert function["deadLetterConfig"] == {"targetArn": queue_arn}
+        assert schedule["target"]["deadLetterConfig"] == {"arn": queue_arn}
+        (invoke,) = [
             json.loads(p["policy"])["Statement"]
             for p in of_type(result, "aws:iam/rolePolicy:RolePolicy")
             if "lambda:InvokeFunction" in p["policy"]
         ]
-        assert invoke == [
-            [
-                {
-                    "Sid": "InvokeTheTriggerOnly",
-                    "Effect": "Allow",
-                    "Action": ["lambda:InvokeFunction"],
-                    "Resource": [function_arn],
-                }
-            ]
-        ]
+        assert invoke[0] == {
+            "Sid": "InvokeTheTriggerOnly",
+            "Effect": "Allow",
+            "Action": ["lambda:InvokeFunction"],
+            "Resource": [function_arn],
+        }
+        assert {
+            "Sid": "DeadLetters",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": [queue_arn],
+        } in invoke
 
 
 @AWS_PROJECTS

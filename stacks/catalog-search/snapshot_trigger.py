@@ -19,13 +19,35 @@ def main() -> None:
     """Start a snapshot named after the current UTC time; exit non-zero so the job retries."""
     base_url = os.environ["VECTOR_STORE_URL"].rstrip("/")
     name = "drgen-" + datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
-    request = urllib.request.Request(
-        f"{base_url}/api/v1/create",
-        data=json.dumps({"backup_name": name.replace("-", "_"), "async": True}).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    status = _send(request)
+    import time
+    deadline = time.monotonic() + int(os.environ.get("SNAPSHOT_BUDGET_SECONDS", "240"))
+
+    def call(method: str, path: str, body: object = None) -> tuple[int, dict[str, object]]:
+        """One request to the engine, within the run's bound; engine errors raise HTTPError."""
+        data = None if body is None else json.dumps(body).encode()
+        url = base_url + path
+        request = urllib.request.Request(url, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"snapshot {name} not complete within the bound")
+        with urllib.request.urlopen(request, timeout=remaining) as response:
+            payload = response.read()
+            return int(response.status), json.loads(payload) if payload else {}
+
+    backup_name = name.replace("-", "_")
+    _, started = call("POST", "/api/v1/create", {"backup_name": backup_name, "async": True})
+    if started.get("code") not in (0, None) and "exist" not in str(started.get("msg")):
+        raise RuntimeError(f"milvus-backup refused {backup_name}: {started.get('msg')}")
+    while True:
+        _, backup = call("GET", f"/api/v1/get_backup?backup_name={backup_name}")
+        state = backup.get("data", {}).get("state_code")
+        if state == 2:  # BACKUP_SUCCESS
+            break
+        if state in (3, 4):  # BACKUP_FAIL, BACKUP_TIMEOUT
+            raise RuntimeError(f"milvus-backup {backup_name} failed: {backup}")
+        time.sleep(10)
+    status = "SUCCESS"
     print(json.dumps({"snapshot": name, "status": status}))
 
 

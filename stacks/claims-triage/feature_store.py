@@ -17,7 +17,7 @@ from storage import BACKUP_POLICIES, LockedBackups, Stack
 TABLE = "claims-triage-features"
 """The same name in every region, so a table restored into the secondary needs no new config."""
 BACKUP_EVERY_HOURS = 2
-"""Backups copied to the peer region this often: the regional-disaster RPO."""
+"""Backups copied to the peer region this often: the RPO of a regional disaster."""
 BACKUP_RETENTION_DAYS = 14
 PARTITION_KEY = "entity_key"
 SORT_KEY = "feature_view"

@@ -21,7 +21,7 @@ CLUSTERS = {
 }
 BACKUP_VAULT = "contract-review-vectors"
 BACKUP_EVERY_HOURS = 4
-"""Backups copied to the peer region this often: the regional-disaster RPO."""
+"""Backups copied to the peer region this often: the RPO of a regional disaster."""
 ENGINE = "aurora-postgresql"
 ENGINE_VERSION = "16.6"
 """The version the cluster is created with; minor versions then upgrade automatically."""

@@ -20,7 +20,7 @@ from storage import BACKUP_POLICIES, LockedBackups, Stack
 TABLE = "fraud-scoring-features-fs01"
 """A global table has the same name in every region."""
 BACKUP_EVERY_HOURS = 1
-"""Backups copied to the peer region this often: the regional-disaster RPO when a corruption replicates."""
+"""Backups copied to the peer region this often: the RPO after a replicated corruption."""
 BACKUP_RETENTION_DAYS = 35
 PARTITION_KEY = "entity_key"
 SORT_KEY = "feature_view"

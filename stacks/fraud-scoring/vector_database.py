@@ -29,7 +29,7 @@ CLUSTERS = {
 GLOBAL_CLUSTER = "fraud-scoring-vectors-fs01"
 BACKUP_VAULT = "fraud-scoring-vectors-fs01"
 BACKUP_EVERY_HOURS = 1
-"""Backups copied to the peer region this often: the regional-disaster RPO when a corruption replicates."""
+"""Backups copied to the peer region this often: the RPO after a replicated corruption."""
 ENGINE = "aurora-postgresql"
 ENGINE_VERSION = "16.6"
 """Set on the global cluster only: AWS upgrades every member with it, and managed failover needs

@@ -19,9 +19,33 @@ def main() -> None:
     """Start a snapshot named after the current UTC time; exit non-zero so the job retries."""
     base_url = os.environ["VECTOR_STORE_URL"].rstrip("/")
     name = "drgen-" + datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
-    request = urllib.request.Request(f"{base_url}/snapshots?wait=false", method="POST")
-    request.add_header("api-key", _api_key())
-    status = _send(request)
+    import time
+    deadline = time.monotonic() + int(os.environ.get("SNAPSHOT_BUDGET_SECONDS", "240"))
+    api_key = _api_key()
+
+    def call(method: str, path: str, body: object = None) -> tuple[int, dict[str, object]]:
+        """One request to the engine, within the run's bound; engine errors raise HTTPError."""
+        data = None if body is None else json.dumps(body).encode()
+        url = base_url + path
+        request = urllib.request.Request(url, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        request.add_header("api-key", api_key)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"snapshot {name} not complete within the bound")
+        with urllib.request.urlopen(request, timeout=remaining) as response:
+            payload = response.read()
+            return int(response.status), json.loads(payload) if payload else {}
+
+    # Per collection: Qdrant's full-storage snapshot (POST /snapshots) works on single-node
+    # deployments only. On a distributed cluster a collection snapshot holds the shards of the
+    # node that takes it, so VECTOR_STORE_URL must then reach a single-node deployment.
+    # `wait=true` answers once the snapshot is written, or with an error status.
+    _, listing = call("GET", "/collections")
+    collections = [c["name"] for c in listing["result"]["collections"]]
+    for collection in collections:
+        call("POST", f"/collections/{collection}/snapshots?wait=true")
+    status = "SUCCESS"
     print(json.dumps({"snapshot": name, "status": status}))
 
 
