@@ -11,12 +11,15 @@ Edit the workload and run `drgen render` again; changes made here are overwritte
 
 import json
 import math
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 
 import settings
-from storage import RegionalKey, Stack
+
+if TYPE_CHECKING:  # storage raises alarms too, so it imports this module
+    from storage import RegionalKey, Stack
 
 RPO_SECONDS = 7200
 """The workload's recovery point objective (2h)."""
@@ -43,7 +46,7 @@ class AlertTopic(pulumi.ComponentResource):
         *,
         region: str,
         account_id: str,
-        key: RegionalKey,
+        key: "RegionalKey",
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("drgen:aws:AlertTopic", name, None, opts)
@@ -114,7 +117,7 @@ def rpo_window(rpo_seconds: int) -> tuple[int, int]:
 
 def no_success_within_rpo(
     name: str,
-    stack: Stack,
+    stack: "Stack",
     *,
     description: str,
     namespace: str,
@@ -146,7 +149,7 @@ def no_success_within_rpo(
 
 def above(
     name: str,
-    stack: Stack,
+    stack: "Stack",
     *,
     description: str,
     namespace: str,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+import alerts
 import settings
 
 INCOMPLETE_UPLOAD_DAYS = 7
@@ -317,7 +318,7 @@ class BucketReplication(pulumi.ComponentResource):
             role=role.arn,
             rules=[
                 {
-                    "id": f"{component}-to-{destination_region}",
+                    "id": replication_rule_id(component, destination_region),
                     "status": "Enabled",
                     "filter": {"prefix": ""},
                     "delete_marker_replication": {
@@ -333,6 +334,11 @@ class BucketReplication(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[source.versioning, policy]),
         )
         self.register_outputs({"destination": destination_arn})
+
+
+def replication_rule_id(component: str, destination_region: str) -> str:
+    """The ID of a component's replication rule: what S3's replication metrics are keyed by."""
+    return f"{component}-to-{destination_region}"
 
 
 def _replication_policy(
@@ -442,7 +448,40 @@ class ReplicatedBucket(pulumi.ComponentResource):
                 object_lock=lock_retention_days is not None,
                 opts=pulumi.ResourceOptions(parent=self),
             )
+            if replication_time_control:
+                _replication_alarms(name, stack, component, bucket_names, peer)
         self.register_outputs({"bucket": self.bucket.bucket})
+
+
+def _replication_alarms(
+    name: str, stack: Stack, component: str, bucket_names: dict[str, str], peer: str
+) -> None:
+    """Replication to the peer slower than the RPO, or failing (RTC's replication metrics)."""
+    dimensions = {
+        "SourceBucket": bucket_names[stack.region],
+        "DestinationBucket": bucket_names[peer],
+        "RuleId": replication_rule_id(component, peer),
+    }
+    alerts.above(
+        f"{name}-replication-latency",
+        stack,
+        description=f"{component}: S3 replication {stack.region} -> {peer} slower than the RPO",
+        namespace="AWS/S3",
+        metric_name="ReplicationLatency",
+        dimensions=dimensions,
+        statistic="Maximum",
+        threshold=alerts.RPO_SECONDS,
+    )
+    alerts.above(
+        f"{name}-replication-failures",
+        stack,
+        description=f"{component}: objects that failed to replicate {stack.region} -> {peer}",
+        namespace="AWS/S3",
+        metric_name="OperationsFailedReplication",
+        dimensions=dimensions,
+        statistic="Sum",
+        threshold=0,
+    )
 
 
 VAULT_LOCK_COOLING_OFF_DAYS = 3

@@ -20,6 +20,7 @@ def main() -> None:
     base_url = os.environ["VECTOR_STORE_URL"].rstrip("/")
     name = "drgen-" + datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
     import time
+
     deadline = time.monotonic() + int(os.environ.get("SNAPSHOT_BUDGET_SECONDS", "240"))
     api_key = _api_key()
 
