@@ -93,10 +93,20 @@ def _cluster(
     **role_specific: pulumi.Input[str] | bool,
 ) -> aws.rds.Cluster:
     """An encrypted, private, deletion-protected cluster in the stack's own network."""
+    # Created before the cluster exports to it, so it is encrypted and kept a year: the DDL it
+    # records is the audit trail of schema changes. RDS would create it unencrypted, forever.
+    logs = aws.cloudwatch.LogGroup(
+        "vectors-postgresql-logs",
+        name=f"/aws/rds/cluster/{CLUSTERS[stack.region]}/postgresql",
+        retention_in_days=365,
+        kms_key_id=stack.key.arn,
+        tags=settings.tags_for("vector_store"),
+    )
     return aws.rds.Cluster(
         "vectors",
         cluster_identifier=CLUSTERS[stack.region],
         engine=ENGINE,
+        # The version to create with.
         engine_version=ENGINE_VERSION,
         storage_encrypted=True,
         kms_key_id=stack.key.arn,
@@ -112,6 +122,7 @@ def _cluster(
         tags=settings.tags_for("vector_store"),
         opts=pulumi.ResourceOptions(
             protect=True,
+            depends_on=[logs],
             # Automatic minor upgrades move the version on; never downgrade back to the pin.
             ignore_changes=["engine_version", *(ignore or [])],
         ),

@@ -100,7 +100,7 @@ def _writer_policy(bucket_arn: str, key_arn: str, region: str) -> dict[str, obje
 
 
 def _schedule_snapshots(stack: Stack, snapshots: ReplicatedBucket) -> None:
-    """A function in the engine's network that starts a snapshot, invoked on SCHEDULE."""
+    """A function in the engine's network that takes a snapshot and waits for it, on SCHEDULE."""
     config = pulumi.Config()
     tags = settings.tags_for("vector_store")
     function_name = f"{BUCKETS[stack.region]}-trigger"[:64]
@@ -114,7 +114,7 @@ def _schedule_snapshots(stack: Stack, snapshots: ReplicatedBucket) -> None:
     )
     role = aws.iam.Role(
         "vector-snapshots-trigger",
-        description=f"Starts {ENGINE} snapshots of {settings.WORKLOAD} in {stack.region}",
+        description=f"Takes {ENGINE} snapshots of {settings.WORKLOAD} in {stack.region}",
         assume_role_policy=json.dumps(
             service_trust_policy("lambda.amazonaws.com", stack.account_id)
         ),
@@ -145,15 +145,14 @@ def _schedule_snapshots(stack: Stack, snapshots: ReplicatedBucket) -> None:
     trigger = aws.lambda_.Function(
         "vector-snapshots-trigger",
         name=function_name,
-        description=f"Starts a {ENGINE} snapshot into {BUCKETS[stack.region]}",
+        description=f"Takes a {ENGINE} snapshot into {BUCKETS[stack.region]}",
         runtime="python3.12",
         handler="snapshot_trigger.handler",
         code=pulumi.AssetArchive({"snapshot_trigger.py": pulumi.FileAsset(str(TRIGGER_CODE))}),
         role=role.arn,
-        # Lambda's maximum: the run waits for the snapshot. One still running then fails the
-        # run, and the retry, named after the same scheduled time, follows the same snapshot.
-        # No reserved concurrency: accounts must keep their minimum unreserved concurrency,
-        # and new accounts cannot reserve any.
+        # Lambda's maximum: the run waits for the snapshot; one still running then fails the
+        # run and the retry follows it. No reserved concurrency: accounts must keep a minimum
+        # of unreserved concurrency, and new accounts cannot reserve any.
         timeout=900,
         memory_size=128,
         kms_key_arn=stack.key.arn,
@@ -166,6 +165,14 @@ def _schedule_snapshots(stack: Stack, snapshots: ReplicatedBucket) -> None:
         logging_config={"log_format": "JSON", "log_group": logs.name},
         tags=tags,
         opts=pulumi.ResourceOptions(depends_on=[logs]),
+    )
+    # Scheduler invokes asynchronously: a run that raises is retried by Lambda, twice, then
+    # dead-lettered. The retry follows the same snapshot (it is named after the scheduled time).
+    aws.lambda_.FunctionEventInvokeConfig(
+        "vector-snapshots-trigger",
+        function_name=trigger.name,
+        maximum_retry_attempts=2,
+        maximum_event_age_in_seconds=3600,
     )
     scheduler_role = aws.iam.Role(
         "vector-snapshots-schedule",
