@@ -21,7 +21,11 @@ from typing import Any, ClassVar
 
 import pytest
 
-from drgen.plan import DrPlan
+from drgen.diff import mock_run
+from drgen.plan import DrPlan, resolve
+from drgen.render import render
+from drgen.write import write_project
+from tests.conftest import make_workload
 from tests.stacks import (
     PROJECTS,
     of_type,
@@ -513,8 +517,9 @@ def test_opensearch_repository_is_registered_once_under_the_buckets_key(
 @AWS_STACKS
 def test_every_alarm_reaches_the_regions_encrypted_topic(project_stack: tuple[Path, str]) -> None:
     # An RPO breach is found before the disaster only if someone is told. CloudWatch alarm
-    # periods of a minute or more are multiples of 60 and period x evaluation periods is at most
-    # one day (CloudWatch API, PutMetricAlarm); encrypted topics need the publishers in the key
+    # periods of a minute or more are multiples of 60, and period x evaluation periods is at most
+    # one day for periods under an hour, seven days otherwise (CloudWatch API, PutMetricAlarm,
+    # "Period"); encrypted topics need the publishers in the key
     # policy (SNS developer guide, "Encryption at rest").
     result = run(*project_stack)
     (topic,) = records_of_type(result, "aws:sns/topic:Topic")
@@ -523,7 +528,8 @@ def test_every_alarm_reaches_the_regions_encrypted_topic(project_stack: tuple[Pa
     for alarm in alarms:
         assert alarm["alarmActions"] == [topic["arn"]]
         assert alarm["period"] % 60 == 0
-        assert alarm["period"] * alarm["evaluationPeriods"] <= 86400
+        span = alarm["period"] * alarm["evaluationPeriods"]
+        assert span <= (86400 if alarm["period"] < 3600 else 7 * 86400)
     (rule,) = of_type(result, "aws:cloudwatch/eventRule:EventRule")
     assert json.loads(rule["eventPattern"])["source"] == ["aws.backup"]
     (target,) = of_type(result, "aws:cloudwatch/eventTarget:EventTarget")
@@ -582,3 +588,24 @@ def test_scanner_findings_are_fixed(project_stack: tuple[Path, str]) -> None:
     for schedule in of_type(result, "aws:scheduler/schedule:Schedule"):
         assert schedule["kmsKeyArn"].startswith("arn:aws:kms:")
         assert schedule["target"]["deadLetterConfig"]["arn"]
+
+
+def test_an_rpo_beyond_a_day_is_watched_in_hourly_periods(tmp_path: Path) -> None:
+    # PutMetricAlarm refuses more than a day of sub-hourly periods, and more than seven days in
+    # all: a ten-day RPO is watched in hours, and alarms after seven days without a snapshot.
+    sourced = make_workload(
+        3,
+        "aws",
+        objectives={"rpo": "10d"},
+        components={"vector_store": {"engine": "qdrant", "snapshot_every": "1d"}},
+    )
+    plan = resolve(sourced)
+    write_project(render(plan), tmp_path / "project")
+    result = mock_run(tmp_path / "project", plan.primary)
+
+    (alarm,) = [
+        a
+        for a in of_type(result, "aws:cloudwatch/metricAlarm:MetricAlarm")
+        if a["metricName"] == "SnapshotsSucceeded"
+    ]
+    assert (alarm["period"], alarm["evaluationPeriods"]) == (3600, 168)

@@ -23,8 +23,10 @@ if TYPE_CHECKING:  # storage raises alarms too, so it imports this module
 
 RPO_SECONDS = 14400
 """The workload's recovery point objective (4h)."""
-MAX_DATAPOINTS = 1440
-"""CloudWatch evaluates at most one day of datapoints: period x evaluation periods <= 86,400 s."""
+SHORT_PERIOD_RANGE = 86400
+LONG_PERIOD_RANGE = 7 * 86400
+"""CloudWatch evaluates at most one day of periods shorter than an hour, and at most seven days
+of hourly or longer ones (PutMetricAlarm: Period x EvaluationPeriods)."""
 BACKUP_FAILURES = {
     "source": ["aws.backup"],
     "detail-type": [
@@ -109,10 +111,11 @@ def _topic_policy(topic_arn: str, account_id: str) -> dict[str, object]:
 
 
 def rpo_window(rpo_seconds: int) -> tuple[int, int]:
-    """(period, periods) covering the RPO with at most MAX_DATAPOINTS one-minute-or-longer
-    periods; CloudWatch periods of a minute or more are multiples of 60 s."""
-    period = 60 * math.ceil(rpo_seconds / (60 * MAX_DATAPOINTS))
-    return period, max(1, math.ceil(rpo_seconds / period))
+    """(period, periods) whose span covers the RPO as finely as CloudWatch allows: minutes up to
+    a day, hours up to seven days (an RPO beyond that alarms after seven days)."""
+    if rpo_seconds <= SHORT_PERIOD_RANGE:
+        return 60, max(1, math.ceil(rpo_seconds / 60))
+    return 3600, math.ceil(min(rpo_seconds, LONG_PERIOD_RANGE) / 3600)
 
 
 def no_success_within_rpo(
