@@ -20,7 +20,10 @@ from drgen.plan import DrPlan
 PATTERNS_DIR = Path(drgen.patterns.__file__).resolve().parent
 
 
-SHARED_MODULES: dict[str, tuple[str, ...]] = {"aws": ("storage", "alerts"), "gcp": ("storage",)}
+SHARED_MODULES: dict[str, tuple[str, ...]] = {
+    "aws": ("storage", "alerts", "backups"),
+    "gcp": ("storage",),
+}
 """Modules every project of a cloud renders, whatever its components."""
 COMPANIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("aws", "vector_snapshots"): ("snapshot_trigger",),

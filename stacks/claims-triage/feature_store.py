@@ -12,7 +12,8 @@ import pulumi
 import pulumi_aws as aws
 
 import settings
-from storage import BACKUP_POLICIES, LockedBackups, Stack
+from backups import BACKUP_POLICIES, LockedBackups
+from storage import Stack
 
 TABLE = "claims-triage-features"
 """The same name in every region, so a table restored into the secondary needs no new config."""

@@ -9,7 +9,8 @@ Edit the workload and run `drgen render` again; changes made here are overwritte
 import pulumi
 
 import settings
-from storage import BACKUP_POLICIES_FOR_S3, LockedBackups, ReplicatedBucket, Stack
+from backups import BACKUP_POLICIES_FOR_S3, LockedBackups
+from storage import ReplicatedBucket, Stack
 
 BUCKETS = {
     "us-east-2": "content-moderation-audit-us-east-2",

@@ -13,7 +13,8 @@ import pulumi
 import pulumi_aws as aws
 
 import settings
-from storage import BACKUP_POLICIES, LockedBackups, Stack, service_trust_policy
+from backups import BACKUP_POLICIES, LockedBackups
+from storage import Stack, service_trust_policy
 
 CLUSTERS = {
     "ap-southeast-2": "contract-review-vectors-ap-southeast-2",

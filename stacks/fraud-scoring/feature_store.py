@@ -15,7 +15,8 @@ import pulumi_aws as aws
 
 import alerts
 import settings
-from storage import BACKUP_POLICIES, LockedBackups, Stack
+from backups import BACKUP_POLICIES, LockedBackups
+from storage import Stack
 
 TABLE = "fraud-scoring-features-fs01"
 """A global table has the same name in every region."""

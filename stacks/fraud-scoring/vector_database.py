@@ -20,7 +20,8 @@ import pulumi_aws as aws
 
 import alerts
 import settings
-from storage import BACKUP_POLICIES, LockedBackups, Stack, service_trust_policy
+from backups import BACKUP_POLICIES, LockedBackups
+from storage import Stack, service_trust_policy
 
 CLUSTERS = {
     "us-east-1": "fraud-scoring-vectors-us-east-1-fs01",
