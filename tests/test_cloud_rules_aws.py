@@ -609,3 +609,17 @@ def test_an_rpo_beyond_a_day_is_watched_in_hourly_periods(tmp_path: Path) -> Non
         if a["metricName"] == "SnapshotsSucceeded"
     ]
     assert (alarm["period"], alarm["evaluationPeriods"]) == (3600, 168)
+
+
+@pytest.mark.parametrize(("rpo", "expected"), [("10s", 20), ("1m", 60), ("5m", 300)])
+def test_the_managed_rpo_never_goes_below_auroras_minimum(rpo: str, expected: int) -> None:
+    # `rds.global_db_rpo` accepts 20 seconds and more ("Managing RPOs for Aurora
+    # PostgreSQL-based global databases"): a tighter objective gets the tightest bound there is.
+    plan = resolve(
+        make_workload(
+            0, "aws", objectives={"rpo": rpo}, components={"vector_store": {"engine": "pgvector"}}
+        )
+    )
+    vectors = plan.component("vector_store")
+    assert vectors is not None
+    assert vectors.params["global_db_rpo_seconds"] == expected
