@@ -64,7 +64,9 @@ class AlertTopic(pulumi.ComponentResource):
         aws.sns.TopicPolicy(
             f"{name}-policy",
             arn=self.topic.arn,
-            policy=self.topic.arn.apply(lambda arn: json.dumps(_topic_policy(arn, account_id))),
+            policy=self.topic.arn.apply(
+                lambda arn: json.dumps(_topic_policy(arn, region, account_id))
+            ),
             opts=child,
         )
         backup_failures = aws.cloudwatch.EventRule(
@@ -85,19 +87,27 @@ class AlertTopic(pulumi.ComponentResource):
         self.register_outputs({"arn": self.topic.arn})
 
 
-def _topic_policy(topic_arn: str, account_id: str) -> dict[str, object]:
-    """CloudWatch alarms and EventBridge rules of this account may publish; TLS only."""
+def _topic_policy(topic_arn: str, region: str, account_id: str) -> dict[str, object]:
+    """This account's CloudWatch alarms and EventBridge rules in this region may publish, named
+    by `aws:SourceArn` as both services' SNS docs show; TLS only."""
+    publishers = {
+        "cloudwatch.amazonaws.com": f"arn:aws:cloudwatch:{region}:{account_id}:alarm:*",
+        "events.amazonaws.com": f"arn:aws:events:{region}:{account_id}:rule/*",
+    }
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "AlarmsAndRulesOfThisAccountPublish",
-                "Effect": "Allow",
-                "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-            },
+            *(
+                {
+                    "Sid": f"Publish{service.split('.')[0].title()}",
+                    "Effect": "Allow",
+                    "Principal": {"Service": service},
+                    "Action": "sns:Publish",
+                    "Resource": topic_arn,
+                    "Condition": {"ArnLike": {"aws:SourceArn": source}},
+                }
+                for service, source in publishers.items()
+            ),
             {
                 "Sid": "DenyInsecureTransport",
                 "Effect": "Deny",
