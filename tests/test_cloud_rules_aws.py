@@ -423,7 +423,12 @@ def _take_snapshot(
     plan = plan_of(project)
     engine = _engine(plan)
     assert engine is not None
-    _Engine.script = {**_script(engine, outcome), **changes.get("script", {})}
+    # Changed answers come first: the first pattern that matches a request answers it.
+    changed: Script = changes.get("script", {})
+    _Engine.script = {
+        **changed,
+        **{k: v for k, v in _script(engine, outcome).items() if k not in changed},
+    }
     _Engine.seen = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Engine)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -487,6 +492,25 @@ def test_a_snapshot_the_engine_fails_fails_the_run(
     # reaches the dead-letter queue and the RPO alarm; a run that returns counts as a snapshot.
     with pytest.raises(Exception):  # noqa: B017 - HTTPError or RuntimeError, as the engine says
         _take_snapshot(project, monkeypatch, "FAILED")
+
+
+@projects_of("aws", lambda plan: _engine(plan) in ("weaviate", "opensearch"))
+def test_a_retried_run_follows_the_snapshot_it_already_started(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without reserved concurrency a retry may overlap; the name comes from the schedule's
+    # <aws.scheduler.scheduled-time>, so a retry meets its own snapshot: Weaviate answers 422
+    # ("backup ... already exists"), OpenSearch 400 (invalid_snapshot_name_exception), and the
+    # run follows that snapshot to the end instead of failing or starting another.
+    exists = {
+        "weaviate": {("POST", "/v1/backups/s3"): [(422, {"error": [{"message": "exists"}]})]},
+        "opensearch": {("PUT", f"/_snapshot/drgen/{NAME}"): [(400, {"error": "exists"})]},
+    }[str(_engine(plan_of(project)))]
+    seen = _take_snapshot(project, monkeypatch, "SUCCESS", script=exists)
+    polls = [
+        path for method, path, _ in seen if method == "GET" and "drgen-20260101-000000" in path
+    ]
+    assert len(polls) == 2  # in progress, then finished
 
 
 @projects_of("aws", lambda plan: _engine(plan) == "opensearch")
