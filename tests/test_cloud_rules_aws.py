@@ -562,7 +562,7 @@ def test_every_alarm_reaches_the_regions_encrypted_topic(project_stack: tuple[Pa
 
 @AWS_PROJECTS
 def test_each_way_data_leaves_a_region_alarms_at_the_rpo(project: Path) -> None:
-    # Per component, the metric that shows the data at risk, against the RPO: S3 RTC's
+    # Per component, the metric that shows the data at risk, against the RPO: S3's
     # ReplicationLatency (seconds, S3 "Replication metrics"), DynamoDB's ReplicationLatency
     # (ms), Aurora's AuroraGlobalDBRPOLag (ms, Aurora "CloudWatch metrics"), and the trigger's
     # own count of finished snapshots over the last RPO.
@@ -573,12 +573,13 @@ def test_each_way_data_leaves_a_region_alarms_at_the_rpo(project: Path) -> None:
         alarms = {
             a["metricName"]: a for a in of_type(result, "aws:cloudwatch/metricAlarm:MetricAlarm")
         }
-        if any(
-            "replicationTime" in rule["destination"]
-            for config in of_type(result, "aws:s3/bucketReplicationConfig:BucketReplicationConfig")
-            for rule in config["rules"]
-        ):
+        replications = of_type(result, "aws:s3/bucketReplicationConfig:BucketReplicationConfig")
+        for config in replications:
+            (rule,) = config["rules"]
+            assert rule["destination"]["metrics"]["status"] == "Enabled"
+        if replications:
             assert alarms["ReplicationLatency"]["threshold"] in (rpo, rpo * 1000)
+            assert alarms["OperationsFailedReplication"]["threshold"] == 0
         vectors = plan.component("vector_store")
         if (
             vectors is not None

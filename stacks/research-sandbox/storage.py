@@ -314,6 +314,9 @@ class BucketReplication(pulumi.ComponentResource):
             # requires replication metrics.
             destination["replication_time"] = {"status": "Enabled", "time": {"minutes": 15}}
             destination["metrics"] = {"status": "Enabled", "event_threshold": {"minutes": 15}}
+        else:
+            # Replication metrics without RTC: the latency and failures the RPO alarms watch.
+            destination["metrics"] = {"status": "Enabled"}
         self.configuration = aws.s3.BucketReplicationConfig(
             name,
             bucket=source.bucket.id,
@@ -450,15 +453,14 @@ class ReplicatedBucket(pulumi.ComponentResource):
                 object_lock=lock_retention_days is not None,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            if replication_time_control:
-                _replication_alarms(name, stack, component, bucket_names, peer)
+            _replication_alarms(name, stack, component, bucket_names, peer)
         self.register_outputs({"bucket": self.bucket.bucket})
 
 
 def _replication_alarms(
     name: str, stack: Stack, component: str, bucket_names: dict[str, str], peer: str
 ) -> None:
-    """Replication to the peer slower than the RPO, or failing (RTC's replication metrics)."""
+    """Replication to the peer slower than the RPO, or failing (S3 replication metrics)."""
     dimensions = {
         "SourceBucket": bucket_names[stack.region],
         "DestinationBucket": bucket_names[peer],
