@@ -203,6 +203,15 @@ def test_backup_roles_may_copy_into_the_peers_vault(project: Path) -> None:
                 and s["Resource"] == [copy["destinationVaultArn"]]
                 for s in granted
             ), f"{stack}: the backup role cannot copy into {copy['destinationVaultArn']}"
+            # "Your IAM role must be able to access the KMS keys used to back up and restore
+            # objects. Otherwise, the job succeeds but doesn't back up or restore the objects"
+            # (AWS Backup developer guide, "Encryption for backups in AWS Backup").
+            peer = copy["destinationVaultArn"].split(":")[3]
+            assert any(
+                "kms:GenerateDataKey" in s["Action"]
+                and s["Resource"][0].startswith(f"arn:aws:kms:{peer}:")
+                for s in granted
+            ), f"{stack}: the backup role cannot use {peer}'s vault key"
 
 
 @AWS_PROJECTS

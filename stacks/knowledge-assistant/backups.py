@@ -126,28 +126,16 @@ class LockedBackups(pulumi.ComponentResource):
                 policy_arn=policy_arn,
                 opts=child,
             )
-        peer = settings.peer_of(stack.region)
-        if peer is not None:
-            # The managed S3 policies do not grant the copy; granting it on the peer's vault
-            # only keeps the role from copying anywhere else.
-            aws.iam.RolePolicy(
-                f"{name}-copy",
-                role=role.id,
-                policy=json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "CopyIntoThePeersVault",
-                                "Effect": "Allow",
-                                "Action": ["backup:CopyIntoBackupVault"],
-                                "Resource": [peer_vault_arn(peer, stack.account_id, rule.vault)],
-                            }
-                        ],
-                    }
-                ),
-                opts=child,
-            )
+        aws.iam.RolePolicy(
+            f"{name}-vault-keys",
+            role=role.id,
+            policy=stack.key.arn.apply(
+                lambda key_arn: json.dumps(
+                    _vault_policy(key_arn, stack.region, stack.account_id, rule.vault)
+                )
+            ),
+            opts=child,
+        )
         return role
 
     def _back_up(
@@ -235,6 +223,44 @@ class LockedBackups(pulumi.ComponentResource):
             iam_role_arn=role.arn,
             opts=child,
         )
+
+
+def _vault_policy(key_arn: str, region: str, account_id: str, vault: str) -> dict[str, object]:
+    """The vaults' keys, and the copy into the peer's vault. AWS Backup encrypts S3 and DynamoDB
+    recovery points with the vault's key, through the role ("Your IAM role must be able to
+    access the KMS keys used to back up and restore objects"), and the copy needs
+    backup:CopyIntoBackupVault, which the managed S3 policies do not grant."""
+    key_use = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"]
+    statements: list[dict[str, object]] = [
+        {
+            "Sid": "UseThisRegionsVaultKey",
+            "Effect": "Allow",
+            "Action": key_use,
+            # No kms:ViaService condition: only AWS Backup can assume this role.
+            "Resource": [key_arn],
+        },
+    ]
+    peer = settings.peer_of(region)
+    if peer is not None:
+        statements += [
+            {
+                "Sid": "CopyIntoThePeersVault",
+                "Effect": "Allow",
+                "Action": ["backup:CopyIntoBackupVault"],
+                "Resource": [peer_vault_arn(peer, account_id, vault)],
+            },
+            {
+                # The peer's key is known by its alias only: this stack never reads peer state.
+                "Sid": "UseThePeersVaultKey",
+                "Effect": "Allow",
+                "Action": key_use,
+                "Resource": [f"arn:aws:kms:{peer}:{account_id}:key/*"],
+                "Condition": {
+                    "ForAnyValue:StringEquals": {"kms:ResourceAliases": settings.KEY_ALIAS}
+                },
+            },
+        ]
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def peer_vault_arn(peer: str, account_id: str, vault: str) -> str:
