@@ -11,13 +11,9 @@ from __future__ import annotations
 import ast
 import json
 import re
-import runpy
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
@@ -26,6 +22,7 @@ from drgen.plan import DrPlan, resolve
 from drgen.render import render
 from drgen.write import write_project
 from tests.conftest import make_workload
+from tests.snapshot_engine import NAME, engine_of, take_snapshot
 from tests.stacks import (
     PROJECTS,
     of_type,
@@ -44,11 +41,6 @@ AWS_PROJECTS = projects_of("aws")
 def _block(plan: DrPlan, component: str) -> str | None:
     found = plan.component(component)  # type: ignore[arg-type]
     return found.block if found is not None else None
-
-
-def _engine(plan: DrPlan) -> str | None:
-    vectors = plan.component("vector_store")
-    return vectors.engine if vectors is not None else None
 
 
 def _calls(source: str, name: str) -> list[ast.Call]:
@@ -281,7 +273,7 @@ def test_trust_conditions_only_where_the_service_sends_the_key(
 # Snapshots, their triggers and their engines
 
 
-@projects_of("aws", lambda plan: _engine(plan) == "opensearch")
+@projects_of("aws", lambda plan: engine_of(plan) == "opensearch")
 def test_opensearch_repositories_are_never_expired_by_lifecycle(project: Path) -> None:
     # OpenSearch snapshots are incremental and share files with older snapshots; "deleting
     # files from the repository's bucket ... can corrupt the repository" (OpenSearch docs,
@@ -330,7 +322,7 @@ def test_engine_url_examples_use_the_engines_own_port(project: Path) -> None:
     # Qdrant serves REST on 6333, Weaviate on 8080, milvus-backup's server on 8080 and
     # OpenSearch Service on HTTPS 443 (each engine's installation docs).
     expected = {"qdrant": ":6333", "weaviate": ":8080", "milvus": ":8080", "opensearch": ""}
-    engine = _engine(plan_of(project))
+    engine = engine_of(plan_of(project))
     assert engine is not None
     readme = (project / "README.md").read_text()
     urls = set(re.findall(r"pulumi config set vector_store_url '([^']+)'", readme))
@@ -338,136 +330,6 @@ def test_engine_url_examples_use_the_engines_own_port(project: Path) -> None:
     for url in urls:
         port = re.search(r":\d+$", url.rstrip("/"))
         assert (port.group(0) if port else "") == expected[engine], url
-
-
-Script = dict[tuple[str, str], list[tuple[int, object]]]
-"""(method, path as a regular expression) -> answers, given in turn; the last one repeats."""
-NAME = r"drgen-\d{8}-\d{6}"
-
-
-class _Engine(BaseHTTPRequestHandler):
-    """A stand-in for a snapshot engine's HTTP API: scripted answers, recorded requests."""
-
-    script: ClassVar[Script] = {}
-    seen: ClassVar[list[tuple[str, str, object]]] = []
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length)) if length else None
-        self.seen.append((self.command, self.path, body))
-        answers = next(
-            (
-                answers
-                for (method, pattern), answers in self.script.items()
-                if method == self.command and re.fullmatch(pattern, self.path)
-            ),
-            [(404, {"error": "not found"})],
-        )
-        status, payload = answers.pop(0) if len(answers) > 1 else answers[0]
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_PUT = do_DELETE = _answer  # noqa: N815 - http.server's names
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-def _script(engine: str, outcome: str) -> Script:
-    """What the engine answers when the snapshot ends in `outcome` (SUCCESS or FAILED)."""
-    if engine == "qdrant":
-        collections = {"result": {"collections": [{"name": "items"}, {"name": "users"}]}}
-        done = (200, {"result": {}}) if outcome == "SUCCESS" else (500, {"status": "error"})
-        return {
-            ("GET", "/collections"): [(200, collections)],
-            ("POST", r"/collections/(items|users)/snapshots\?wait=true"): [done],
-        }
-    if engine == "weaviate":
-        return {
-            ("POST", "/v1/backups/(s3|gcs)"): [(200, {"status": "STARTED"})],
-            ("GET", f"/v1/backups/(s3|gcs)/{NAME}"): [
-                (200, {"status": "TRANSFERRING"}),
-                (200, {"status": outcome}),
-            ],
-        }
-    if engine == "milvus":
-        state = 2 if outcome == "SUCCESS" else 3  # BACKUP_SUCCESS, BACKUP_FAIL
-        return {
-            ("POST", "/api/v1/create"): [(200, {"code": 0})],
-            ("GET", r"/api/v1/get_backup\?backup_name=drgen_\d{8}_\d{6}"): [
-                (200, {"code": 0, "data": {"state_code": 1}}),
-                (200, {"code": 0, "data": {"state_code": state}}),
-            ],
-        }
-    old = {"snapshot": "drgen-20250101-000000", "start_time_in_millis": 0}
-    return {
-        ("GET", "/_snapshot/drgen"): [(404, {}), (200, {"drgen": {}})],
-        ("PUT", "/_snapshot/drgen"): [(200, {"acknowledged": True})],
-        ("PUT", f"/_snapshot/drgen/{NAME}"): [(200, {"accepted": True})],
-        ("GET", "/_snapshot/drgen/_all"): [(200, {"snapshots": [old]})],
-        ("GET", f"/_snapshot/drgen/{NAME}"): [
-            (200, {"snapshots": [{"state": "IN_PROGRESS"}]}),
-            (200, {"snapshots": [{"state": outcome}]}),
-        ],
-        ("DELETE", "/_snapshot/drgen/drgen-20250101-000000"): [(200, {"acknowledged": True})],
-    }
-
-
-class _Context:
-    """The part of Lambda's context object the trigger reads."""
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 60_000
-
-
-def _take_snapshot(
-    project: Path, monkeypatch: pytest.MonkeyPatch, outcome: str, **changes: Any
-) -> list[tuple[str, str, object]]:
-    """Run the generated trigger once against a scripted engine; the requests it made."""
-    plan = plan_of(project)
-    engine = _engine(plan)
-    assert engine is not None
-    # Changed answers come first: the first pattern that matches a request answers it.
-    changed: Script = changes.get("script", {})
-    _Engine.script = {
-        **changed,
-        **{k: v for k, v in _script(engine, outcome).items() if k not in changed},
-    }
-    _Engine.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Engine)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = {
-        "VECTOR_STORE_URL": f"http://127.0.0.1:{server.server_address[1]}",
-        "NO_PROXY": "127.0.0.1",
-        "API_KEY": "test-key",
-        "AWS_REGION": plan.primary.region,
-        "AWS_LAMBDA_FUNCTION_NAME": "trigger",
-        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
-        "AWS_SECRET_ACCESS_KEY": "example-secret",
-        "SNAPSHOT_REPOSITORY": "drgen",
-        "SNAPSHOT_BUCKET": "bucket",
-        "SNAPSHOT_ROLE_ARN": "arn:aws:iam::123456789012:role/snapshots",
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setattr(time, "sleep", lambda seconds: None)
-    module = runpy.run_path(str(project / "snapshot_trigger.py"), run_name="trigger")
-    try:
-        if plan.cloud == "aws":
-            if "_api_key" in module:  # Secrets Manager is not reachable here
-                monkeypatch.setitem(module["handler"].__globals__, "_api_key", lambda: "test-key")
-            module["handler"]({"scheduled_time": "2026-01-01T00:00:00Z"}, _Context())
-        else:
-            module["main"]()
-    finally:
-        server.shutdown()
-        server.server_close()
-    return _Engine.seen
 
 
 SNAPSHOTTING = [p for p in PROJECTS if takes_snapshots(plan_of(p))]
@@ -481,8 +343,8 @@ def test_a_snapshot_run_waits_for_the_engine_to_finish(
     # milvus-backup with "async", OpenSearch without wait_for_completion); Qdrant's full-storage
     # POST /snapshots is for single-node deployments only ("Snapshots", Qdrant docs), so each
     # collection is snapshotted. A run that returns must have a finished snapshot.
-    seen = _take_snapshot(project, monkeypatch, "SUCCESS")
-    engine = _engine(plan_of(project))
+    seen = take_snapshot(project, monkeypatch, "SUCCESS")
+    engine = engine_of(plan_of(project))
     paths = [path for _, path, _ in seen]
     if engine == "qdrant":
         assert "/collections/items/snapshots?wait=true" in paths
@@ -500,10 +362,10 @@ def test_a_snapshot_the_engine_fails_fails_the_run(
     # The run's failure is what makes Lambda (or Cloud Run) retry and, after the retries, what
     # reaches the dead-letter queue and the RPO alarm; a run that returns counts as a snapshot.
     with pytest.raises(Exception):  # noqa: B017 - HTTPError or RuntimeError, as the engine says
-        _take_snapshot(project, monkeypatch, "FAILED")
+        take_snapshot(project, monkeypatch, "FAILED")
 
 
-@projects_of("aws", lambda plan: _engine(plan) in ("weaviate", "opensearch"))
+@projects_of("aws", lambda plan: engine_of(plan) in ("weaviate", "opensearch"))
 def test_a_retried_run_follows_the_snapshot_it_already_started(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -514,15 +376,15 @@ def test_a_retried_run_follows_the_snapshot_it_already_started(
     exists = {
         "weaviate": {("POST", "/v1/backups/s3"): [(422, {"error": [{"message": "exists"}]})]},
         "opensearch": {("PUT", f"/_snapshot/drgen/{NAME}"): [(400, {"error": "exists"})]},
-    }[str(_engine(plan_of(project)))]
-    seen = _take_snapshot(project, monkeypatch, "SUCCESS", script=exists)
+    }[str(engine_of(plan_of(project)))]
+    seen = take_snapshot(project, monkeypatch, "SUCCESS", script=exists)
     polls = [
         path for method, path, _ in seen if method == "GET" and "drgen-20260101-000000" in path
     ]
     assert len(polls) == 2  # in progress, then finished
 
 
-@projects_of("aws", lambda plan: _engine(plan) == "opensearch")
+@projects_of("aws", lambda plan: engine_of(plan) == "opensearch")
 def test_opensearch_repository_is_registered_once_under_the_buckets_key(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -530,7 +392,7 @@ def test_opensearch_repository_is_registered_once_under_the_buckets_key(
     # unregister repository that is currently used"), so it is registered only when missing;
     # `server_side_encryption: true` asks S3 for SSE-S3 and overrides the bucket's SSE-KMS
     # default (OpenSearch repository-s3 settings; S3 "Specifying server-side encryption").
-    first = _take_snapshot(project, monkeypatch, "SUCCESS")
+    first = take_snapshot(project, monkeypatch, "SUCCESS")
     (registration,) = [
         body for method, path, body in first if path == "/_snapshot/drgen" and method == "PUT"
     ]
@@ -540,7 +402,7 @@ def test_opensearch_repository_is_registered_once_under_the_buckets_key(
     assert ("DELETE", "/_snapshot/drgen/drgen-20250101-000000", None) in first
 
     registered = {("GET", "/_snapshot/drgen"): [(200, {"drgen": {"type": "s3"}})]}
-    later = _take_snapshot(project, monkeypatch, "SUCCESS", script=registered)
+    later = take_snapshot(project, monkeypatch, "SUCCESS", script=registered)
     assert [m for m, path, _ in later if path == "/_snapshot/drgen"] == ["GET"]
 
 
