@@ -86,6 +86,16 @@ def _key_policy(region: str, account_id: str) -> dict[str, object]:
                 },
             },
             {
+                # Schedules encrypt their target input with this key; whether Scheduler decrypts
+                # as the execution role (granted through IAM) or as itself, it can.
+                "Sid": "SchedulerUsesTheKeyForThisAccount",
+                "Effect": "Allow",
+                "Principal": {"Service": "scheduler.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            },
+            {
                 # CloudWatch alarms and EventBridge publish to the encrypted alert topic as
                 # services, not as IAM principals of this account (SNS developer guide, "Enable
                 # compatibility between event sources from AWS services and encrypted topics").
