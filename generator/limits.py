@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from drgen.clouds import Cloud
 
 if TYPE_CHECKING:
-    from drgen.plan import DrPlan
+    from drgen.plan import ComponentPlan, DrPlan
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,10 @@ NAME_LIMITS: dict[str, NameLimit] = {
         " (FunctionName: the name alone is 1-64 characters)",
     ),
     "aws.log_group": NameLimit(
-        "CloudWatch log group", "aws", 1, 512, r"[\w#/.-]+", "letters, digits and _ - / . #",
-        "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html",
+        "CloudWatch log group", "aws", 1, 512, r"[.\-_/#A-Za-z0-9]+",
+        "letters, digits and . - _ / #",
+        "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html"
+        " (logGroupName 1-512, [\\.\\-_/#A-Za-z0-9]+, as in botocore's logs model)",
     ),
     "aws.schedule": NameLimit(
         "EventBridge Scheduler schedule", "aws", 1, 64, r"[0-9a-zA-Z_.-]+",
@@ -122,8 +124,30 @@ NAME_LIMITS: dict[str, NameLimit] = {
     ),
     "aws.db_cluster_parameter_group": NameLimit(
         "RDS cluster parameter group", "aws", 1, 255, _RDS, _RDS_RULE,
-        "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBClusterParameterGroup.html"
-        " (DBClusterParameterGroupName: 1-255)",
+        "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithParamGroups.CreatingCluster.html"
+        " (1 to 255 letters, numbers or hyphens, first a letter, no trailing hyphen or two"
+        " consecutive hyphens; API_CreateDBClusterParameterGroup.html stores it lowercased)",
+    ),
+    "aws.sqs_queue": NameLimit(
+        "SQS queue", "aws", 1, 80, r"[a-zA-Z0-9_-]+", "letters, digits, - and _",
+        "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html"
+        " (QueueName: up to 80 alphanumeric characters, hyphens and underscores; .fifo only for"
+        " FIFO queues)",
+    ),
+    "aws.sns_topic": NameLimit(
+        "SNS topic", "aws", 1, 256, r"[a-zA-Z0-9_-]+", "letters, digits, - and _",
+        "https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html (Name: ASCII letters,"
+        " numbers, underscores and hyphens, 1-256 characters)",
+    ),
+    "aws.event_rule": NameLimit(
+        "EventBridge rule", "aws", 1, 64, r"[.\-_A-Za-z0-9]+", "letters, digits and . - _",
+        "https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html"
+        " (Name 1-64, [\\.\\-_A-Za-z0-9]+, as in botocore's events model)",
+    ),
+    "aws.metric_alarm": NameLimit(
+        "CloudWatch alarm", "aws", 1, 255, r"[^\x00-\x1f\x7f]+", "no control characters",
+        "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html"
+        " (AlarmName 1-255 UTF-8 characters, no ASCII control characters)",
     ),
     "aws.tag_value": NameLimit(
         "tag value", "aws", 0, 256, r"[\w .:/=+\-@]*",
@@ -261,7 +285,13 @@ def derived_names(plan: DrPlan) -> list[DerivedName]:
 
 
 def _aws_names(plan: DrPlan) -> list[DerivedName]:
-    found = [DerivedName("aws.kms_alias", f"alias/drgen/{plan.workload}", "the KMS key alias")]
+    workload = plan.workload
+    found = [
+        DerivedName("aws.kms_alias", f"alias/drgen/{workload}", "the KMS key alias"),
+        DerivedName("aws.sns_topic", f"{workload}-dr-alerts", "the alert topic"),
+        DerivedName("aws.event_rule", f"{workload}-backup-failures", "the backup failure rule"),
+    ]
+    paired = len(plan.stacks) > 1
     for c in plan.components:
         regional = list(c.names.items())
         if c.module in ("model_store", "prompt_store", "audit_vault", "vector_snapshots"):
@@ -269,40 +299,25 @@ def _aws_names(plan: DrPlan) -> list[DerivedName]:
                 DerivedName("aws.s3_bucket", n, f"the {c.component} bucket in {r}")
                 for r, n in regional
             ]
+        replicated = _REPLICATED_BUCKETS.get(c.module)
+        if replicated is not None and paired and c.replicate_from:
+            found += [
+                _alarm(workload, f"{replicated}-replication-{what}", f"{c.component} replication")
+                for what in ("latency", "failures")
+            ]
         if c.module == "vector_snapshots":
-            for region, bucket in regional:
-                function = f"{bucket}-trigger"[:64]
-                found += [
-                    DerivedName(limit, name, f"{what} in {region}")
-                    for limit, name, what in (
-                        ("aws.iam_policy", f"{bucket}-writer", "the snapshot writer policy"),
-                        ("aws.lambda_function", function, "the snapshot function"),
-                        ("aws.schedule", function, "the snapshot schedule"),
-                        ("aws.log_group", f"/aws/lambda/{function}", "its log group"),
-                    )
-                ]
+            found += _snapshot_names(workload, c)
         if c.module == "vector_database":
-            for region, cluster in regional:
-                found += [
-                    DerivedName(limit, name, f"{what} in {region}")
-                    for limit, name, what in (
-                        ("aws.aurora_cluster", cluster, "the Aurora cluster"),
-                        ("aws.db_instance", f"{cluster}-1", "its instance"),
-                        ("aws.db_cluster_snapshot", f"{cluster}-final", "its final snapshot"),
-                        ("aws.db_cluster_parameter_group", f"{cluster}-tls-only", "its parameters"),
-                    )
-                ]
-            if c.block == "aurora-global":
-                found.append(
-                    DerivedName("aws.aurora_global_cluster", c.global_name, "the global database")
-                )
-            else:
-                found += _backup_names(c.global_name, int(c.params["backup_every_hours"]))
+            found += _aurora_names(plan, c)
         if c.module == "feature_store":
             found.append(DerivedName("aws.dynamodb_table", c.global_name, "the feature table"))
             found += _backup_names(c.global_name, int(c.params["backup_every_hours"]))
+            if c.block == "dynamodb-global-table" and paired:
+                found.append(
+                    _alarm(workload, "feature-store-replication-latency", "table replication")
+                )
         if c.module == "audit_vault" and c.params.get("backup_vault"):
-            found += _backup_names(f"{plan.workload}-audit", 24)
+            found += _backup_names(f"{workload}-audit", 24)
     if plan.routing is not None:
         found += [
             DerivedName(
@@ -315,6 +330,79 @@ def _aws_names(plan: DrPlan) -> list[DerivedName]:
             for stack in plan.stacks
         ]
     return found
+
+
+_REPLICATED_BUCKETS = {
+    "model_store": "models",
+    "audit_vault": "audit",
+    "vector_snapshots": "vector-snapshots",
+}
+"""The logical name each module gives its `ReplicatedBucket` (aws/storage.py), which names the
+replication alarms of its primary-to-peer copy."""
+
+
+def _alarm(workload: str, name: str, what: str) -> DerivedName:
+    """The CloudWatch alarm `alerts.above` / `alerts.no_success_within_rpo` names `name`."""
+    return DerivedName("aws.metric_alarm", f"{workload}-{name}", f"the {what} alarm")
+
+
+def _snapshot_names(workload: str, c: ComponentPlan) -> list[DerivedName]:
+    """The writer policy in every region; the trigger, its schedule, log group, dead-letter
+    queue and alarms where the engine serves (aws/vector_snapshots.py)."""
+    found = [
+        DerivedName("aws.iam_policy", f"{bucket}-writer", f"the snapshot writer policy in {r}")
+        for r, bucket in c.names.items()
+    ]
+    for region in c.serving:
+        function = f"{c.names[region]}-trigger"[:64]
+        found += [
+            DerivedName(limit, name, f"{what} in {region}")
+            for limit, name, what in (
+                ("aws.lambda_function", function, "the snapshot function"),
+                ("aws.schedule", function, "the snapshot schedule"),
+                ("aws.log_group", f"/aws/lambda/{function}", "its log group"),
+                ("aws.sqs_queue", f"{function}-dlq"[:80], "its dead-letter queue"),
+            )
+        ]
+    if c.serving:
+        found += [
+            _alarm(workload, "vector-store-snapshot-age", "snapshot age"),
+            _alarm(workload, "vector-store-snapshot-dead-letters", "snapshot dead-letter"),
+        ]
+    return found
+
+
+def _aurora_names(plan: DrPlan, c: ComponentPlan) -> list[DerivedName]:
+    """The clusters and what each is named after, its backups and, for a global database, the
+    lag alarm (aws/vector_database.py): a regional cluster lives in the primary only, a global
+    database has a member, and parameters, in every region."""
+    live = c.block == "aurora-global"
+    regions = [s.region for s in plan.stacks] if live else [plan.primary.region]
+    found = []
+    for region in regions:
+        cluster = c.names[region]
+        found += [
+            DerivedName(limit, name, f"{what} in {region}")
+            for limit, name, what in (
+                ("aws.aurora_cluster", cluster, "the Aurora cluster"),
+                ("aws.db_instance", f"{cluster}-1", "its instance"),
+                ("aws.db_cluster_parameter_group", f"{cluster}-parameters", "its parameters"),
+                ("aws.log_group", f"/aws/rds/cluster/{cluster}/postgresql", "its log group"),
+            )
+        ]
+    primary = plan.primary.region
+    found.append(
+        DerivedName(
+            "aws.db_cluster_snapshot",
+            f"{c.names[primary]}-final",
+            f"the final snapshot in {primary}",
+        )
+    )
+    if live:
+        found.append(DerivedName("aws.aurora_global_cluster", c.global_name, "the global database"))
+        if plan.secondary is not None:
+            found.append(_alarm(plan.workload, "vector-store-rpo-lag", "global database lag"))
+    return found + _backup_names(c.global_name, int(c.params["backup_every_hours"]))
 
 
 def _backup_names(vault: str, every_hours: int) -> list[DerivedName]:
@@ -338,14 +426,18 @@ def _gcp_names(plan: DrPlan) -> list[DerivedName]:
     ]
     for c in plan.components:
         regional = list(c.names.items())
-        if c.module in ("model_store", "prompt_store", "audit_vault", "vector_snapshots"):
+        # A dual-region component has one bucket over both regions (CopiedBucket, gcp/storage.py);
+        # prompts always have one bucket per region.
+        if c.module in ("model_store", "audit_vault", "vector_snapshots") and (
+            c.replication == "dual-region"
+        ):
+            where = f"the dual-region {c.component} bucket"
+            found.append(DerivedName("gcp.gcs_bucket", c.global_name, where))
+        elif c.module in ("model_store", "prompt_store", "audit_vault", "vector_snapshots"):
             found += [
                 DerivedName("gcp.gcs_bucket", n, f"the {c.component} bucket in {r}")
                 for r, n in regional
             ]
-            if c.replication in ("dual-region", "multi-region"):
-                where = f"the dual-region {c.component} bucket"
-                found.append(DerivedName("gcp.gcs_bucket", c.global_name, where))
         if c.module == "vector_snapshots":
             job = f"{workload}-vector-snapshots"
             found += [
@@ -353,7 +445,8 @@ def _gcp_names(plan: DrPlan) -> list[DerivedName]:
                 DerivedName("gcp.scheduler_job", job, "the snapshot schedule"),
             ]
             for purpose in ("job", "sched"):
-                for role in sorted({s.role for s in plan.stacks}):
+                # The job and its accounts run where the engine serves.
+                for role in sorted({s.role for s in plan.stacks if s.region in c.serving}):
                     found.append(
                         DerivedName(
                             "gcp.service_account",
@@ -370,11 +463,13 @@ def _gcp_names(plan: DrPlan) -> list[DerivedName]:
             found.append(
                 DerivedName("gcp.bigtable_instance", f"{workload[:24]}-features", "the instance")
             )
+            # Only a multi-cluster instance has a cluster in the secondary too.
+            multi = c.block == "bigtable-multi-cluster" and len(plan.stacks) > 1
             found += [
                 DerivedName(
                     "gcp.bigtable_cluster", f"{workload[:20]}-{role}", f"the {role} cluster"
                 )
-                for role in ("pri", "sec")[: len(plan.stacks)]
+                for role in (("pri", "sec") if multi else ("pri",))
             ]
         if c.module == "feature_store" and c.engine == "firestore":
             found.append(DerivedName("gcp.firestore_database", c.global_name, "the database"))
