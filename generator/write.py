@@ -53,15 +53,17 @@ def read_manifest(project: Path) -> dict[str, str]:
     return entries
 
 
-def project_drift(files: dict[str, str], project: Path) -> list[str]:
+def project_drift(
+    files: dict[str, str], project: Path, released: frozenset[str] = frozenset()
+) -> list[str]:
     """A unified diff from what `project` holds to what writing `files` would leave; read-only.
 
     Covers the rendered files, the manifest, and the files a write would remove (listed in the
-    old manifest, no longer rendered). Empty when the project is up to date.
+    old manifest, no longer rendered, not `released`). Empty when the project is up to date.
     """
     expected = {**files, MANIFEST: manifest_text(files)}
     lines: list[str] = []
-    for path in sorted(set(expected) | set(read_manifest(project))):
+    for path in sorted(set(expected) | (set(read_manifest(project)) - released)):
         target = project / path
         old = target.read_text(encoding="utf-8") if target.is_file() else None
         new = expected.get(path)
@@ -76,8 +78,13 @@ def project_drift(files: dict[str, str], project: Path) -> list[str]:
     return [line if line.endswith("\n") else line + "\n" for line in lines]
 
 
-def write_project(files: dict[str, str], project: Path) -> WriteReport:
+def write_project(
+    files: dict[str, str], project: Path, released: frozenset[str] = frozenset()
+) -> WriteReport:
     """Make `project` hold exactly `files` among the files drgen manages.
+
+    `released` files (drgen wrote them once; they now belong to the team) are left in place
+    and drop out of the manifest.
 
     Everything is staged next to the project first, so a failure while writing the new files
     leaves the old ones untouched; each file is then moved into place atomically.
@@ -105,7 +112,7 @@ def write_project(files: dict[str, str], project: Path) -> WriteReport:
             (staging / path).replace(target)
             report.written.append(path)
         for path, hash_ in sorted(previous.items()):
-            if path in files:
+            if path in files or path in released:
                 continue
             stale = project / path
             if stale.is_file() and digest(stale.read_text(encoding="utf-8")) == hash_:
