@@ -298,8 +298,18 @@ def check_command(
     help="markdown is ready to post as a pull-request comment.",
 )
 @click.option("--exit-code", is_flag=True, help="Exit 1 when anything changes (like git diff).")
+@click.option(
+    "--max-chars",
+    type=click.IntRange(min=1000),
+    help="markdown: leave out whole sections past this length, saying which (GitHub refuses"
+    " comments over 65536 characters).",
+)
 def diff_command(
-    workloads: tuple[Path, ...], base_rev: str | None, output_format: str, exit_code: bool
+    workloads: tuple[Path, ...],
+    base_rev: str | None,
+    output_format: str,
+    exit_code: bool,
+    max_chars: int | None,
 ) -> None:
     """Show what a workload change does to each region's resources, without a cloud.
 
@@ -316,9 +326,11 @@ def diff_command(
     Examples:
       drgen diff old/workload.yaml workload.yaml
       drgen diff --base origin/main examples/*/workload.yaml --format markdown
+      drgen diff --base origin/main workloads/*/workload.yaml --format markdown --max-chars 60000
     """
     import tempfile
 
+    _require_sdks()
     from drgen import diff_report
     from drgen.diff import diff_workload
     from drgen.sources import side_from_file, side_from_git
@@ -337,14 +349,28 @@ def diff_command(
             diffs = [diff_workload(base, head) for base, head in pairs]
     except DrgenError as error:
         raise DiffError(error.format_message()) from None
-    render_diff = {
-        "text": diff_report.as_text,
-        "markdown": diff_report.as_markdown,
-        "json": diff_report.as_json,
-    }[output_format]
-    click.echo(render_diff(diffs), nl=False)
+    if output_format == "markdown":
+        click.echo(diff_report.as_markdown(diffs, max_chars), nl=False)
+    else:
+        render_diff = {"text": diff_report.as_text, "json": diff_report.as_json}[output_format]
+        click.echo(render_diff(diffs), nl=False)
     if exit_code and any(d.has_changes for d in diffs):
         raise SystemExit(1)
+
+
+SDKS = ("pulumi", "pulumi_aws", "pulumi_gcp")
+"""What `drgen diff` runs the generated programs with: the `diff` extra, not the core install."""
+
+
+def _require_sdks() -> None:
+    import importlib.util
+
+    missing = [name for name in SDKS if importlib.util.find_spec(name) is None]
+    if missing:
+        raise DiffError(
+            f"drgen diff runs the stacks under the Pulumi mock runtime and needs"
+            f" {', '.join(name.replace('_', '-') for name in missing)}: pip install 'drgen[diff]'"
+        )
 
 
 def describe(plan: DrPlan) -> str:
