@@ -304,12 +304,18 @@ def check_command(
     help="markdown: leave out whole sections past this length, saying which (GitHub refuses"
     " comments over 65536 characters).",
 )
+@click.option(
+    "--full-to",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="markdown: also write the whole diff, nothing left out, to this file.",
+)
 def diff_command(
     workloads: tuple[Path, ...],
     base_rev: str | None,
     output_format: str,
     exit_code: bool,
     max_chars: int | None,
+    full_to: Path | None,
 ) -> None:
     """Show what a workload change does to each region's resources, without a cloud.
 
@@ -326,13 +332,14 @@ def diff_command(
     Examples:
       drgen diff old/workload.yaml workload.yaml
       drgen diff --base origin/main examples/*/workload.yaml --format markdown
-      drgen diff --base origin/main workloads/*/workload.yaml --format markdown --max-chars 60000
+      drgen diff --base origin/main workloads/*/workload.yaml --format markdown \\
+        --max-chars 60000 --full-to diff-full.md > comment.md
     """
     import tempfile
 
     _require_sdks()
     from drgen import diff_report
-    from drgen.diff import diff_workload
+    from drgen.diff import diff_workloads
     from drgen.sources import side_from_file, side_from_git
 
     try:
@@ -346,10 +353,15 @@ def diff_command(
                     (side_from_git(base_rev, path, Path(scratch) / str(n)), side_from_file(path))
                     for n, path in enumerate(workloads)
                 ]
-            diffs = [diff_workload(base, head) for base, head in pairs]
+            diffs = diff_workloads(pairs)
     except DrgenError as error:
         raise DiffError(error.format_message()) from None
     if output_format == "markdown":
+        if full_to is not None:
+            try:
+                full_to.write_text(diff_report.as_markdown(diffs), encoding="utf-8")
+            except OSError as error:
+                raise DiffError(f"cannot write {full_to}: {error}") from None
         click.echo(diff_report.as_markdown(diffs, max_chars), nl=False)
     else:
         render_diff = {"text": diff_report.as_text, "json": diff_report.as_json}[output_format]

@@ -92,7 +92,9 @@ def test_the_jobs_install_drgen_from_a_pinned_source_and_call_the_deploy_script(
     for job in ("review", "preview", "deploy"):
         assert '@ $DRGEN_SOURCE"' in run_lines(job)
     assert "pip install drgen" not in WORKFLOW.read_text()
-    assert "--max-chars 60000" in run_lines("review")
+    assert "--max-chars 60000 --full-to drgen-diff-full.md" in run_lines("review")
+    (upload,) = [s for s in jobs()["review"]["steps"] if "upload-artifact" in s.get("uses", "")]
+    assert upload["with"]["path"] == "drgen-diff-full.md"
     assert "deploy.py preview --stacks" in run_lines("preview")
     assert "deploy.py up --stacks" in run_lines("deploy")
     assert 'drgen render --check "$WORKLOADS"' in run_lines("deploy")

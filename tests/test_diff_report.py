@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from pathlib import Path
+
+from click.testing import Result
 
 from drgen import diff_report
 from drgen.diff import PropertyChange, ResourceChange, StackDiff, WorkloadDiff
-from tests.conftest import ROOT
+from tests.conftest import MINIMAL, ROOT
 
 BUCKET = "aws:s3/bucket:Bucket"
 POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -107,3 +111,16 @@ def test_the_runbook_fail_back_points_at_live_drift_not_at_drgen_diff() -> None:
         fail_back = text[text.index("Fail back") :]
         assert "pulumi preview --refresh --diff --stack" in fail_back, runbook
         assert "`drgen diff` cannot show this" in fail_back, runbook
+
+
+def test_the_cli_writes_the_whole_diff_beside_the_shortened_comment(
+    run_cli: Callable[..., Result], workload_file: Callable[..., Path]
+) -> None:
+    path = str(workload_file(MINIMAL))
+
+    result = run_cli(
+        "diff", path, path, "--format", "markdown", "--max-chars", "1000", "--full-to", "full.md"
+    )
+
+    assert result.exit_code == 0
+    assert Path("full.md").read_text() == run_cli("diff", path, path, "--format", "markdown").output
