@@ -106,7 +106,7 @@ def test_the_jobs_install_drgen_from_a_pinned_source_and_call_the_deploy_script(
 STAND_IN_PULUMI = """\
 #!{python}
 # Recording stand-in for the Pulumi CLI: logs every call; keeps config in Pulumi.<stack>.yaml
-# (as the CLI does) and, in a state file, which stacks exist and which completed an `up`.
+# (as the CLI does) and, in a state file, which stacks exist and each `up`'s result (history).
 import json, os, sys
 from pathlib import Path
 import yaml
@@ -133,10 +133,13 @@ elif args[:2] == ["config", "set"]:
 elif args[0] == "config":
     shown = {{k: {{"value": v, "secret": isinstance(v, dict)}} for k, v in config.items()}}
     print(json.dumps(shown))
-elif args[:2] == ["stack", "output"]:
-    print(json.dumps({{"role": "primary"}} if stack in state["up"] else {{}}))
+elif args[:2] == ["stack", "history"]:
+    print(json.dumps([{{"kind": "update", "result": r}} for s, r in state["up"] if s == stack]))
 elif args[0] == "up":
-    state["up"].append(stack)
+    failed = stack == os.environ.get("STANDIN_FAIL_UP")
+    state["up"].insert(0, [stack, "failed" if failed else "succeeded"])
+    state_file.write_text(json.dumps(state))
+    sys.exit(1 if failed else 0)
 state_file.write_text(json.dumps(state))
 """
 
@@ -244,7 +247,7 @@ def test_the_first_deployment_bootstraps_then_later_ones_run_the_update_order(re
     ]
     assert pulumi_calls(first_calls) == [
         *SETUP,
-        "stack output --json --stack us-east-1",
+        "stack history --json --page-size 100 --stack us-east-1",
         "config set peer_deployed false --stack us-west-2",
         'up --yes --stack us-west-2  {"fraud-scoring:peer_deployed": "false"}',
         "config set peer_deployed true --stack us-east-1",
@@ -255,7 +258,7 @@ def test_the_first_deployment_bootstraps_then_later_ones_run_the_update_order(re
     assert later.returncode == 0, later.stderr
     assert pulumi_calls(later_calls) == [
         *SETUP,
-        "stack output --json --stack us-east-1",
+        "stack history --json --page-size 100 --stack us-east-1",
         "config set peer_deployed true --stack us-west-2",
         f"up --yes --stack us-west-2  {DEPLOYED}",
         "config set peer_deployed true --stack us-east-1",
@@ -266,6 +269,24 @@ def test_the_first_deployment_bootstraps_then_later_ones_run_the_update_order(re
     assert east["config"]["fraud-scoring:database_master_password"] == {
         "secure": "AAABAJ4Xy4c3ZWNyZXQ="
     }
+
+
+def test_a_first_deployment_that_failed_midway_is_run_again_from_its_start(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STANDIN_FAIL_UP", "us-east-1")
+    failed, _ = deploy("up")
+    monkeypatch.delenv("STANDIN_FAIL_UP")
+    again, calls = deploy("up")
+
+    assert failed.returncode == 1 and "up --yes --stack us-east-1" in failed.stderr
+    assert again.returncode == 0, again.stderr
+    ups = [line for line in pulumi_calls(calls) if line.startswith("up ")]
+    assert ups == [
+        'up --yes --stack us-west-2  {"fraud-scoring:peer_deployed": "false"}',
+        f"up --yes --stack us-east-1  {DEPLOYED}",
+        f"up --yes --stack us-west-2  {DEPLOYED}",
+    ]
 
 
 def test_a_missing_input_stops_before_anything_deploys(repo: Path) -> None:
@@ -287,7 +308,7 @@ def test_a_preview_runs_once_per_stack_with_its_first_steps_config(repo: Path) -
     assert result.returncode == 0, result.stderr
     assert pulumi_calls(calls) == [
         *SETUP,
-        "stack output --json --stack us-east-1",
+        "stack history --json --page-size 100 --stack us-east-1",
         "config set peer_deployed false --stack us-west-2",
         'preview --diff --stack us-west-2  {"fraud-scoring:peer_deployed": "false"}',
         "config set peer_deployed true --stack us-east-1",

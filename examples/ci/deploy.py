@@ -8,8 +8,8 @@ Usage (from the repository root, after `drgen render --check` passed):
 Per workload: install the project's requirements into the virtualenv its Pulumi.yaml names,
 create any missing stack (`pulumi stack select --create`), stop before any change when a stack
 lacks an input the README lists, then run the plan's deploy sequence: the first deployment's
-while the primary has never completed one (its stack has no `role` output yet), every later
-deployment's after that. Before each `pulumi up` it sets the config the step names
+while the primary's stack has no succeeded update in its history, every later deployment's
+after that. Before each `pulumi up` it sets the config the step names
 (`peer_deployed`), so the bootstrap of a secondary that needs its primary runs by itself.
 `preview` runs `pulumi preview --diff` once per stack, with the config of that stack's first
 step. Needs only the standard library, PyYAML (a drgen dependency), `drgen` and `pulumi` on PATH.
@@ -73,12 +73,14 @@ def missing_inputs(plan: dict[str, Any], project: Path) -> list[str]:
 
 
 def primary_has_deployed(plan: dict[str, Any], project: Path) -> bool:
-    """Whether the primary completed a deployment: only then does its stack export `role`."""
+    """Whether the primary's stack has ever completed an update. Until it has, the first
+    deployment's sequence runs (again, after a failure: each of its steps is safe to repeat)."""
     primary = next(s["name"] for s in plan["stacks"] if s["role"] == "primary")
-    outputs = json.loads(
-        pulumi(project, "stack", "output", "--json", "--stack", primary, capture=True) or "{}"
-    )
-    return "role" in outputs
+    history = json.loads(
+        pulumi(project, "stack", "history", "--json", "--page-size", "100", "--stack", primary,
+               capture=True) or "[]"
+    )  # fmt: skip
+    return any(u.get("kind") == "update" and u.get("result") == "succeeded" for u in history)
 
 
 def deploy(command: str, stacks: Path, workload: str) -> None:
