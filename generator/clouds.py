@@ -36,18 +36,53 @@ GCP_REGIONS: frozenset[str] = frozenset(
 
 REGIONS: dict[Cloud, frozenset[str]] = {"aws": AWS_REGIONS, "gcp": GCP_REGIONS}
 
-_GCP_CONTINENTS = {"us-": "US", "northamerica-northeast": "US", "europe-": "EU", "asia-": "ASIA"}
+GCS_CONFIGURABLE_DUAL_REGIONS: dict[str, frozenset[str]] = {
+    "US": frozenset(
+        {"us-central1", "us-east1", "us-east4", "us-east5", "us-south1", "us-west1", "us-west2",
+         "us-west3", "us-west4"}
+    ),
+    "EU": frozenset(
+        {"europe-central2", "europe-north1", "europe-southwest1", "europe-west1", "europe-west3",
+         "europe-west4", "europe-west8", "europe-west9", "europe-west10", "europe-west12"}
+    ),
+    "ASIA": frozenset({"asia-east1", "asia-southeast1"}),
+}  # fmt: skip
+"""Location code -> the regions a configurable dual-region under it may pair, from the table
+"Configurable dual-regions" of https://cloud.google.com/storage/docs/locations. Only the codes
+with a Cloud KMS multi-region for the buckets' key (KMS_MULTI_REGIONS) are kept: the table's
+AU, CA, DE, IN and IT pairs are left out."""
+
+GCS_UNPAIRABLE: frozenset[frozenset[str]] = frozenset(
+    {
+        # "The EUROPE-NORTH1 and EUROPE-WEST4 dual-region pairing is only available as a
+        # predefined dual-region" (EUR4), which takes no custom placement.
+        frozenset({"europe-north1", "europe-west4"}),
+        # The table lists these pairs under their own location codes (DE, IT) as well.
+        frozenset({"europe-west3", "europe-west10"}),
+        frozenset({"europe-west8", "europe-west12"}),
+    }
+)
+"""Pairs inside one location code's list that the table does not offer as configurable under it."""
+
+KMS_MULTI_REGIONS = {"US": "us", "EU": "europe", "ASIA": "asia"}
+"""Dual-region location code -> the Cloud KMS multi-region whose keys may encrypt it. KMS has no
+`eu`; the pulumi-gcp Firestore docstring: "For Firestore's eur3 multi-region, this corresponds
+to Cloud KMS multi-region europe" (https://cloud.google.com/kms/docs/locations)."""
 
 
 def gcp_dual_region(primary: str, secondary: str) -> str | None:
-    """The multi-region (US, EU, ASIA) holding both regions, where a configurable dual-region
-    bucket over them lives; None when the two are not on one such continent."""
-    first, second = _gcp_continent(primary), _gcp_continent(secondary)
-    return first if first is not None and first == second else None
-
-
-def _gcp_continent(region: str) -> str | None:
-    return next((c for prefix, c in _GCP_CONTINENTS.items() if region.startswith(prefix)), None)
+    """The location code (US, EU, ASIA) of a configurable dual-region bucket over the two
+    regions; None when Cloud Storage offers no such pair (GCS_CONFIGURABLE_DUAL_REGIONS)."""
+    if frozenset({primary, secondary}) in GCS_UNPAIRABLE or primary == secondary:
+        return None
+    return next(
+        (
+            code
+            for code, regions in GCS_CONFIGURABLE_DUAL_REGIONS.items()
+            if primary in regions and secondary in regions
+        ),
+        None,
+    )
 
 
 _AWS_TAG_TEXT = re.compile(r"[\w .:/=+\-@]*")

@@ -131,7 +131,8 @@ def _restore_test(plan: DrPlan, c: ComponentPlan) -> Drill:
         "partial restore",
         f"restore {c.label} in {target}",
         (what + automation, "Delete the scratch copy afterwards."),
-        "restore time against the RTO, age of the newest restored data against the RPO",
+        "restore time against the RTO, and the rate (GB restored per second) against the one"
+        " `drgen check` assumed; age of the newest restored data against the RPO",
     )
 
 

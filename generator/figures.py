@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict
@@ -19,15 +20,24 @@ class Figure(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
+    basis: Literal["published", "arithmetic", "assumption"]
+    """Whether the source states the figure, drgen computes it from published inputs, or it is
+    drgen's own planning assumption."""
     figure: str
     source: str
     url: str
     rpo: int | None = None
+    """A bound the provider stands behind; None when there is none (or it does not apply)."""
     rpo_typical: int | None = None
+    """What usually happens: not a bound."""
     rto: int | None = None
+    rto_typical: int | None = None
     rate_mb_s: float | None = None
-    assumed: bool = False
-    """drgen's planning assumption rather than a published guarantee."""
+
+    @property
+    def assumed(self) -> bool:
+        """drgen's planning assumption rather than a published figure."""
+        return self.basis == "assumption"
 
 
 @cache

@@ -34,7 +34,8 @@ SDK_MODULES = {
     ),
     "gcp": (
         "storage", "kms", "projects", "serviceaccount", "cloudrunv2", "cloudscheduler",
-        "secretmanager", "sql", "bigtable", "firestore", "dns", "compute",
+        "secretmanager", "sql", "bigtable", "firestore", "dns", "compute", "monitoring",
+        "logging",
     ),
 }  # fmt: skip
 """SDK modules the generated programs use, loaded before the program runs (see run_stack)."""

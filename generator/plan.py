@@ -235,6 +235,11 @@ def _needs_primary(cloud: str, components: tuple[ComponentPlan, ...]) -> str | N
             reasons.append("its vector database joins the primary's Aurora global database")
         if c.block == "cloudsql-cross-region-replica":
             reasons.append("its vector database is a replica of the primary's instance")
+        if c.block == "gcs-snapshot-scheduler" and len(c.serving) > 1:
+            # Active-active: both engines write the dual-region bucket the primary creates.
+            reasons.append(
+                "its engine is granted on the dual-region snapshot bucket the primary owns"
+            )
     return "; ".join(reasons) or None
 
 
@@ -309,6 +314,7 @@ def _stack_inputs(
             if (
                 where == "all"
                 or (where == "primary" and stack.role == "primary")
+                or (where == "secondary" and stack.role == "secondary")
                 or (where == "serving" and stack.region in serving)
             ):
                 wanted.append((spec, component))
@@ -340,8 +346,11 @@ def _components(
     workload: Workload, pattern: Pattern, regions: list[str], rpo_seconds: int
 ) -> list[ComponentPlan]:
     declared = workload.components
-    # Backups run at least hourly (AWS Backup's floor) and at least daily, else every RPO.
-    backup_every_hours = min(max(rpo_seconds // 3600, 1), 24)
+    # A recovery point reaches the secondary up to an interval + the 1-hour start window + the
+    # backup + the copy after the data it holds, and drgen check wants estimates resting on
+    # assumed copy rates to fit twice over: the interval, the start window and an hour for the
+    # backup and copy fit in half the RPO. At least hourly (AWS Backup's floor), at least daily.
+    backup_every_hours = min(max(rpo_seconds // 3600 // 2 - 2, 1), 24)
     replication: Replication = REPLICATION[pattern] if len(regions) > 1 else "none"
     wanted: list[tuple[ComponentName, str | None, dict[str, ParamValue]]] = [
         ("models", None, {"size_gb": declared.models.size_gb, "noncurrent_version_days": 90}),
@@ -393,12 +402,19 @@ def _components(
     )
 
     if workload.cloud == "gcp" and pattern == "cold-restore" and len(regions) > 1:
-        # Twice per RPO, so a copy that takes a while still lands in time; Storage Transfer
-        # repeats at most hourly, and drgen copies at least daily.
-        copy_every_seconds = min(max(rpo_seconds // 2, 3600), 86400)
+        # Storage Transfer skips a run while the previous one still runs, so an object can wait
+        # two intervals plus the copy: three copies per RPO leave a third of it for the copy.
+        # Storage Transfer repeats at most hourly, and drgen copies at least daily.
+        copy_every_seconds = min(max(rpo_seconds // 3, 3600), 86400)
         for component, _, params in wanted:
             if component in ("models", "vector_store", "audit_log"):
                 params["copy_every_seconds"] = copy_every_seconds
+
+    if workload.cloud == "gcp":
+        for component, _, params in wanted:
+            if component == "vector_store" and "snapshot_every_seconds" in params:
+                every = int(params["snapshot_every_seconds"])
+                params["snapshot_alert_after_seconds"] = _snapshot_alert_after(rpo_seconds, every)
 
     plans = []
     for component, engine, params in wanted:
@@ -426,6 +442,15 @@ def _components(
             )
         )
     return plans
+
+
+def _snapshot_alert_after(rpo_seconds: int, every_seconds: int) -> int:
+    """How long without a successful snapshot before Cloud Monitoring alerts: the RPO, or when
+    the cadence leaves no room under it, one missed snapshot (a cadence plus 15 minutes for the
+    job); within a metric-absence condition's 2 minutes to 23.5 hours, in whole minutes."""
+    missed = every_seconds + 15 * 60
+    after = rpo_seconds if rpo_seconds >= missed else missed
+    return min(max(-(-after // 60) * 60, 120), 84600)
 
 
 def _replicate_from(replication: Replication, regions: list[str]) -> tuple[str, ...]:

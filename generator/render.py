@@ -11,7 +11,7 @@ import jinja2
 
 import drgen.patterns
 from drgen.check import component_findings
-from drgen.clouds import gcp_dual_region
+from drgen.clouds import KMS_MULTI_REGIONS, gcp_dual_region
 from drgen.drills import drill_calendar
 from drgen.durations import format_duration
 from drgen.errors import RenderError
@@ -30,7 +30,13 @@ COMPANIONS: dict[tuple[str, str], tuple[str, ...]] = {
 def render(plan: DrPlan) -> dict[str, str]:
     """Every file of the project, by path relative to the project folder."""
     env = template_environment()
-    context = {"plan": plan, "project": plan.workload, "dual_region": _dual_region(plan)}
+    dual_region = _dual_region(plan)
+    context = {
+        "plan": plan,
+        "project": plan.workload,
+        "dual_region": dual_region,
+        "dual_region_key_location": KMS_MULTI_REGIONS.get(dual_region or ""),
+    }
     files: dict[str, str] = {
         "Pulumi.yaml": env.get_template("project/Pulumi.yaml.j2").render(context),
         "requirements.txt": env.get_template(f"project/requirements-{plan.cloud}.txt.j2").render(

@@ -133,13 +133,13 @@ BLOCKS: dict[tuple[str, str, str, Pattern], Block] = {
     **_rows("gcp", "vector_store", "pgvector", _LIVE, Block(
         "cloudsql-cross-region-replica", "vector_database",
         "Cloud SQL PostgreSQL (REGIONAL) with a promotable cross-region replica",
-        {"database_version": "POSTGRES_16", "tier": "db-custom-4-16384"},
+        {"database_version": "POSTGRES_18", "tier": "db-custom-4-16384"},
         "to-secondary",
     )),
     **_rows("gcp", "vector_store", "pgvector", ("cold-restore",), Block(
         "cloudsql-backups-in-secondary", "vector_database",
         "Cloud SQL PostgreSQL with PITR and backups stored in the secondary region",
-        {"database_version": "POSTGRES_16", "tier": "db-custom-4-16384"},
+        {"database_version": "POSTGRES_18", "tier": "db-custom-4-16384"},
     )),
     **{key: block for engine in _SNAPSHOT_ENGINES[:3] for key, block in _rows(
         "gcp", "vector_store", engine, _LIVE, Block(
@@ -220,8 +220,9 @@ class StackInput:
     is_list: bool = False
 
 
-Where = Literal["all", "primary", "serving"]
-"""Which stacks read an input: every one, the primary's, or those whose component serves."""
+Where = Literal["all", "primary", "secondary", "serving"]
+"""Which stacks read an input: every one, the primary's, the secondary's, or those whose
+component serves."""
 
 _SUBNET_GROUP = StackInput(
     "database_subnet_group", "DB subnet group (private subnets) of the region", "vectors-private"
@@ -327,7 +328,17 @@ _GCP_ZONE = StackInput(
 
 STACK_INPUTS.update(
     {
-        ("cloudsql-cross-region-replica", None): ((_GCP_NETWORK, "all"),),
+        ("cloudsql-cross-region-replica", None): (
+            (_GCP_NETWORK, "all"),
+            (
+                StackInput(
+                    "vector_store_promoted",
+                    "true once the replica has been promoted (RUNBOOK.md): backups and PITR on",
+                    "false",
+                ),
+                "secondary",
+            ),
+        ),
         ("cloudsql-backups-in-secondary", None): ((_GCP_NETWORK, "primary"),),
         ("gcs-snapshot-scheduler", None): _GCP_ENGINE_INPUTS,
         ("gcs-snapshot-scheduler", "qdrant"): ((_GCP_API_KEY_SECRET, "serving"),),
@@ -339,6 +350,14 @@ STACK_INPUTS.update(
 
 CLOUD_INPUTS: dict[str, tuple[StackInput, ...]] = {
     "aws": (),
-    "gcp": (StackInput("gcp:project", "ID of the Google Cloud project", "my-project"),),
+    "gcp": (
+        StackInput("gcp:project", "ID of the Google Cloud project", "my-project"),
+        StackInput(
+            "alert_notification_channels",
+            "Cloud Monitoring notification channels told when a copy, backup or snapshot fails",
+            '["projects/<project>/notificationChannels/<id>"]',
+            is_list=True,
+        ),
+    ),
 }
 """Inputs every stack of a cloud reads."""

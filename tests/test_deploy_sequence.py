@@ -63,7 +63,7 @@ def test_a_workload_whose_secondary_needs_nothing_of_the_primary_deploys_once_pe
 # something an earlier step (or the step itself) created. These are the references a real
 # account resolves at create time: S3 replication checks its destination bucket and key alias,
 # Aurora checks the global cluster a member joins, Cloud SQL the instance a replica follows,
-# DynamoDB the key of a replica.
+# DynamoDB the key of a replica, Cloud Storage the bucket of an IAM grant or a transfer's sink.
 
 
 @cache
@@ -124,6 +124,13 @@ def references(resources: list[Any]) -> Iterator[Ref]:
             "masterInstanceName"
         ):
             yield ("sql", inputs["masterInstanceName"])
+        elif token in (
+            "gcp:storage/bucketIAMMember:BucketIAMMember",
+            "gcp:storage/bucketIAMBinding:BucketIAMBinding",
+        ):
+            yield ("bucket", inputs["bucket"])
+        elif token == "gcp:storage/transferJob:TransferJob":
+            yield ("bucket", inputs["transferSpec"]["gcsDataSink"]["bucketName"])
 
 
 def walk(project: Path, sequence: tuple[DeployStep, ...]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from drgen.clouds import KMS_MULTI_REGIONS
 from drgen.plan import DrPlan
 from drgen.render import cron_every
 from tests.stacks import (
@@ -55,7 +56,8 @@ def test_every_bucket_is_private_encrypted_in_place_and_protected(
         assert bucket["publicAccessPrevention"] == "enforced"
         assert bucket["forceDestroy"] is False
         assert bucket["softDeletePolicy"]["retentionDurationSeconds"] >= 7 * 86400
-        assert key_location(bucket["encryption"]["defaultKmsKeyName"]) == bucket["location"].lower()
+        location = KMS_MULTI_REGIONS.get(bucket["location"], bucket["location"].lower())
+        assert key_location(bucket["encryption"]["defaultKmsKeyName"]) == location
         locked = bucket.get("retentionPolicy", {}).get("isLocked") is True
         assert bucket["versioning"] == {"enabled": not locked}, bucket["name"]
         actions = {rule["action"]["type"] for rule in bucket["lifecycleRules"]}
@@ -107,7 +109,7 @@ def test_cold_copies_reach_a_bucket_the_secondary_stack_owns_within_the_rpo(
         assert sink in secondary_buckets and sink in writers
         options = job["transferSpec"]["transferOptions"]
         assert options["deleteObjectsUniqueInSink"] is False
-        assert options["overwriteObjectsAlreadyExistingInSink"] is False
+        assert options["overwriteWhen"] in {"NEVER", "DIFFERENT"}
         interval = int(job["schedule"]["repeatInterval"].removesuffix("s"))
         assert interval <= max(plan.objectives.rpo_seconds, 3600)
 
@@ -226,9 +228,9 @@ def test_no_grant_reaches_beyond_one_resource(project_stack: tuple[Path, str]) -
     for grant in of_type(result, "gcp:storage/bucketIAMMember:BucketIAMMember"):
         assert grant["role"] in {
             "roles/storage.objectViewer",
+            "roles/storage.objectCreator",
             "roles/storage.legacyBucketReader",
             "roles/storage.legacyBucketWriter",
-            "roles/storage.objectUser",
         }
     for grant in of_type(result, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"):
         assert grant["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"

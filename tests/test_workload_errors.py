@@ -144,7 +144,7 @@ def test_three_mistakes_are_all_reported_with_their_lines(
             "endpoint.targets.us-east1: 'lb.example.com' is not an IPv4 address",
         ),
         (
-            GCP_LIVE.replace("us-central1", "asia-east1").replace("us-east1", "asia-south1")
+            GCP_LIVE.replace("us-central1", "asia-east1").replace("us-east1", "asia-southeast1")
             + "components: {feature_store: {engine: firestore}}\n",
             "components.feature_store.engine: warm-standby needs a Firestore multi-region",
         ),

@@ -29,7 +29,7 @@ def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
         component="audit_log",
         dual_region_name=None,
         bucket_names=BUCKETS,
-        copy_every_seconds=7200,
+        copy_every_seconds=4800,
         # A locked bucket cannot be versioned (GCS allows one or the other); nothing in it can
         # be overwritten or deleted before RETENTION_DAYS anyway.
         noncurrent_version_days=RETENTION_DAYS,

@@ -24,7 +24,7 @@ def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
         component="models",
         dual_region_name=None,
         bucket_names=BUCKETS,
-        copy_every_seconds=7200,
+        copy_every_seconds=4800,
         noncurrent_version_days=90,
     )
     return store.exports("models_bucket")

@@ -1,4 +1,4 @@
-"""Vector store: milvus snapshots every 2h, kept 14 days.
+"""Vector store: milvus snapshots every 30m, kept 14 days.
 
 Snapshot bucket copied to the secondary; Cloud Scheduler runs a snapshot job. The engine writes
 each snapshot into the bucket itself, as its own service account (granted object access here).
@@ -15,7 +15,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 import settings
-from storage import CopiedBucket, Stack
+from storage import ALERT_AUTO_CLOSE, CopiedBucket, Stack
 
 ENGINE = "milvus"
 BUCKETS = {
@@ -24,8 +24,16 @@ BUCKETS = {
 }
 SNAPSHOT_FROM = ("asia-southeast1",)
 """Regions whose engine serves traffic and is snapshotted; standbys restore from the copies."""
-SCHEDULE = "0 */2 * * *"
+SCHEDULE = "*/30 * * * *"
 SNAPSHOT_RETENTION_DAYS = 14
+ALERT_AFTER_SECONDS = 14400
+"""Alert when no snapshot has succeeded for this long: the RPO, or one missed snapshot when the
+cadence leaves no room under it (`drgen check` reports that gap)."""
+SUCCESS_EVENT = "drgen.snapshot.succeeded"
+"""The `event` of the JSON line the job prints once the engine reports success."""
+ENGINE_ROLES = ("roles/storage.objectCreator", "roles/storage.objectViewer")
+"""Create and read only: the engine writes each snapshot once and never prunes (the lifecycle
+rule expires snapshots), so it cannot delete or overwrite one."""
 TRIGGER_CODE = Path(__file__).with_name("snapshot_trigger.py")
 TRIGGER_IMAGE = "python:3.12-slim"
 """The stock Python image runs the trigger; mirror it into Artifact Registry if policy asks."""
@@ -39,22 +47,28 @@ def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
         component="vector_store",
         dual_region_name=None,
         bucket_names=BUCKETS,
-        copy_every_seconds=7200,
+        copy_every_seconds=4800,
         noncurrent_version_days=7,
         expire_after_days=SNAPSHOT_RETENTION_DAYS,
     )
     if stack.region in SNAPSHOT_FROM:
         config = pulumi.Config()
-        engine_account = config.require("vector_store_service_account")
-        gcp.storage.BucketIAMMember(
-            "vector-snapshots-engine",
-            bucket=BUCKETS[stack.region],
-            role="roles/storage.objectUser",
-            member=f"serviceAccount:{engine_account}",
-            opts=pulumi.ResourceOptions(depends_on=[snapshots]),
-        )
+        engine = f"serviceAccount:{config.require('vector_store_service_account')}"
+        _allow_engine(BUCKETS[stack.region], engine, snapshots)
         _schedule_snapshots(stack, config)
     return snapshots.exports("vector_store_snapshot_bucket")
+
+
+def _allow_engine(bucket: str, member: str, snapshots: CopiedBucket) -> None:
+    """Let the engine write snapshots into `bucket` and read them back to restore."""
+    for role in ENGINE_ROLES:
+        gcp.storage.BucketIAMMember(
+            f"vector-snapshots-engine-{role.rsplit('.', 1)[1]}",
+            bucket=bucket,
+            role=role,
+            member=member,
+            opts=pulumi.ResourceOptions(depends_on=[snapshots]),
+        )
 
 
 def _service_account(stack: Stack, purpose: str, description: str) -> gcp.serviceaccount.Account:
@@ -73,6 +87,7 @@ def _schedule_snapshots(stack: Stack, config: pulumi.Config) -> None:
     runner = _service_account(stack, "job", f"Runs the {ENGINE} snapshot job")
     environment: list[dict[str, object]] = [
         {"name": "VECTOR_STORE_URL", "value": config.require("vector_store_url")},
+        {"name": "SUCCESS_EVENT", "value": SUCCESS_EVENT},
     ]
     job = gcp.cloudrunv2.Job(
         "vector-snapshots",
@@ -108,6 +123,7 @@ def _schedule_snapshots(stack: Stack, config: pulumi.Config) -> None:
         },
         labels=settings.labels_for("vector_store"),
     )
+    _alert_on_stale_snapshots(stack, job)
     starter = _service_account(stack, "sched", f"Starts the {ENGINE} snapshot job on schedule")
     gcp.cloudrunv2.JobIamMember(
         "vector-snapshots-scheduler-runs-job",
@@ -122,7 +138,7 @@ def _schedule_snapshots(stack: Stack, config: pulumi.Config) -> None:
         name=f"{settings.WORKLOAD}-vector-snapshots",
         project=stack.project,
         region=stack.region,
-        description=f"{ENGINE} snapshot of {settings.WORKLOAD} every 2h",
+        description=f"{ENGINE} snapshot of {settings.WORKLOAD} every 30m",
         schedule=SCHEDULE,
         time_zone="Etc/UTC",
         attempt_deadline="320s",
@@ -140,4 +156,55 @@ def _schedule_snapshots(stack: Stack, config: pulumi.Config) -> None:
                 "scope": "https://www.googleapis.com/auth/cloud-platform",
             },
         },
+    )
+
+
+def _alert_on_stale_snapshots(stack: Stack, job: gcp.cloudrunv2.Job) -> None:
+    """Count the job's success lines (Cloud Run turns a JSON line on stdout into a structured
+    log entry) and alert when none arrives for ALERT_AFTER_SECONDS."""
+    successes = gcp.logging.Metric(
+        "vector-snapshots-succeeded",
+        name=f"drgen-{settings.WORKLOAD}-vector-snapshots-succeeded-{stack.region}",
+        project=stack.project,
+        description=f"Successful {ENGINE} snapshots of {settings.WORKLOAD} in {stack.region}",
+        filter=job.name.apply(
+            lambda name: (
+                f'resource.type="cloud_run_job" AND resource.labels.job_name="{name}"'
+                f' AND resource.labels.location="{stack.region}"'
+                f' AND jsonPayload.event="{SUCCESS_EVENT}"'
+            )
+        ),
+        metric_descriptor={"metric_kind": "DELTA", "value_type": "INT64", "unit": "1"},
+    )
+    gcp.monitoring.AlertPolicy(
+        "vector-snapshots-stale",
+        project=stack.project,
+        display_name=f"drgen {settings.WORKLOAD}: no {ENGINE} snapshot in {stack.region}",
+        combiner="OR",
+        conditions=[
+            {
+                "display_name": "no successful snapshot",
+                # Absence conditions fire only after the metric has had one data point.
+                "condition_absent": {
+                    "filter": successes.name.apply(
+                        lambda metric: (
+                            f'metric.type="logging.googleapis.com/user/{metric}"'
+                            ' AND resource.type="cloud_run_job"'
+                        )
+                    ),
+                    "duration": f"{ALERT_AFTER_SECONDS}s",
+                    "aggregations": [
+                        {"alignment_period": "300s", "per_series_aligner": "ALIGN_SUM"}
+                    ],
+                },
+            }
+        ],
+        alert_strategy={"auto_close": ALERT_AUTO_CLOSE},
+        documentation={
+            "content": "The newest vector snapshot is older than the RPO: read the job's logs.",
+            "mime_type": "text/markdown",
+        },
+        notification_channels=stack.alert_channels,
+        severity="ERROR",
+        user_labels=settings.labels_for("vector_store"),
     )

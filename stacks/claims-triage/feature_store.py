@@ -16,7 +16,7 @@ from storage import BACKUP_POLICIES, LockedBackups, Stack
 
 TABLE = "claims-triage-features"
 """The same name in every region, so a table restored into the secondary needs no new config."""
-BACKUP_EVERY_HOURS = 2
+BACKUP_EVERY_HOURS = 1
 """Backups copied to the peer region this often: the regional-disaster RPO."""
 BACKUP_RETENTION_DAYS = 14
 PARTITION_KEY = "entity_key"

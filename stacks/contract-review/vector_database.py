@@ -18,7 +18,7 @@ CLUSTERS = {
     "ap-southeast-4": "contract-review-vectors-ap-southeast-4",
 }
 BACKUP_VAULT = "contract-review-vectors"
-BACKUP_EVERY_HOURS = 4
+BACKUP_EVERY_HOURS = 1
 """Backups copied to the peer region this often: the regional-disaster RPO."""
 ENGINE = "aurora-postgresql"
 ENGINE_VERSION = "16.6"

@@ -12,8 +12,10 @@ REGIONS = {
 }
 OWNER = "research-computing@example.edu"
 DUAL_REGION = None
-"""Multi-region holding both regions, where dual-region buckets and their key live (live
-patterns only; cold restore keeps a bucket per region)."""
+"""Location code of the configurable dual-region over both regions, where the dual-region
+buckets live (live patterns only; cold restore keeps a bucket per region)."""
+DUAL_REGION_KEY_LOCATION = None
+"""The Cloud KMS multi-region of the dual-region buckets' key (KMS has `europe`, not `eu`)."""
 
 LABELS = {
     "drgen-workload": WORKLOAD,

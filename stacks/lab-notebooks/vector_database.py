@@ -12,34 +12,72 @@ import pulumi
 import pulumi_gcp as gcp
 
 import settings
-from storage import Stack
+from storage import Stack, alert_on_log
 
 INSTANCES = {
     "us-west1": "lab-notebooks-vectors-us-west1",
 }
-DATABASE_VERSION = "POSTGRES_16"
+DATABASE_VERSION = "POSTGRES_18"
 MACHINE_TIER = "db-custom-4-16384"
 BACKUPS_KEPT = 14
 """Daily automated backups kept (one a day), plus 7 days of point-in-time recovery."""
-IAM_AUTHENTICATION = {"name": "cloudsql.iam_authentication", "value": "on"}
+DATABASE_FLAGS = [
+    {"name": "cloudsql.iam_authentication", "value": "on"},
+    # CIS Google Cloud Foundations Benchmark, section 6.2 (Cloud SQL for PostgreSQL): log
+    # checkpoints, connections, disconnections and lock waits; messages from warning up.
+    {"name": "log_checkpoints", "value": "on"},
+    {"name": "log_connections", "value": "on"},
+    {"name": "log_disconnections", "value": "on"},
+    {"name": "log_lock_waits", "value": "on"},
+    {"name": "log_min_messages", "value": "warning"},
+    {"name": "log_min_error_statement", "value": "error"},
+    # -1: no statement text in the logs, which would carry the vectors' source passages.
+    {"name": "log_min_duration_statement", "value": "-1"},
+    # pgAudit records DDL and role changes in Cloud Audit Logs once the application runs
+    # `CREATE EXTENSION pgaudit` (https://cloud.google.com/sql/docs/postgres/pg-audit).
+    {"name": "cloudsql.enable_pgaudit", "value": "on"},
+    {"name": "pgaudit.log", "value": "ddl,role"},
+]
 
 
 def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
     """The instance in the primary, its backups stored in the secondary region."""
+    key_grant = stack.key.allow_service("sqladmin.googleapis.com")
     if stack.role != "primary":
+        # The instance a backup is restored into here is encrypted with this region's key.
         return {}
     config = pulumi.Config()
-    key_grant = stack.key.allow_service("sqladmin.googleapis.com")
     instance = _instance(
         stack,
         config,
         key_grant,
         backups=_backups(location=None),
     )
+    _alert_on_failed_backups(stack)
     return {
         "vector_store_instance": instance.name,
         "vector_store_connection": instance.connection_name,
     }
+
+
+def _alert_on_failed_backups(stack: Stack) -> None:
+    """Notify when a backup window ends without a backup."""
+    # Cloud SQL writes a system event per backup window with its windowStatus:
+    # https://cloud.google.com/sql/docs/postgres/backup-recovery/view-audit-logs-for-automated-backups
+    alert_on_log(
+        "vectors-backup-failed",
+        stack=stack,
+        summary=f"Cloud SQL backup of {INSTANCES[stack.region]} did not succeed",
+        log_filter=(
+            'log_id("cloudaudit.googleapis.com/system_event")'
+            ' AND resource.type="cloudsql_database"'
+            f' AND resource.labels.database_id="{stack.project}:{INSTANCES[stack.region]}"'
+            ' AND protoPayload.methodName="cloudsql.instances.automatedBackup"'
+            ' AND NOT protoPayload.metadata.windowStatus="STATUS_SUCCEEDED"'
+        ),
+        component="vector_store",
+        runbook="The newest backup is older than a day: take one on demand and find the cause.",
+    )
 
 
 def _backups(location: str | None) -> dict[str, object]:
@@ -61,6 +99,7 @@ def _instance(
     config: pulumi.Config,
     key_grant: gcp.kms.CryptoKeyIAMMember,
     backups: dict[str, object],
+    ignore_changes: list[str] | None = None,
     **role_specific: object,
 ) -> gcp.sql.DatabaseInstance:
     """A private, TLS-only, CMEK-encrypted, highly available instance that cannot be deleted."""
@@ -85,9 +124,11 @@ def _instance(
                 "private_network": config.require("database_network"),
                 "ssl_mode": "ENCRYPTED_ONLY",
             },
-            "database_flags": [IAM_AUTHENTICATION],
+            "database_flags": DATABASE_FLAGS,
             "user_labels": settings.labels_for("vector_store"),
         },
-        opts=pulumi.ResourceOptions(protect=True, depends_on=[key_grant]),
+        opts=pulumi.ResourceOptions(
+            protect=True, depends_on=[key_grant], ignore_changes=ignore_changes
+        ),
         **role_specific,
     )

@@ -11,23 +11,23 @@ import pulumi
 import pulumi_gcp as gcp
 
 import settings
-from storage import RegionalKey, Stack
+from storage import Stack
 
 DATABASE = "patient-triage-features"
 BACKUP_RETENTION_SECONDS = 3024000
-MULTI_REGIONS = {"US": ("nam5", "us"), "EU": ("eur3", "europe")}
-"""Dual-region continent -> (Firestore multi-region, the Cloud KMS location of its keys)."""
+MULTI_REGIONS = {"US": "nam5", "EU": "eur3"}
+"""Dual-region location code -> the Firestore multi-region over the same continent. Its key is
+the dual-region buckets' key: nam5 and eur3 take keys from the Cloud KMS multi-regions us and
+europe, where that key lives."""
 
 
 def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
     """The database with PITR and a daily backup schedule, from the primary's stack."""
     if stack.role != "primary":
         return {}
-    location, key_location = MULTI_REGIONS[settings.DUAL_REGION]
-    key = stack.dual_region_key
-    if key is None or key_location != settings.DUAL_REGION.lower():
-        # Firestore's eur3 takes keys from KMS "europe", not the "eu" of dual-region buckets.
-        key = RegionalKey("firestore-key", project=stack.project, location=key_location)
+    location, key = MULTI_REGIONS[settings.DUAL_REGION], stack.dual_region_key
+    if key is None:
+        raise ValueError("the primary's stack holds the multi-region key (__main__.py)")
     key_grant = key.allow_service("firestore.googleapis.com")
     database = gcp.firestore.Database(
         "features",

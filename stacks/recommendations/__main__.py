@@ -29,9 +29,9 @@ if settings.REGIONS.get(role) != region:
     )
 
 dual_region_key = None
-if role == "primary" and settings.DUAL_REGION is not None:
+if role == "primary" and settings.DUAL_REGION_KEY_LOCATION is not None:
     dual_region_key = RegionalKey(
-        "dual-region-key", project=project, location=settings.DUAL_REGION.lower()
+        "dual-region-key", project=project, location=settings.DUAL_REGION_KEY_LOCATION
     )
 stack = Stack(
     region=region,
@@ -40,6 +40,7 @@ stack = Stack(
     key=RegionalKey("data-key", project=project, location=region),
     dual_region_key=dual_region_key,
     peer_deployed=config.get_bool("peer_deployed") is not False,
+    alert_channels=config.require_object("alert_notification_channels"),
 )
 
 pulumi.export("role", role)

@@ -13,8 +13,10 @@ REGIONS = {
 }
 OWNER = "personalisation@example.com"
 DUAL_REGION = "US"
-"""Multi-region holding both regions, where dual-region buckets and their key live (live
-patterns only; cold restore keeps a bucket per region)."""
+"""Location code of the configurable dual-region over both regions, where the dual-region
+buckets live (live patterns only; cold restore keeps a bucket per region)."""
+DUAL_REGION_KEY_LOCATION = "us"
+"""The Cloud KMS multi-region of the dual-region buckets' key (KMS has `europe`, not `eu`)."""
 
 LABELS = {
     "drgen-workload": WORKLOAD,

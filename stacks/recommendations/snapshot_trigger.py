@@ -13,6 +13,7 @@ import os
 import urllib.request
 
 TIMEOUT_SECONDS = 60
+ENGINE = "qdrant"
 
 
 def main() -> None:
@@ -22,7 +23,19 @@ def main() -> None:
     request = urllib.request.Request(f"{base_url}/snapshots?wait=false", method="POST")
     request.add_header("api-key", _api_key())
     status = _send(request)
-    print(json.dumps({"snapshot": name, "status": status}))
+    # Reached only when the request succeeded (an exception exits non-zero and Cloud Run
+    # retries the task); the alert on stale snapshots counts these lines.
+    print(
+        json.dumps(
+            {
+                "severity": "INFO",
+                "message": f"{ENGINE} snapshot {name} succeeded",
+                "event": os.environ["SUCCESS_EVENT"],
+                "snapshot": name,
+                "status": status,
+            }
+        )
+    )
 
 
 def _send(request: urllib.request.Request) -> int:

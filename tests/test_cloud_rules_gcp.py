@@ -1,0 +1,417 @@
+"""Rules of Google Cloud that the mock runtime cannot see, one test each, with its source.
+
+Each rule is checked on what the generated stacks declare under mocks (the golden projects, or a
+tiny inline workload where no example reaches the branch), or on the pure function that decides.
+"""
+
+from __future__ import annotations
+
+import datetime
+import http.server
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from drgen.clouds import KMS_MULTI_REGIONS, gcp_dual_region
+from drgen.diff import mock_run
+from drgen.loader import SourcedWorkload
+from drgen.plan import DrPlan, StackPlan, resolve
+from drgen.render import render
+from drgen.write import write_project
+from tests.conftest import make_workload
+from tests.stacks import (
+    of_type,
+    plan_of,
+    projects_of,
+    run,
+    stacks_of,
+    takes_snapshots,
+    uses_pgvector,
+)
+
+GCP_STACKS = stacks_of("gcp")
+ALERT = "gcp:monitoring/alertPolicy:AlertPolicy"
+BUCKET = "gcp:storage/bucket:Bucket"
+BUCKET_GRANT = "gcp:storage/bucketIAMMember:BucketIAMMember"
+SQL = "gcp:sql/databaseInstance:DatabaseInstance"
+TRANSFER = "gcp:storage/transferJob:TransferJob"
+
+ACTIVE_WEAVIATE = make_workload(0, "gcp", components={"vector_store": {"engine": "weaviate"}})
+COLD_PGVECTOR = make_workload(2, "gcp", components={"vector_store": {"engine": "pgvector"}})
+WARM_PGVECTOR = make_workload(1, "gcp", components={"vector_store": {"engine": "pgvector"}})
+
+
+def routes(plan: DrPlan) -> bool:
+    return plan.routing is not None
+
+
+def copies(plan: DrPlan) -> bool:
+    return plan.pattern == "cold-restore" and plan.secondary is not None
+
+
+def rendered(tmp_path: Path, sourced: SourcedWorkload) -> tuple[DrPlan, Path]:
+    plan = resolve(sourced)
+    write_project(render(plan), tmp_path / plan.workload)
+    return plan, tmp_path / plan.workload
+
+
+def with_input(stack: StackPlan, key: str, value: str) -> StackPlan:
+    """`stack` with the stand-in of input `key` replaced by `value`."""
+    inputs = tuple(
+        i.model_copy(update={"example": value}) if i.key == key else i for i in stack.inputs
+    )
+    assert inputs != stack.inputs, key
+    return stack.model_copy(update={"inputs": inputs})
+
+
+def sdk_doc(module: str, name: str) -> str:
+    """The words of one pulumi_gcp source file, whose docstrings hold the rules quoted below."""
+    import pulumi_gcp  # the tests may import the SDK; the render path never does
+
+    return " ".join((Path(pulumi_gcp.__file__).parent / module / f"{name}.py").read_text().split())
+
+
+# 1. pulumi-gcp compute.HealthCheck, `source_regions`: "If this list is non-empty, then there
+#    are restrictions on what other health check fields are supported and what other resources
+#    can use this health check: ... The checkIntervalSec field must be at least 30."
+@projects_of("gcp", routes)
+def test_a_health_check_probing_from_source_regions_checks_at_most_every_30_seconds(
+    project: Path,
+) -> None:
+    assert "The checkIntervalSec field must be at least 30." in sdk_doc("compute", "health_check")
+    (check,) = of_type(
+        run(project, plan_of(project).primary.name), "gcp:compute/healthCheck:HealthCheck"
+    )
+
+    assert check["sourceRegions"]
+    assert check["checkIntervalSec"] >= 30
+
+
+# 2. Cloud KMS multi-regions are `us`, `europe` and `asia`; there is no `eu`
+#    (https://cloud.google.com/kms/docs/locations). pulumi-gcp firestore.Database, cmek_config:
+#    "For Firestore's nam5 multi-region, this corresponds to Cloud KMS multi-region us. For
+#    Firestore's eur3 multi-region, this corresponds to Cloud KMS multi-region europe." A second
+#    key ring of the same name in the same location is a 409.
+@GCP_STACKS
+def test_keys_live_in_real_kms_locations_one_ring_per_location(
+    project_stack: tuple[Path, str],
+) -> None:
+    doc = sdk_doc("firestore", "_inputs")
+    assert "eur3 multi-region, this corresponds to Cloud KMS multi-region europe" in doc
+    result = run(*project_stack)
+    rings = [r["location"] for r in of_type(result, "gcp:kms/keyRing:KeyRing")]
+    kms_locations = set(KMS_MULTI_REGIONS.values())
+
+    assert len(rings) == len(set(rings))
+    assert all(
+        location in kms_locations or re.fullmatch(r"[a-z]+-[a-z]+\d+", location)
+        for location in rings
+    )
+    for bucket in of_type(result, BUCKET):
+        key_location = bucket["encryption"]["defaultKmsKeyName"].split("/")[3]
+        assert key_location == KMS_MULTI_REGIONS.get(bucket["location"], bucket["location"].lower())
+    for database in of_type(result, "gcp:firestore/database:Database"):
+        key_location = database["cmekConfig"]["kmsKeyName"].split("/")[3]
+        expected = {"nam5": "us", "eur3": "europe"}.get(
+            database["locationId"], database["locationId"]
+        )
+        assert key_location == expected
+
+
+# 3. A bucket must exist before anyone is granted on it: the secondary deploys first, and on
+#    active-active its engine writes into the dual-region bucket the primary's stack creates.
+def test_a_secondary_first_deployment_grants_only_on_buckets_it_creates(tmp_path: Path) -> None:
+    plan, project = rendered(tmp_path, ACTIVE_WEAVIATE)
+    secondary = plan.secondary
+    assert secondary is not None and plan.secondary_needs_primary
+    config = project / f"Pulumi.{secondary.name}.yaml"
+    # What the deploy sequence's first step sets (`pulumi config set peer_deployed false`).
+    config.write_text(config.read_text() + f'  {plan.workload}:peer_deployed: "false"\n')
+
+    first = mock_run(project, secondary)
+    owned = {b["name"] for b in of_type(first, BUCKET)}
+
+    assert {g["bucket"] for g in of_type(first, BUCKET_GRANT)} <= owned
+    assert of_type(first, "gcp:cloudrunv2/job:Job")  # the rest of the stack still deploys
+
+
+# 4. pulumi-gcp storage.TransferJob, `schedule_start_date`: "If schedule_start_date is in the
+#    past, the transfer will run for the first time on the following day"; `overwrite_when`:
+#    "If not set, overwrite behavior is determined by overwrite_objects_already_existing_in_sink"
+#    (whose false still overwrites objects that differ). Locked records must never be replaced.
+@projects_of("gcp", copies)
+def test_copies_start_today_and_say_when_they_overwrite(project: Path) -> None:
+    assert "the transfer will run for the first time on the following day" in sdk_doc(
+        "storage", "_inputs"
+    )
+    result = run(project, plan_of(project).primary.name)
+    locked = {
+        b["name"] for b in of_type(result, BUCKET) if b.get("retentionPolicy", {}).get("isLocked")
+    }
+    today = datetime.datetime.now(datetime.UTC).date()
+
+    for job in of_type(result, TRANSFER):
+        start = job["schedule"]["scheduleStartDate"]
+        assert datetime.date(start["year"], start["month"], start["day"]) >= today
+        options = job["transferSpec"]["transferOptions"]
+        source = job["transferSpec"]["gcsDataSource"]["bucketName"]
+        assert options["overwriteWhen"] == ("NEVER" if source in locked else "DIFFERENT")
+        assert "overwriteObjectsAlreadyExistingInSink" not in options
+
+
+# 5a. Storage Transfer logs failed actions as ERROR when `logging_config` asks for them
+#     (https://cloud.google.com/storage-transfer/docs/reference/rest/v1/LoggingConfig); a
+#     log-match alert must set a notification rate limit (pulumi-gcp AlertPolicy).
+@projects_of("gcp", copies)
+def test_a_failed_copy_alerts(project: Path) -> None:
+    result = run(project, plan_of(project).primary.name)
+    alerts = [
+        c["conditionMatchedLog"]["filter"]
+        for a in of_type(result, ALERT)
+        for c in a["conditions"]
+        if "conditionMatchedLog" in c
+    ]
+
+    jobs = of_type(result, TRANSFER)
+    assert jobs
+    for job in jobs:
+        assert job["loggingConfig"]["logActionStates"] == ["FAILED"]
+    assert len([f for f in alerts if 'resource.type="storage_transfer_job"' in f]) == len(jobs)
+    for alert in of_type(result, ALERT):
+        assert alert["notificationChannels"]
+        if any("conditionMatchedLog" in c for c in alert["conditions"]):
+            assert alert["alertStrategy"]["notificationRateLimit"]["period"]
+
+
+# 5b. Cloud SQL writes a system-event audit log `cloudsql.instances.automatedBackup` per backup
+#     window, with `windowStatus` STATUS_SUCCEEDED when it worked
+#     (https://cloud.google.com/sql/docs/postgres/backup-recovery/view-audit-logs-for-automated-backups).
+@projects_of("gcp", uses_pgvector)
+def test_a_failed_cloud_sql_backup_alerts(project: Path) -> None:
+    plan = plan_of(project)
+    result = run(project, plan.primary.name)
+    (instance,) = of_type(result, SQL)
+    filters = [
+        c["conditionMatchedLog"]["filter"]
+        for a in of_type(result, ALERT)
+        for c in a["conditions"]
+        if "conditionMatchedLog" in c
+    ]
+
+    (backup_alert,) = [f for f in filters if "cloudsql.instances.automatedBackup" in f]
+    assert f'database_id="{instance["project"]}:{instance["name"]}"' in backup_alert
+    assert 'NOT protoPayload.metadata.windowStatus="STATUS_SUCCEEDED"' in backup_alert
+
+
+# 5c. A metric-absence condition fires when a series has no data for `duration`: at least 120 s,
+#     a whole number of minutes, at most 23.5 hours
+#     (https://cloud.google.com/monitoring/alerts/metric-absence); the snapshot job's success
+#     line feeds a log-based counter, so the alert watches the newest snapshot's age.
+@projects_of("gcp", takes_snapshots)
+def test_a_stale_snapshot_alerts_within_the_rpo(project: Path) -> None:
+    plan = plan_of(project)
+    vectors = plan.component("vector_store")
+    assert vectors is not None
+    every = int(vectors.params["snapshot_every_seconds"])
+
+    for region in vectors.serving:
+        result = run(project, region)
+        (metric,) = of_type(result, "gcp:logging/metric:Metric")
+        (job,) = of_type(result, "gcp:cloudrunv2/job:Job")
+        (absent,) = [
+            c["conditionAbsent"]
+            for a in of_type(result, ALERT)
+            for c in a["conditions"]
+            if "conditionAbsent" in c
+        ]
+        duration = int(absent["duration"].removesuffix("s"))
+        envs = {
+            e["name"]: e.get("value") for e in job["template"]["template"]["containers"][0]["envs"]
+        }
+
+        assert f'jsonPayload.event="{envs["SUCCESS_EVENT"]}"' in metric["filter"]
+        assert f'job_name="{job["name"]}"' in metric["filter"]
+        assert metric["name"] in absent["filter"]
+        assert 120 <= duration <= 84600 and duration % 60 == 0
+        assert duration <= max(plan.objectives.rpo_seconds, every + 900)
+
+
+class _Refusing(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.send_response(500)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def refusing_engine() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+# 5d. Cloud Run retries a task and marks the execution failed only when the container exits
+#     non-zero (https://cloud.google.com/run/docs/create-jobs): an engine that refuses the
+#     snapshot must fail the job and print no success line.
+@projects_of("gcp", takes_snapshots)
+def test_the_snapshot_job_fails_when_the_engine_refuses(
+    project: Path, refusing_engine: str
+) -> None:
+    completed = subprocess.run(
+        [sys.executable, str(project / "snapshot_trigger.py")],
+        env={
+            **os.environ,
+            "VECTOR_STORE_URL": refusing_engine,
+            "API_KEY": "test-key",
+            "SUCCESS_EVENT": "drgen.snapshot.succeeded",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert completed.returncode != 0
+    assert "drgen.snapshot.succeeded" not in completed.stdout
+
+
+# 6. A promoted Cloud SQL replica keeps `backups={"enabled": False}` until the program changes
+#    it; replicas take no backups, so the program turns them on once the stack says promoted.
+def test_a_promoted_replica_takes_backups_with_point_in_time_recovery(tmp_path: Path) -> None:
+    plan, project = rendered(tmp_path, WARM_PGVECTOR)
+    secondary = plan.secondary
+    assert secondary is not None
+
+    replica = of_type(mock_run(project, secondary), SQL)[0]["settings"]["backupConfiguration"]
+    promoted = mock_run(project, with_input(secondary, "vector_store_promoted", "true"))
+    (instance,) = of_type(promoted, SQL)
+
+    assert replica == {"enabled": False}
+    assert instance["settings"]["backupConfiguration"]["enabled"] is True
+    assert instance["settings"]["backupConfiguration"]["pointInTimeRecoveryEnabled"] is True
+    assert any("automatedBackup" in str(a["conditions"]) for a in of_type(promoted, ALERT))
+
+
+# 7. "When you create a backup of a Cloud SQL for PostgreSQL instance, the backup is encrypted
+#    with the primary instance's customer-managed key" (https://cloud.google.com/sql/docs/postgres/cmek);
+#    the instance a cold restore creates in the secondary is encrypted with that region's key,
+#    which Cloud SQL's service agent must be allowed to use before the disaster.
+def test_the_secondary_lets_cloud_sql_use_its_own_key_for_a_restore(tmp_path: Path) -> None:
+    plan, project = rendered(tmp_path, COLD_PGVECTOR)
+    secondary = plan.secondary
+    assert secondary is not None
+
+    result = mock_run(project, secondary)
+    grants = of_type(result, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
+
+    assert of_type(result, SQL) == []
+    assert any(
+        "sqladmin" in g["member"] and f"/locations/{secondary.region}/" in g["cryptoKeyId"]
+        for g in grants
+    )
+
+
+# 8. Configurable dual-regions pair only the regions of one location code's row of the table in
+#    https://cloud.google.com/storage/docs/locations ("The EUROPE-NORTH1 and EUROPE-WEST4
+#    dual-region pairing is only available as a predefined dual-region"); London, Zürich,
+#    Tokyo and Montréal are in no row drgen can key (US, EU, ASIA).
+@pytest.mark.parametrize(
+    ("primary", "secondary", "expected"),
+    [
+        ("europe-west1", "europe-west4", "EU"),
+        ("us-central1", "us-east1", "US"),
+        ("asia-east1", "asia-southeast1", "ASIA"),
+        ("europe-west1", "europe-west2", None),
+        ("europe-west3", "europe-west6", None),
+        ("europe-north1", "europe-west4", None),
+        ("asia-northeast1", "asia-southeast1", None),
+        ("northamerica-northeast1", "us-east1", None),
+        ("us-east1", "us-east1", None),
+    ],
+)
+def test_dual_regions_come_from_the_cloud_storage_table(
+    primary: str, secondary: str, expected: str | None
+) -> None:
+    assert gcp_dual_region(primary, secondary) == expected
+
+
+def test_a_live_pattern_over_an_unpairable_region_is_refused() -> None:
+    london = {"primary": "europe-west1", "secondary": "europe-west2"}
+    targets = {"europe-west1": "203.0.113.1", "europe-west2": "203.0.113.2"}
+    endpoint = {"domain": "demo.example.com", "zone": "example.com", "targets": targets}
+
+    with pytest.raises(ValidationError, match="dual-region"):
+        make_workload(1, "gcp", regions=london, endpoint=endpoint)
+
+
+# 9. pulumi-gcp sql.DatabaseInstance, replica_configuration.failover_target: "Not supported for
+#    Postgres database."
+@projects_of("gcp", uses_pgvector)
+def test_no_postgres_replica_names_a_failover_target(project: Path) -> None:
+    assert "Not supported for Postgres database" in sdk_doc("sql", "_inputs")
+    for stack in plan_of(project).stacks:
+        for instance in of_type(run(project, stack.name), SQL):
+            # The SDK marks the whole block secret (it holds a password), so the mocks see only
+            # whether it is there: drgen's replicas need none of its settings.
+            assert "replicaConfiguration" not in instance
+
+
+# 11. roles/storage.objectUser includes storage.objects.delete
+#     (https://cloud.google.com/storage/docs/access-control/iam-roles): an engine that writes
+#     each snapshot once and never prunes gets create and read only. Weaviate rewrites its
+#     backup's metadata object, and replacing an object needs delete.
+@projects_of("gcp", takes_snapshots)
+def test_the_engine_may_create_and_read_snapshots_but_not_delete_them(project: Path) -> None:
+    plan = plan_of(project)
+    vectors = plan.component("vector_store")
+    assert vectors is not None
+
+    for region in vectors.serving:
+        roles = {
+            g["role"]
+            for g in of_type(run(project, region), BUCKET_GRANT)
+            if g["member"].startswith("serviceAccount:vectors@")
+        }
+        if vectors.engine == "weaviate":
+            assert roles == {"roles/storage.objectUser"}
+        else:
+            assert roles == {"roles/storage.objectCreator", "roles/storage.objectViewer"}
+
+
+# 12. CIS Google Cloud Platform Foundation Benchmark, section 6.2 (Cloud SQL for PostgreSQL
+#     database flags) and https://cloud.google.com/sql/docs/postgres/pg-audit; the newest major
+#     version the installed pulumi-gcp lists for `database_version`.
+CIS_FLAGS = {
+    "log_checkpoints": "on",
+    "log_connections": "on",
+    "log_disconnections": "on",
+    "log_lock_waits": "on",
+    "log_min_messages": "warning",
+    "log_min_error_statement": "error",
+    "log_min_duration_statement": "-1",
+    "cloudsql.enable_pgaudit": "on",
+    "cloudsql.iam_authentication": "on",
+}
+
+
+@projects_of("gcp", uses_pgvector)
+def test_cloud_sql_sets_the_cis_flags_pgaudit_and_the_newest_postgres(project: Path) -> None:
+    versions = re.findall(r"POSTGRES_(\d+)", sdk_doc("sql", "database_instance"))
+    newest = f"POSTGRES_{max(int(v) for v in versions)}"
+    (instance,) = of_type(run(project, plan_of(project).primary.name), SQL)
+    flags: dict[str, Any] = {f["name"]: f["value"] for f in instance["settings"]["databaseFlags"]}
+
+    assert instance["databaseVersion"] == newest
+    assert CIS_FLAGS.items() <= flags.items()
+    assert flags["pgaudit.log"]
