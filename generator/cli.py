@@ -124,13 +124,22 @@ def init(tier: int, cloud: str, name: str, output: Path) -> None:
       drgen init --tier 0 --cloud aws --name fraud-scoring
       drgen init --tier 2 --cloud gcp -o services/search/workload.yaml
     """
-    from drgen.starter import starter_workload
+    from drgen.starter import starter_problems, starter_workload
 
-    if output.exists():
+    problems = starter_problems(tier=tier, cloud=cloud, name=name)
+    if problems:
+        raise click.BadParameter("; ".join(problems), param_hint="--name")
+    if output.exists() or output.is_symlink():
         raise DrgenError(f"{output} already exists; drgen init never overwrites a file")
     text = starter_workload(tier=tier, cloud=cloud, name=name)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        # "x": create, never replace, even if the file appeared since the check above.
+        with output.open("x", encoding="utf-8") as stream:
+            stream.write(text)
+    except OSError as error:
+        where = error.filename or output
+        raise DrgenError(f"cannot write {where}: {error.strerror or error}") from None
     click.echo(f"wrote {output}; edit it, then run `drgen validate {output}`")
 
 
@@ -174,7 +183,10 @@ def render_command(workloads: tuple[Path, ...], output: Path, check: bool) -> No
     for plan, files in rendered:
         _warn(plan)
         project = output / plan.workload
+        reconcile(plan, files, project, write=False)  # a bad stack file stops before any write
         report = write_project(drgen_owned(plan, files), project, released=team_owned(plan))
+        for note in report.ignored:
+            click.echo(f"warning: {project}: {note}", err=True)
         config = reconcile(plan, files, project, write=True)
         click.echo(
             f"{project}: {len(report.written)} written, {len(report.unchanged)} unchanged,"

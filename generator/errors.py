@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,8 +52,12 @@ class DiffError(DrgenError):
 
 
 def display_path(path: Path) -> str:
-    """A path as the user would type it: relative to the working directory when inside it."""
+    """A path as the user would type it: relative to the working directory when inside it.
+
+    Symbolic links are not resolved: a message about a link names the link.
+    """
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+        # Not Path.resolve(): that would follow the link the message is about.
+        return str(Path(os.path.abspath(path)).relative_to(Path.cwd()))  # noqa: PTH100
+    except (ValueError, OSError):
         return str(path)

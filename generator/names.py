@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-BUCKET_NAME_MAX = 63
-"""S3 and GCS both cap bucket names at 63 characters."""
+from drgen.limits import NAME_LIMITS
+
+BUCKET_NAME_MAX = min(NAME_LIMITS[key].max_length for key in ("aws.s3_bucket", "gcp.gcs_bucket"))
+"""S3 and GCS both cap bucket names at 63 characters (checked early, with the other fields)."""
 
 COMPONENT_SLUGS = {
     "models": "models",

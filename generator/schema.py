@@ -27,6 +27,7 @@ from drgen.clouds import (
     tag_problems,
 )
 from drgen.durations import EXPECTED, parse_duration
+from drgen.limits import TAG_LIMITS
 from drgen.names import BUCKET_NAME_MAX, longest_bucket_name
 
 Pattern = Literal["active-active", "warm-standby", "cold-restore"]
@@ -75,6 +76,12 @@ Duration = Annotated[
 
 Loc = tuple[str | int, ...]
 
+SIZE_GB_MAX = 10**7
+"""10 PB: beyond any one model or index, and well inside what restore estimates can compute."""
+
+WORKLOAD_NAME = r"^[a-z](?!.*--)[a-z0-9-]{1,38}[a-z0-9]$"
+"""The workload's name; every resource name starts with it."""
+
 
 def _report(info: ValidationInfo, problems: list[tuple[Loc, str]]) -> None:
     """Hand cross-field problems to the loader's collector, so all of them are reported at once.
@@ -92,7 +99,9 @@ def _report(info: ValidationInfo, problems: list[tuple[Loc, str]]) -> None:
 class Strict(BaseModel):
     """Base of every schema model: unknown keys are errors and parsed values never change."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, coerce_numbers_to_str=True, regex_engine="python-re"
+    )
 
 
 class Regions(Strict):
@@ -126,13 +135,23 @@ class Naming(Strict):
 
 class Models(Strict):
     size_gb: float = Field(
-        default=100, gt=0, description="Total size of model artefacts, for restore estimates."
+        default=100,
+        gt=0,
+        le=SIZE_GB_MAX,
+        allow_inf_nan=False,
+        description="Total size of model artefacts, for restore estimates.",
     )
 
 
 class VectorStore(Strict):
     engine: VectorEngine = Field(description="Vector database engine.")
-    size_gb: float = Field(default=10, gt=0, description="Index size, for restore estimates.")
+    size_gb: float = Field(
+        default=10,
+        gt=0,
+        le=SIZE_GB_MAX,
+        allow_inf_nan=False,
+        description="Index size, for restore estimates.",
+    )
     snapshot_every: Duration = Field(
         default=3600,
         description="Snapshot cadence for snapshot-based engines (qdrant, weaviate, milvus,"
@@ -156,7 +175,10 @@ class FeatureStore(Strict):
 class Prompts(Strict):
     path: str = Field(
         description="Folder of prompt, retrieval-config and tool-definition files, relative to"
-        " workload.yaml; deployed to every region so that a restore is a redeploy."
+        " workload.yaml; deployed to every region so that a restore is a redeploy. It must"
+        " resolve inside the workload's folder; only regular UTF-8 text files are read (no"
+        " symbolic links; at most 1 MiB each, 10 MiB and 500 files in all; hidden files"
+        " skipped)."
     )
 
 
@@ -206,12 +228,39 @@ class Endpoint(Strict):
     )
 
 
+def _cloud_rules(schema: dict[str, Any]) -> None:
+    """What depends on the cloud, in JSON Schema terms, so that editors flag it too: the
+    regions each cloud has and how many tags or labels it takes. (That the two regions differ
+    is beyond JSON Schema; `drgen validate` checks it.)"""
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"cloud": {"const": cloud}}, "required": ["cloud"]},
+            "then": {
+                "properties": {
+                    "regions": {
+                        "properties": {
+                            "primary": {"enum": sorted(REGIONS[cloud])},
+                            "secondary": {"enum": sorted(REGIONS[cloud])},
+                        }
+                    },
+                    "tags": {"maxProperties": TAG_LIMITS[cloud].for_the_workload},
+                }
+            },
+        }
+        for cloud in ("aws", "gcp")
+    ]
+
+
 class Workload(Strict):
     """One AI workload and the disaster-recovery objectives it must meet."""
 
+    model_config = ConfigDict(json_schema_extra=_cloud_rules)
+
     name: str = Field(
-        pattern=r"^[a-z][a-z0-9-]{2,39}$",
-        description="Workload name, used in every resource name: 3-40 of a-z, 0-9 and -.",
+        pattern=WORKLOAD_NAME,
+        description="Workload name, used in every resource name: 3-40 of a-z, 0-9 and -,"
+        " starting with a letter, ending with a letter or digit, no --; every name derived from it"
+        " must fit its cloud's limit (`drgen validate` names any that does not).",
     )
     tier: int = Field(ge=0, le=3, strict=True, description="0 mission-critical ... 3 exploratory.")
     cloud: Cloud = Field(description="Target cloud.")
@@ -292,14 +341,23 @@ class Workload(Strict):
     def _tags_fit_cloud(cls, tags: dict[str, str], info: ValidationInfo) -> dict[str, str]:
         cloud = info.data.get("cloud")
         if cloud:
-            _report(
-                info,
-                [
-                    (("tags", key), text)
-                    for key, value in tags.items()
-                    for text in tag_problems(cloud, key, value)
-                ],
-            )
+            problems: list[tuple[Loc, str]] = [
+                (("tags", key), text)
+                for key, value in tags.items()
+                for text in tag_problems(cloud, key, value)
+            ]
+            limit = TAG_LIMITS[cloud]
+            if len(tags) > limit.for_the_workload:
+                kind = "tags" if cloud == "aws" else "labels"
+                problems.append(
+                    (
+                        ("tags",),
+                        f"{len(tags)} {kind}, the limit is {limit.for_the_workload}:"
+                        f" {cloud.upper()} allows {limit.per_resource} per resource and drgen adds"
+                        f" {limit.added_by_drgen}; remove {len(tags) - limit.for_the_workload}",
+                    )
+                )
+            _report(info, problems)
         return tags
 
     @field_validator("naming")

@@ -23,6 +23,9 @@ from ruamel.yaml.util import load_yaml_guess_indent
 from drgen.errors import RenderError, display_path
 from drgen.plan import DrPlan, StackPlan
 
+MAX_BYTES = 256 * 1024
+"""The largest stack config file drgen reads: it is committed by whoever opens a pull request."""
+
 
 @dataclass
 class ConfigReport:
@@ -65,6 +68,12 @@ def reconcile(plan: DrPlan, files: dict[str, str], project: Path, *, write: bool
     for stack in plan.stacks:
         path = stack_file(stack)
         target = project / path
+        if target.is_symlink():
+            # The folder is committed by whoever opens a pull request: follow no link out of it.
+            raise RenderError(
+                f"{display_path(target)} is a symbolic link; drgen reads and writes only a real"
+                " file there"
+            )
         if not target.exists():
             report.created.append(path)
             report.drift += _unified("", files[path], None, target)
@@ -158,7 +167,14 @@ def _only_adds(old: str, new: str) -> bool:
 
 def _read(target: Path) -> str:
     try:
-        return target.read_text(encoding="utf-8")
+        with target.open("rb") as stream:
+            raw = stream.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            raise RenderError(
+                f"{display_path(target)} is over {MAX_BYTES // 1024} KiB; a stack config file"
+                " is a few keys"
+            )
+        return raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise RenderError(f"cannot read {display_path(target)}: {error}") from None
 

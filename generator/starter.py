@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import tempfile
+from pathlib import Path
+
+from drgen.errors import WorkloadError
 from drgen.render import template_environment
-from drgen.schema import DEFAULT_PATTERN
+from drgen.schema import DEFAULT_PATTERN, WORKLOAD_NAME
 
 STARTER_REGIONS = {"aws": ("us-east-1", "us-west-2"), "gcp": ("us-east1", "us-west1")}
 
@@ -25,3 +30,28 @@ def starter_workload(*, tier: int, cloud: str, name: str) -> str:
             feature_engine="dynamodb" if cloud == "aws" else "firestore",
         )
     )
+
+
+def starter_problems(*, tier: int, cloud: str, name: str) -> list[str]:
+    """Why the starter for these choices would not validate; empty when it would.
+
+    `drgen init` never writes a file that `drgen validate` then rejects: the name is checked
+    before it reaches the template, then the whole starter goes through validation.
+    """
+    if not re.fullmatch(WORKLOAD_NAME, name):
+        return [
+            f"{name!r} is not a workload name: 3-40 of a-z, 0-9 and -, starting with a letter"
+            " (e.g. fraud-scoring)"
+        ]
+    from drgen.limits import plan_name_problems
+    from drgen.loader import load_workload
+    from drgen.plan import resolve
+
+    with tempfile.TemporaryDirectory(prefix="drgen-init-") as scratch:
+        path = Path(scratch) / "workload.yaml"
+        path.write_text(starter_workload(tier=tier, cloud=cloud, name=name), encoding="utf-8")
+        try:
+            plan = resolve(load_workload(path))
+        except WorkloadError as error:
+            return [problem.message for problem in error.problems]
+    return plan_name_problems(plan)

@@ -166,3 +166,24 @@ def test_a_stack_file_that_is_not_yaml_is_a_located_error(
     assert result.exit_code == 1
     assert "Pulumi.us-west-2.yaml:3:1: not valid YAML" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_stack_file_that_is_a_link_is_refused_and_its_target_untouched(
+    run_cli: Cli, workload_file: Callable[[str], Path], tmp_path: Path
+) -> None:
+    workload = rendered(run_cli, workload_file)
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text("config:\n  other: value\n")
+    STACK.unlink()
+    STACK.symlink_to(outside)
+    settings = Path("out/demo-workload/settings.py")
+    settings.unlink()
+
+    write = run_cli("render", str(workload), "-o", "out")
+    check = run_cli("render", "--check", str(workload), "-o", "out")
+
+    for result in (write, check):
+        assert result.exit_code == 1
+        assert "Pulumi.us-west-2.yaml is a symbolic link" in result.stderr
+    assert outside.read_text() == "config:\n  other: value\n"
+    assert not settings.exists()  # stopped before writing anything
