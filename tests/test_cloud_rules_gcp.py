@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from drgen.clouds import KMS_MULTI_REGIONS, gcp_dual_region
 from drgen.diff import mock_run
+from drgen.errors import DrgenError
 from drgen.loader import SourcedWorkload
 from drgen.plan import DrPlan, StackPlan, resolve
 from drgen.render import render
@@ -148,7 +149,7 @@ def test_a_secondary_first_deployment_grants_only_on_buckets_it_creates(tmp_path
 #    "If not set, overwrite behavior is determined by overwrite_objects_already_existing_in_sink"
 #    (whose false still overwrites objects that differ). Locked records must never be replaced.
 @projects_of("gcp", copies)
-def test_copies_start_today_and_say_when_they_overwrite(project: Path) -> None:
+def test_copies_start_today_overwrite_as_declared_and_take_the_sink_key(project: Path) -> None:
     assert "the transfer will run for the first time on the following day" in sdk_doc(
         "storage", "_inputs"
     )
@@ -165,6 +166,10 @@ def test_copies_start_today_and_say_when_they_overwrite(project: Path) -> None:
         source = job["transferSpec"]["gcsDataSource"]["bucketName"]
         assert options["overwriteWhen"] == ("NEVER" if source in locked else "DIFFERENT")
         assert "overwriteObjectsAlreadyExistingInSink" not in options
+        # MetadataOptions.KmsKey: KMS_KEY_PRESERVE keeps "the object's original Cloud KMS
+        # customer-managed encryption key"; the copies must not need the lost region's key
+        # (https://cloud.google.com/storage-transfer/docs/reference/rest/v1/TransferSpec#KmsKey).
+        assert options["metadataOptions"]["kmsKey"] == "KMS_KEY_DESTINATION_BUCKET_DEFAULT"
 
 
 # 5a. Storage Transfer logs failed actions as ERROR when `logging_config` asks for them
@@ -213,33 +218,40 @@ def test_a_failed_cloud_sql_backup_alerts(project: Path) -> None:
 
 # 5c. A metric-absence condition fires when a series has no data for `duration`: at least 120 s,
 #     a whole number of minutes, at most 23.5 hours
-#     (https://cloud.google.com/monitoring/alerts/metric-absence); the snapshot job's success
-#     line feeds a log-based counter, so the alert watches the newest snapshot's age.
+#     (https://cloud.google.com/monitoring/alerts/metric-absence). It watches Cloud Run's
+#     built-in `run.googleapis.com/job/completed_execution_count` (label `result`,
+#     https://cloud.google.com/monitoring/api/metrics_gcp_p_z#gcp-run), not a log-based metric:
+#     an alert on a log-based metric created in the same deployment fails with "Error 404:
+#     Cannot find metric(s) ... it could take up to 10 minutes to become available"
+#     (hashicorp/terraform-provider-google#11102). Absence needs one data point first, so failed
+#     executions alert too.
 @projects_of("gcp", takes_snapshots)
-def test_a_stale_snapshot_alerts_within_the_rpo(project: Path) -> None:
+def test_a_stale_or_failed_snapshot_alerts_within_the_rpo(project: Path) -> None:
     plan = plan_of(project)
     vectors = plan.component("vector_store")
     assert vectors is not None
     every = int(vectors.params["snapshot_every_seconds"])
+    executions = 'metric.type="run.googleapis.com/job/completed_execution_count"'
 
     for region in vectors.serving:
         result = run(project, region)
-        (metric,) = of_type(result, "gcp:logging/metric:Metric")
         (job,) = of_type(result, "gcp:cloudrunv2/job:Job")
-        (absent,) = [
-            c["conditionAbsent"]
-            for a in of_type(result, ALERT)
-            for c in a["conditions"]
-            if "conditionAbsent" in c
+        conditions = [c for a in of_type(result, ALERT) for c in a["conditions"]]
+        (absent,) = [c["conditionAbsent"] for c in conditions if "conditionAbsent" in c]
+        (failed,) = [
+            c["conditionThreshold"]
+            for c in conditions
+            if 'result="failed"' in c.get("conditionThreshold", {}).get("filter", "")
         ]
         duration = int(absent["duration"].removesuffix("s"))
-        envs = {
-            e["name"]: e.get("value") for e in job["template"]["template"]["containers"][0]["envs"]
-        }
 
-        assert f'jsonPayload.event="{envs["SUCCESS_EVENT"]}"' in metric["filter"]
-        assert f'job_name="{job["name"]}"' in metric["filter"]
-        assert metric["name"] in absent["filter"]
+        assert of_type(result, "gcp:logging/metric:Metric") == []
+        assert "logging.googleapis.com/user/" not in str(conditions)
+        for condition in (absent, failed):
+            assert executions in condition["filter"]
+            assert f'resource.labels.job_name="{job["name"]}"' in condition["filter"]
+        assert 'metric.labels.result="succeeded"' in absent["filter"]
+        assert (failed["comparison"], failed["thresholdValue"]) == ("COMPARISON_GT", 0)
         assert 120 <= duration <= 84600 and duration % 60 == 0
         assert duration <= max(plan.objectives.rpo_seconds, every + 900)
 
@@ -276,6 +288,7 @@ def test_the_snapshot_job_fails_when_the_engine_refuses(
             "VECTOR_STORE_URL": refusing_engine,
             "API_KEY": "test-key",
             "SUCCESS_EVENT": "drgen.snapshot.succeeded",
+            "SNAPSHOT_PREFIX": "drgen-test-",
         },
         capture_output=True,
         text=True,
@@ -400,6 +413,10 @@ CIS_FLAGS = {
     "log_min_messages": "warning",
     "log_min_error_statement": "error",
     "log_min_duration_statement": "-1",
+    # Checkov CKV_GCP_56 / tfsec google-sql-enable-pg-temp-file-logging: every temporary file.
+    "log_temp_files": "0",
+    # Checkov CKV_GCP_111 (and CIS 6.2): log_statement one of ddl, mod, all.
+    "log_statement": "ddl",
     "cloudsql.enable_pgaudit": "on",
     "cloudsql.iam_authentication": "on",
 }
@@ -415,3 +432,107 @@ def test_cloud_sql_sets_the_cis_flags_pgaudit_and_the_newest_postgres(project: P
     assert instance["databaseVersion"] == newest
     assert CIS_FLAGS.items() <= flags.items()
     assert flags["pgaudit.log"]
+
+
+# 13. A Bigtable instance's display name has 4-30 characters: the Bigtable team's limits,
+#     "MinDisplayNameLength = 4; MaxDisplayNameLength = 30" (googleapis/google-cloud-cpp#480);
+#     workload names may have 40.
+@pytest.mark.parametrize("tier", [1, 2])
+def test_a_long_workload_name_still_fits_the_bigtable_display_name(
+    tmp_path: Path, tier: int
+) -> None:
+    name = "storefront-recommendations-ranker"
+    features = {"feature_store": {"engine": "bigtable"}}
+    plan, project = rendered(tmp_path, make_workload(tier, "gcp", name=name, components=features))
+
+    (instance,) = of_type(mock_run(project, plan.primary), "gcp:bigtable/instance:Instance")
+
+    assert len(name) > 30
+    assert 4 <= len(instance["displayName"]) <= 30
+
+
+# 14. Weaviate's backup `id` "must be URL-safe and work as a filesystem path" and names the
+#     backup's path in the bucket (Weaviate REST API, BackupCreateRequest /
+#     BackupCreateResponse.path; "only lowercase, numbers, underscore, minus"). On active-active
+#     both regions' engines snapshot into the one dual-region bucket on the same schedule, so
+#     the names the two jobs give must differ, or one region's snapshot is refused as a
+#     duplicate every time.
+def test_both_regions_snapshot_into_one_bucket_under_different_names(tmp_path: Path) -> None:
+    plan, project = rendered(tmp_path, ACTIVE_WEAVIATE)
+    vectors = plan.component("vector_store")
+    assert vectors is not None and len(vectors.serving) == 2
+
+    prefixes = []
+    for stack in plan.stacks:
+        (job,) = of_type(mock_run(project, stack), "gcp:cloudrunv2/job:Job")
+        envs = {
+            e["name"]: e.get("value") for e in job["template"]["template"]["containers"][0]["envs"]
+        }
+        prefixes.append(envs["SNAPSHOT_PREFIX"])
+
+    assert len(set(prefixes)) == 2
+    for prefix in prefixes:
+        assert re.fullmatch(r"[a-z0-9_-]+", prefix)
+        assert f'"id": "{prefix}' in _first_request_body(project, prefix)
+
+
+def _first_request_body(project: Path, prefix: str) -> str:
+    """The body of the first request the generated trigger sends, run with SNAPSHOT_PREFIX."""
+    bodies: list[str] = []
+
+    class Recording(_Refusing):
+        def do_POST(self) -> None:
+            bodies.append(self.rfile.read(int(self.headers["Content-Length"] or 0)).decode())
+            super().do_POST()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recording)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        subprocess.run(
+            [sys.executable, str(project / "snapshot_trigger.py")],
+            env={
+                **os.environ,
+                "VECTOR_STORE_URL": f"http://127.0.0.1:{server.server_address[1]}",
+                "API_KEY": "test-key",
+                "SUCCESS_EVENT": "drgen.snapshot.succeeded",
+                "SNAPSHOT_PREFIX": prefix,
+            },
+            capture_output=True,
+            timeout=60,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    return bodies[0]
+
+
+# 15. Without a `location`, Cloud SQL stores backups "in the closest multi-region location to
+#     you by default" (https://cloud.google.com/sdk/gcloud/reference/sql/backups/create): a
+#     one-region workload's module says so rather than promising a secondary it does not have.
+def test_a_one_region_cloud_sql_module_names_where_its_backups_are(tmp_path: Path) -> None:
+    one_region = make_workload(
+        3,
+        "gcp",
+        regions={"primary": "us-west1"},
+        endpoint=None,
+        components={"vector_store": {"engine": "pgvector"}},
+    )
+    plan, project = rendered(tmp_path, one_region)
+    module = (project / "vector_database.py").read_text()
+    (instance,) = of_type(mock_run(project, plan.primary), SQL)
+
+    assert plan.secondary is None
+    assert "location" not in instance["settings"]["backupConfiguration"]
+    assert "in the secondary" not in module and "stored in the secondary" not in module
+    assert "multi-region nearest the instance" in module
+
+
+# 16. An alert policy without notification channels opens incidents that notify no one
+#     (pulumi-gcp monitoring.AlertPolicy, `notification_channels`: "Identifies the notification
+#     channels to which notifications should be sent when incidents are opened or closed"): an
+#     empty list is refused before anything deploys.
+def test_a_stack_without_notification_channels_is_refused(tmp_path: Path) -> None:
+    plan, project = rendered(tmp_path, COLD_PGVECTOR)
+
+    with pytest.raises(DrgenError, match="alert_notification_channels must list"):
+        mock_run(project, with_input(plan.primary, "alert_notification_channels", "[]"))

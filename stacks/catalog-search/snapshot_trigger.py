@@ -17,9 +17,11 @@ ENGINE = "milvus"
 
 
 def main() -> None:
-    """Start a snapshot named after the current UTC time; exit non-zero so the job retries."""
+    """Start a snapshot named after the region and the current UTC time; exit non-zero so the
+    job retries."""
     base_url = os.environ["VECTOR_STORE_URL"].rstrip("/")
-    name = "drgen-" + datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
+    name = os.environ["SNAPSHOT_PREFIX"] + now
     request = urllib.request.Request(
         f"{base_url}/api/v1/create",
         data=json.dumps({"backup_name": name.replace("-", "_"), "async": True}).encode(),
@@ -27,8 +29,8 @@ def main() -> None:
         headers={"Content-Type": "application/json"},
     )
     status = _send(request)
-    # Reached only when the request succeeded (an exception exits non-zero and Cloud Run
-    # retries the task); the alert on stale snapshots counts these lines.
+    # Reached only when the request succeeded: an exception exits non-zero, Cloud Run retries
+    # the task and then counts the execution failed, which the snapshot alert watches.
     print(
         json.dumps(
             {

@@ -31,6 +31,9 @@ ALERT_AFTER_SECONDS = 14400
 cadence leaves no room under it (`drgen check` reports that gap)."""
 SUCCESS_EVENT = "drgen.snapshot.succeeded"
 """The `event` of the JSON line the job prints once the engine reports success."""
+EXECUTIONS = "run.googleapis.com/job/completed_execution_count"
+"""Cloud Run's count of finished executions of a job, labelled `result` succeeded or failed: an
+execution succeeds only when the trigger exits 0, after the engine reported success."""
 ENGINE_ROLES = ("roles/storage.objectCreator", "roles/storage.objectViewer")
 """Create and read only: the engine writes each snapshot once and never prunes (the lifecycle
 rule expires snapshots), so it cannot delete or overwrite one."""
@@ -88,6 +91,8 @@ def _schedule_snapshots(stack: Stack, config: pulumi.Config) -> None:
     environment: list[dict[str, object]] = [
         {"name": "VECTOR_STORE_URL", "value": config.require("vector_store_url")},
         {"name": "SUCCESS_EVENT", "value": SUCCESS_EVENT},
+        # Where both regions snapshot into one bucket, their snapshot names must differ.
+        {"name": "SNAPSHOT_PREFIX", "value": f"drgen-{stack.region}-"},
     ]
     job = gcp.cloudrunv2.Job(
         "vector-snapshots",
@@ -160,22 +165,18 @@ def _schedule_snapshots(stack: Stack, config: pulumi.Config) -> None:
 
 
 def _alert_on_stale_snapshots(stack: Stack, job: gcp.cloudrunv2.Job) -> None:
-    """Count the job's success lines (Cloud Run turns a JSON line on stdout into a structured
-    log entry) and alert when none arrives for ALERT_AFTER_SECONDS."""
-    successes = gcp.logging.Metric(
-        "vector-snapshots-succeeded",
-        name=f"drgen-{settings.WORKLOAD}-vector-snapshots-succeeded-{stack.region}",
-        project=stack.project,
-        description=f"Successful {ENGINE} snapshots of {settings.WORKLOAD} in {stack.region}",
-        filter=job.name.apply(
-            lambda name: (
-                f'resource.type="cloud_run_job" AND resource.labels.job_name="{name}"'
-                f' AND resource.labels.location="{stack.region}"'
-                f' AND jsonPayload.event="{SUCCESS_EVENT}"'
-            )
-        ),
-        metric_descriptor={"metric_kind": "DELTA", "value_type": "INT64", "unit": "1"},
+    """Alert when no execution of the job has succeeded for ALERT_AFTER_SECONDS, and whenever an
+    execution fails after its retries. Cloud Run's built-in execution count is watched rather
+    than a log-based metric: an alert on a log-based metric created in the same deployment is
+    refused (404) until the metric propagates, up to 10 minutes later."""
+    executions = job.name.apply(
+        lambda name: (
+            f'metric.type="{EXECUTIONS}" AND resource.type="cloud_run_job"'
+            f' AND resource.labels.job_name="{name}"'
+            f' AND resource.labels.location="{stack.region}"'
+        )
     )
+    every_five_minutes = [{"alignment_period": "300s", "per_series_aligner": "ALIGN_SUM"}]
     gcp.monitoring.AlertPolicy(
         "vector-snapshots-stale",
         project=stack.project,
@@ -184,24 +185,33 @@ def _alert_on_stale_snapshots(stack: Stack, job: gcp.cloudrunv2.Job) -> None:
         conditions=[
             {
                 "display_name": "no successful snapshot",
-                # Absence conditions fire only after the metric has had one data point.
+                # Absence conditions fire only after the series has had one data point; a job
+                # that never succeeds is caught by the failed executions below.
                 "condition_absent": {
-                    "filter": successes.name.apply(
-                        lambda metric: (
-                            f'metric.type="logging.googleapis.com/user/{metric}"'
-                            ' AND resource.type="cloud_run_job"'
-                        )
+                    "filter": executions.apply(
+                        lambda executions: f'{executions} AND metric.labels.result="succeeded"'
                     ),
                     "duration": f"{ALERT_AFTER_SECONDS}s",
-                    "aggregations": [
-                        {"alignment_period": "300s", "per_series_aligner": "ALIGN_SUM"}
-                    ],
+                    "aggregations": every_five_minutes,
                 },
-            }
+            },
+            {
+                "display_name": "snapshot job failed",
+                "condition_threshold": {
+                    "filter": executions.apply(
+                        lambda executions: f'{executions} AND metric.labels.result="failed"'
+                    ),
+                    "comparison": "COMPARISON_GT",
+                    "threshold_value": 0,
+                    "duration": "0s",
+                    "aggregations": every_five_minutes,
+                },
+            },
         ],
         alert_strategy={"auto_close": ALERT_AUTO_CLOSE},
         documentation={
-            "content": "The newest vector snapshot is older than the RPO: read the job's logs.",
+            "content": "The newest vector snapshot is older than the RPO, or a snapshot failed:"
+            " read the job's logs.",
             "mime_type": "text/markdown",
         },
         notification_channels=stack.alert_channels,

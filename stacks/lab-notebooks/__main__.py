@@ -27,6 +27,13 @@ if settings.REGIONS.get(role) != region:
         f" {role!r} in {settings.REGIONS.get(role)}; use the Pulumi.<stack>.yaml drgen generated"
     )
 
+alert_channels = config.require_object("alert_notification_channels")
+if not isinstance(alert_channels, list) or not alert_channels:
+    raise ValueError(
+        "alert_notification_channels must list at least one Cloud Monitoring notification"
+        " channel: without one, a failed copy, backup or snapshot alerts no one"
+    )
+
 dual_region_key = None
 if role == "primary" and settings.DUAL_REGION_KEY_LOCATION is not None:
     dual_region_key = RegionalKey(
@@ -39,7 +46,7 @@ stack = Stack(
     key=RegionalKey("data-key", project=project, location=region),
     dual_region_key=dual_region_key,
     peer_deployed=config.get_bool("peer_deployed") is not False,
-    alert_channels=config.require_object("alert_notification_channels"),
+    alert_channels=alert_channels,
 )
 
 pulumi.export("role", role)

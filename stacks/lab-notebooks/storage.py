@@ -212,6 +212,9 @@ class SecureBucket(pulumi.ComponentResource):
                 else {}
             ),
             force_destroy=False,
+            # No usage-log bucket (`logging`, Checkov CKV_GCP_62): Google recommends Cloud Audit
+            # Logs for storage.googleapis.com to track access
+            # (https://cloud.google.com/storage/docs/access-logs).
             labels=settings.labels_for(component),
             opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=[key.storage_grant]),
         )
@@ -259,6 +262,9 @@ class TransferCopy(pulumi.ComponentResource):
                     "overwrite_when": overwrite_when,
                     "delete_objects_unique_in_sink": False,
                     "delete_objects_from_source_after_transfer": False,
+                    # Copies take the sink bucket's key in the secondary region, never the
+                    # source's: a regional key is unavailable while its region is down.
+                    "metadata_options": {"kms_key": "KMS_KEY_DESTINATION_BUCKET_DEFAULT"},
                 },
             },
             schedule={"schedule_start_date": copy_start(), "repeat_interval": f"{every_seconds}s"},

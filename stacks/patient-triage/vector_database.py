@@ -35,6 +35,11 @@ DATABASE_FLAGS = [
     {"name": "log_min_error_statement", "value": "error"},
     # -1: no statement text in the logs, which would carry the vectors' source passages.
     {"name": "log_min_duration_statement", "value": "-1"},
+    # Schema changes only (Checkov CKV_GCP_111); `mod` or `all` would log the passages too.
+    {"name": "log_statement", "value": "ddl"},
+    # Every temporary file (Checkov CKV_GCP_56): spills from index builds show up.
+    {"name": "log_temp_files", "value": "0"},
+    # log_hostname stays off (CIS): a reverse DNS lookup per connection for a private IP.
     # pgAudit records DDL and role changes in Cloud Audit Logs once the application runs
     # `CREATE EXTENSION pgaudit` (https://cloud.google.com/sql/docs/postgres/pg-audit).
     {"name": "cloudsql.enable_pgaudit", "value": "on"},

@@ -17,6 +17,8 @@ from storage import Stack
 
 INSTANCE = "recommendations-features"
 """Bigtable instance IDs have 6-33 characters."""
+DISPLAY_NAME = "recommendations features"
+"""Bigtable display names have 4-30 characters."""
 COLUMN_FAMILY = "f"
 ZONE_SUFFIX = "-b"
 """Clusters go in zone b of each region, which every drgen-supported region has."""
@@ -43,7 +45,7 @@ def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
         "features",
         name=INSTANCE,
         project=stack.project,
-        display_name=f"{settings.WORKLOAD} features",
+        display_name=DISPLAY_NAME,
         clusters=[_cluster(stack, region) for region in settings.REGIONS.values()],
         deletion_protection=True,
         force_destroy=False,

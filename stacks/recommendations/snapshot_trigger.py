@@ -17,14 +17,16 @@ ENGINE = "qdrant"
 
 
 def main() -> None:
-    """Start a snapshot named after the current UTC time; exit non-zero so the job retries."""
+    """Start a snapshot named after the region and the current UTC time; exit non-zero so the
+    job retries."""
     base_url = os.environ["VECTOR_STORE_URL"].rstrip("/")
-    name = "drgen-" + datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
+    name = os.environ["SNAPSHOT_PREFIX"] + now
     request = urllib.request.Request(f"{base_url}/snapshots?wait=false", method="POST")
     request.add_header("api-key", _api_key())
     status = _send(request)
-    # Reached only when the request succeeded (an exception exits non-zero and Cloud Run
-    # retries the task); the alert on stale snapshots counts these lines.
+    # Reached only when the request succeeded: an exception exits non-zero, Cloud Run retries
+    # the task and then counts the execution failed, which the snapshot alert watches.
     print(
         json.dumps(
             {
