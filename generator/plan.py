@@ -233,6 +233,8 @@ def _needs_primary(cloud: str, components: tuple[ComponentPlan, ...]) -> str | N
             reasons.append(f"its {c.component} bucket replicates into the primary's")
         if c.block == "aurora-global":
             reasons.append("its vector database joins the primary's Aurora global database")
+        if c.block == "dynamodb-global-table":
+            reasons.append("its feature table replica joins the primary's global table")
         if c.block == "cloudsql-cross-region-replica":
             reasons.append("its vector database is a replica of the primary's instance")
         if c.block == "gcs-snapshot-scheduler" and len(c.serving) > 1:
@@ -370,6 +372,15 @@ def _components(
                 "snapshot_retention_days": 14,
             }
         )
+        if (workload.cloud, vectors.engine, pattern, workload.tier) == (
+            "aws",
+            "pgvector",
+            "active-active",
+            0,
+        ):
+            # Aurora PostgreSQL's managed RPO (`rds.global_db_rpo`, at least 20 s) bounds the
+            # lag of an active-active global database by blocking commits beyond it.
+            engine_params["global_db_rpo_seconds"] = max(20, rpo_seconds)
         wanted.append(
             ("vector_store", vectors.engine, {"size_gb": vectors.size_gb, **engine_params})
         )

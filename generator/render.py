@@ -20,6 +20,11 @@ from drgen.plan import DrPlan
 PATTERNS_DIR = Path(drgen.patterns.__file__).resolve().parent
 
 
+SHARED_MODULES: dict[str, tuple[str, ...]] = {
+    "aws": ("storage", "alerts", "backups"),
+    "gcp": ("storage",),
+}
+"""Modules every project of a cloud renders, whatever its components."""
 COMPANIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("aws", "vector_snapshots"): ("snapshot_trigger",),
     ("gcp", "vector_snapshots"): ("snapshot_trigger",),
@@ -49,8 +54,9 @@ def render(plan: DrPlan) -> dict[str, str]:
         "__main__.py": env.get_template(f"{plan.cloud}/__main__.py.j2").render(context),
         "settings.py": env.get_template(f"{plan.cloud}/settings.py.j2").render(context),
         "ruff.toml": env.get_template("project/ruff.toml.j2").render(context),
-        "storage.py": env.get_template(f"{plan.cloud}/storage.py.j2").render(context),
     }
+    for name in SHARED_MODULES[plan.cloud]:
+        files[f"{name}.py"] = env.get_template(f"{plan.cloud}/{name}.py.j2").render(context)
     for stack in plan.stacks:
         files[f"Pulumi.{stack.name}.yaml"] = env.get_template(
             f"project/Pulumi.stack-{plan.cloud}.yaml.j2"

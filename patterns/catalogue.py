@@ -236,6 +236,13 @@ _DATABASE_SGS = StackInput(
 _ENGINE_URL = StackInput(
     "vector_store_url", "HTTPS URL of the region's engine", "https://vectors.internal:6333"
 )
+
+
+def _aws_engine_url(what: str, example: str) -> StackInput:
+    """The engine URL input, with the engine's own port in the example."""
+    return StackInput("vector_store_url", f"URL of {what} in the region", example)
+
+
 _TRIGGER_SUBNETS = StackInput(
     "vector_store_subnet_ids",
     "private subnets from which the snapshot trigger reaches the engine",
@@ -268,15 +275,31 @@ STACK_INPUTS: dict[tuple[str, str | None], tuple[tuple[StackInput, Where], ...]]
             "primary",
         ),
     ),
-    ("aurora-backup-copy", None): ((_SUBNET_GROUP, "primary"), (_DATABASE_SGS, "primary")),
-    ("s3-snapshot-schedule", None): (
+    # The secondary test-restores the copies into its own network (and restores them there).
+    ("aurora-backup-copy", None): ((_SUBNET_GROUP, "all"), (_DATABASE_SGS, "all")),
+    ("s3-snapshot-schedule", None): ((_TRIGGER_SUBNETS, "serving"), (_TRIGGER_SGS, "serving")),
+    ("s3-snapshot-schedule", "qdrant"): (
         (_ENGINE_URL, "serving"),
-        (_TRIGGER_SUBNETS, "serving"),
-        (_TRIGGER_SGS, "serving"),
+        (_API_KEY_SECRET, "serving"),
     ),
-    ("s3-snapshot-schedule", "qdrant"): ((_API_KEY_SECRET, "serving"),),
-    ("s3-snapshot-schedule", "weaviate"): ((_API_KEY_SECRET, "serving"),),
+    ("s3-snapshot-schedule", "weaviate"): (
+        (_aws_engine_url("Weaviate's REST API", "https://vectors.internal:8080"), "serving"),
+        (_API_KEY_SECRET, "serving"),
+    ),
+    ("s3-snapshot-schedule", "milvus"): (
+        (
+            _aws_engine_url("the milvus-backup REST server", "http://milvus-backup.internal:8080"),
+            "serving",
+        ),
+    ),
     ("s3-snapshot-schedule", "opensearch"): (
+        (
+            _aws_engine_url(
+                "the OpenSearch Service domain's VPC endpoint",
+                "https://vpc-vectors-abc123.<region>.es.amazonaws.com",
+            ),
+            "serving",
+        ),
         (
             StackInput("opensearch_domain", "name of the OpenSearch Service domain", "vectors"),
             "serving",

@@ -152,6 +152,10 @@ def test_tier_1_to_tier_0_adds_the_reverse_replication_and_latency_routing(
         ("aws:iam/rolePolicy:RolePolicy", "models-replication-policy"),
         ("aws:iam/role:Role", "audit-replication-role"),
         ("aws:iam/rolePolicy:RolePolicy", "audit-replication-policy"),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "models-replication-latency"),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "models-replication-failures"),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "audit-replication-latency"),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "audit-replication-failures"),
     }
     record = secondary[("aws:route53/record:Record", "endpoint-record")]
     assert {c["path"] for c in record["changes"]} == {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from drgen.mockrun import ACCOUNT_ID
 from drgen.render import aws_rate
 from tests.stacks import (
     STACKS,
@@ -220,17 +221,25 @@ def test_feature_table_is_protected_and_reaches_the_secondary(project: Path) -> 
     assert table["serverSideEncryption"]["kmsKeyArn"].startswith("arn:aws:kms:")
     assert table["deletionProtectionEnabled"] is True
     peer = plan.primary.peer_region
+    assert table.get("replicas", []) == []
+    selections = of_type(primary_result, "aws:backup/selection:Selection")
+    assert any(s["name"] == "feature_store" for s in selections)
+    if peer is None:
+        return
+    peer_result = run(project, peer)
+    assert of_type(peer_result, "aws:dynamodb/table:Table") == []
+    replicas = of_type(peer_result, "aws:dynamodb/tableReplica:TableReplica")
     if features.block == "dynamodb-global-table":
-        (replica,) = table["replicas"]
-        assert replica["regionName"] == peer
+        (replica,) = replicas
+        assert (
+            replica["globalTableArn"]
+            == f"arn:aws:dynamodb:{plan.primary.region}:{ACCOUNT_ID}:table/{table['name']}"
+        )
         assert replica["pointInTimeRecovery"] is True
+        assert replica["deletionProtectionEnabled"] is True
         assert replica["kmsKeyArn"].startswith(f"arn:aws:kms:{peer}:")
     else:
-        assert table.get("replicas", []) == []
-        selections = of_type(primary_result, "aws:backup/selection:Selection")
-        assert any(s["name"] == "feature_store" for s in selections)
-    if peer is not None:
-        assert of_type(run(project, peer), "aws:dynamodb/table:Table") == []
+        assert replicas == []
 
 
 @projects_of("aws", takes_snapshots)
@@ -250,41 +259,49 @@ def test_snapshot_triggers_are_least_privilege_functions_in_the_vpc(project: Pat
             int(vectors.params["snapshot_every_seconds"])
         )
         assert schedule["flexibleTimeWindow"] == {"mode": "OFF"}
-        assert function["reservedConcurrentExecutions"] == 1
         assert function["kmsKeyArn"].startswith("arn:aws:kms:")
         assert function["vpcConfig"]["subnetIds"]
-        invoke = [
+        (queue_arn,) = [r["arn"] for r in records_of_type(result, "aws:sqs/queue:Queue")]
+        assert function["deadLetterConfig"] == {"targetArn": queue_arn}
+        assert schedule["target"]["deadLetterConfig"] == {"arn": queue_arn}
+        (invoke,) = [
             json.loads(p["policy"])["Statement"]
             for p in of_type(result, "aws:iam/rolePolicy:RolePolicy")
             if "lambda:InvokeFunction" in p["policy"]
         ]
-        assert invoke == [
-            [
-                {
-                    "Sid": "InvokeTheTriggerOnly",
-                    "Effect": "Allow",
-                    "Action": ["lambda:InvokeFunction"],
-                    "Resource": [function_arn],
-                }
-            ]
-        ]
+        assert invoke[0] == {
+            "Sid": "InvokeTheTriggerOnly",
+            "Effect": "Allow",
+            "Action": ["lambda:InvokeFunction"],
+            "Resource": [function_arn],
+        }
+        assert {
+            "Sid": "DeadLetters",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": [queue_arn],
+        } in invoke
 
 
-@AWS_STACKS
-def test_every_backup_is_restore_tested_twice_a_year(project_stack: tuple[Path, str]) -> None:
-    result = run(*project_stack)
-    selections = of_type(result, "aws:backup/selection:Selection")
-    token = "aws:backup/restoreTestingSelection:RestoreTestingSelection"
-    tests = {t["name"]: t for t in of_type(result, token)}
-    plans = of_type(result, "aws:backup/restoreTestingPlan:RestoreTestingPlan")
+@AWS_PROJECTS
+def test_the_copy_a_disaster_leaves_is_restore_tested_twice_a_year(project: Path) -> None:
+    plan = plan_of(project)
+    results = {s.name: run(project, s.name) for s in plan.stacks}
     expected_type = {"audit_log": "S3", "vector_store": "Aurora", "feature_store": "DynamoDB"}
+    token = "aws:backup/restoreTestingSelection:RestoreTestingSelection"
 
-    assert len(tests) == len(selections) == len(plans)
-    for selection in selections:
-        test = tests[selection["name"]]
-        assert test["protectedResourceArns"] == selection["resources"]
-        assert test["protectedResourceType"] == expected_type[selection["name"]]
-        assert test["iamRoleArn"] == selection["iamRoleArn"]
-    for plan in plans:
-        assert plan["scheduleExpression"] == "cron(0 6 1 1,7 ? *)"
-        assert plan["recoveryPointSelection"]["algorithm"] == "LATEST_WITHIN_WINDOW"
+    for stack in plan.stacks:
+        result = results[stack.name]
+        for selection in of_type(result, "aws:backup/selection:Selection"):
+            # The recovery points a lost region leaves are the copies in the peer's vault.
+            tested_in = results[stack.peer_region or stack.name]
+            tests = {t["name"]: t for t in of_type(tested_in, token)}
+            test = tests[selection["name"]]
+            assert test["protectedResourceType"] == expected_type[selection["name"]]
+            assert test["protectedResourceArns"] == ["*"]
+        for testing in of_type(result, "aws:backup/restoreTestingPlan:RestoreTestingPlan"):
+            assert testing["scheduleExpression"] == "cron(0 6 1 1,7 ? *)"
+            selection = testing["recoveryPointSelection"]
+            assert selection["algorithm"] == "LATEST_WITHIN_WINDOW"
+            (vault,) = selection["includeVaults"]
+            assert vault.startswith(f"arn:aws:backup:{stack.region}:")

@@ -30,6 +30,8 @@ ALERT_AFTER_SECONDS = 14400
 """Alert when no snapshot has succeeded for this long: the RPO, or one missed snapshot when the
 cadence leaves no room under it (`drgen check` reports that gap)."""
 SUCCESS_EVENT = "drgen.snapshot.succeeded"
+# The trigger waits for the engine to finish; 15 minutes matches the AWS trigger's Lambda bound.
+TASK_TIMEOUT_SECONDS = 900
 """The `event` of the JSON line the job prints once the engine reports success."""
 EXECUTIONS = "run.googleapis.com/job/completed_execution_count"
 """Cloud Run's count of finished executions of a job, labelled `result` succeeded or failed: an
@@ -86,13 +88,16 @@ def _service_account(stack: Stack, purpose: str, description: str) -> gcp.servic
 
 
 def _schedule_snapshots(stack: Stack, config: pulumi.Config) -> None:
-    """A Cloud Run job in the engine's VPC that starts a snapshot, run on SCHEDULE."""
+    """A Cloud Run job in the engine's VPC that takes a snapshot and waits for it, on SCHEDULE."""
     runner = _service_account(stack, "job", f"Runs the {ENGINE} snapshot job")
     environment: list[dict[str, object]] = [
         {"name": "VECTOR_STORE_URL", "value": config.require("vector_store_url")},
         {"name": "SUCCESS_EVENT", "value": SUCCESS_EVENT},
         # Where both regions snapshot into one bucket, their snapshot names must differ.
         {"name": "SNAPSHOT_PREFIX", "value": f"drgen-{stack.region}-"},
+        # The trigger gives up a minute before the task's timeout, so a slow snapshot fails
+        # with the engine's own state in the log instead of being killed mid-poll.
+        {"name": "SNAPSHOT_BUDGET_SECONDS", "value": str(TASK_TIMEOUT_SECONDS - 60)},
     ]
     job = gcp.cloudrunv2.Job(
         "vector-snapshots",
@@ -106,7 +111,7 @@ def _schedule_snapshots(stack: Stack, config: pulumi.Config) -> None:
             "template": {
                 "service_account": runner.email,
                 "max_retries": 3,
-                "timeout": "300s",
+                "timeout": f"{TASK_TIMEOUT_SECONDS}s",
                 "containers": [
                     {
                         "image": TRIGGER_IMAGE,

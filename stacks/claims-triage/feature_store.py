@@ -12,12 +12,13 @@ import pulumi
 import pulumi_aws as aws
 
 import settings
-from storage import BACKUP_POLICIES, LockedBackups, Stack
+from backups import BACKUP_POLICIES, LockedBackups
+from storage import Stack
 
 TABLE = "claims-triage-features"
 """The same name in every region, so a table restored into the secondary needs no new config."""
 BACKUP_EVERY_HOURS = 1
-"""Backups copied to the peer region this often: the regional-disaster RPO."""
+"""Backups copied to the peer region this often: the RPO of a regional disaster."""
 BACKUP_RETENTION_DAYS = 14
 PARTITION_KEY = "entity_key"
 SORT_KEY = "feature_view"
@@ -30,12 +31,12 @@ def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
     if stack.role != "primary":
         backups = _backups(stack, resources=[])
         return {"feature_store_backup_vault": backups.vault.arn}
-    table = _table(stack, replicas=[])
+    table = _table(stack)
     backups = _backups(stack, resources=[table.arn])
     return {"feature_store_table": table.name, "feature_store_backup_vault": backups.vault.arn}
 
 
-def _table(stack: Stack, replicas: list[dict[str, object]]) -> aws.dynamodb.Table:
+def _table(stack: Stack) -> aws.dynamodb.Table:
     """An on-demand table with PITR, encrypted with the region's key, protected from deletion."""
     return aws.dynamodb.Table(
         "features",
@@ -48,17 +49,17 @@ def _table(stack: Stack, replicas: list[dict[str, object]]) -> aws.dynamodb.Tabl
         point_in_time_recovery={"enabled": True},
         server_side_encryption={"enabled": True, "kms_key_arn": stack.key.arn},
         deletion_protection_enabled=True,
-        # Replicas need the stream; it also lets consumers rebuild derived state.
+        # The stream lets consumers rebuild derived state.
         stream_enabled=True,
         stream_view_type="NEW_AND_OLD_IMAGES",
-        replicas=replicas,
         tags=settings.tags_for("feature_store"),
         opts=pulumi.ResourceOptions(protect=True),
     )
 
 
 def _backups(stack: Stack, resources: list[pulumi.Input[str]]) -> LockedBackups:
-    """The locked vault of this region; with `resources`, the plan that fills it."""
+    """The locked vault of this region; with `resources`, the plan that fills it. The region
+    that receives the copies test-restores them."""
     return LockedBackups(
         "features-backups",
         stack=stack,
@@ -69,4 +70,5 @@ def _backups(stack: Stack, resources: list[pulumi.Input[str]]) -> LockedBackups:
         resources=resources,
         resource_type="DynamoDB",
         role_policies=BACKUP_POLICIES,
+        test_restores=stack.role == "secondary" or settings.peer_of(stack.region) is None,
     )

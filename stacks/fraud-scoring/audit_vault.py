@@ -9,7 +9,8 @@ Edit the workload and run `drgen render` again; changes made here are overwritte
 import pulumi
 
 import settings
-from storage import BACKUP_POLICIES_FOR_S3, LockedBackups, ReplicatedBucket, Stack
+from backups import BACKUP_POLICIES_FOR_S3, LockedBackups
+from storage import ReplicatedBucket, Stack
 
 BUCKETS = {
     "us-east-1": "fraud-scoring-audit-us-east-1-fs01",
@@ -49,5 +50,7 @@ def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
         resources=[vault.bucket.arn],
         resource_type="S3",
         role_policies=BACKUP_POLICIES_FOR_S3,
+        # Its vault holds this region's backups and the peer's copies: both get restored.
+        test_restores=True,
     )
     return {"audit_log_bucket": vault.bucket.bucket, "audit_log_backup_vault": backups.vault.arn}

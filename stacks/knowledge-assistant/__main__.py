@@ -10,6 +10,7 @@ Edit the workload and run `drgen render` again; changes made here are overwritte
 import pulumi
 import pulumi_aws as aws
 
+import alerts
 import audit_vault
 import model_store
 import prompt_store
@@ -27,16 +28,20 @@ if settings.REGIONS.get(role) != region:
     )
 
 account_id = aws.get_caller_identity().account_id
+key = RegionalKey("data-key", region=region, account_id=account_id)
+alert_topic = alerts.AlertTopic("dr-alerts", region=region, account_id=account_id, key=key)
 stack = Stack(
     region=region,
     role=role,
     account_id=account_id,
-    key=RegionalKey("data-key", region=region, account_id=account_id),
+    key=key,
     peer_deployed=config.get_bool("peer_deployed") is not False,
+    alert_topic_arn=alert_topic.arn,
 )
 
 pulumi.export("role", role)
 pulumi.export("kms_key_arn", stack.key.arn)
+pulumi.export("alert_topic_arn", alert_topic.arn)
 for module in (model_store, vector_snapshots, prompt_store, audit_vault):
     for name, value in module.deploy(stack).items():
         pulumi.export(name, value)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+import alerts
 import settings
 
 INCOMPLETE_UPLOAD_DAYS = 7
@@ -25,6 +26,8 @@ class Stack:
     key: "RegionalKey"
     peer_deployed: bool
     """False only on a secondary's very first deployment, before its peer exists (README.md)."""
+    alert_topic_arn: pulumi.Input[str]
+    """The region's SNS topic for DR alerts: RPO breaches, failed backups and copies."""
 
 
 class RegionalKey(pulumi.ComponentResource):
@@ -82,23 +85,49 @@ def _key_policy(region: str, account_id: str) -> dict[str, object]:
                     }
                 },
             },
+            {
+                # Schedules encrypt their target input with this key; whether Scheduler decrypts
+                # as the execution role (granted through IAM) or as itself, it can.
+                "Sid": "SchedulerUsesTheKeyForThisAccount",
+                "Effect": "Allow",
+                "Principal": {"Service": "scheduler.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            },
+            {
+                # CloudWatch alarms and EventBridge publish to the encrypted alert topic as
+                # services, not as IAM principals of this account (SNS developer guide, "Enable
+                # compatibility between event sources from AWS services and encrypted topics").
+                "Sid": "AlertPublishersEncryptForTheTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+            },
         ],
     }
+
+
+SENDS_SOURCE_ACCOUNT = frozenset({"scheduler.amazonaws.com", "monitoring.rds.amazonaws.com"})
+"""Services whose docs show `aws:SourceAccount` in the trust policy of the role they assume
+(EventBridge Scheduler user guide, "Set up the execution role"; RDS user guide, "Setting up and
+enabling Enhanced Monitoring"). S3 replication, AWS Backup, Lambda and OpenSearch document a bare
+service principal: a condition on a key the service does not send would make it unable to
+assume its role, a silent failure of replication, backups or snapshots."""
 
 
 def service_trust_policy(service: str, account_id: str) -> dict[str, object]:
-    """Lets one AWS service assume a role, only on behalf of this account (no confused deputy)."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": service},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-            }
-        ],
+    """Lets one AWS service assume a role; on behalf of this account only where the service
+    sends the account with the request (no confused deputy)."""
+    statement: dict[str, object] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
     }
+    if service in SENDS_SOURCE_ACCOUNT:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account_id}}
+    return {"Version": "2012-10-17", "Statement": [statement]}
 
 
 def key_alias_arn(region: str, account_id: str) -> str:
@@ -212,6 +241,8 @@ class SecureBucket(pulumi.ComponentResource):
                 rule={"default_retention": {"mode": "COMPLIANCE", "days": lock_retention_days}},
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.versioning]),
             )
+        # No server access logging (a scanner finding): object-level access is recorded by the
+        # account's CloudTrail data events, which the team's audit baseline owns.
         self.register_outputs({"bucket": self.bucket.bucket, "arn": self.bucket.arn})
 
 
@@ -293,13 +324,16 @@ class BucketReplication(pulumi.ComponentResource):
             # requires replication metrics.
             destination["replication_time"] = {"status": "Enabled", "time": {"minutes": 15}}
             destination["metrics"] = {"status": "Enabled", "event_threshold": {"minutes": 15}}
+        else:
+            # Replication metrics without RTC: the latency and failures the RPO alarms watch.
+            destination["metrics"] = {"status": "Enabled"}
         self.configuration = aws.s3.BucketReplicationConfig(
             name,
             bucket=source.bucket.id,
             role=role.arn,
             rules=[
                 {
-                    "id": f"{component}-to-{destination_region}",
+                    "id": replication_rule_id(component, destination_region),
                     "status": "Enabled",
                     "filter": {"prefix": ""},
                     "delete_marker_replication": {
@@ -315,6 +349,11 @@ class BucketReplication(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[source.versioning, policy]),
         )
         self.register_outputs({"destination": destination_arn})
+
+
+def replication_rule_id(component: str, destination_region: str) -> str:
+    """The ID of a component's replication rule: what S3's replication metrics are keyed by."""
+    return f"{component}-to-{destination_region}"
 
 
 def _replication_policy(
@@ -424,182 +463,36 @@ class ReplicatedBucket(pulumi.ComponentResource):
                 object_lock=lock_retention_days is not None,
                 opts=pulumi.ResourceOptions(parent=self),
             )
+            _replication_alarms(name, stack, component, bucket_names, peer)
         self.register_outputs({"bucket": self.bucket.bucket})
 
 
-VAULT_LOCK_COOLING_OFF_DAYS = 3
-"""Vault Lock becomes immutable (compliance mode) after this many days; AWS's minimum is 3."""
-BACKUP_POLICIES_FOR_S3 = (
-    "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Backup",
-    "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Restore",
-)
-BACKUP_POLICIES = (
-    "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
-    "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
-)
-"""AWS managed policies the backup role needs, for S3 and for the other services."""
-
-
-@dataclass(frozen=True)
-class BackupRule:
-    """Where recovery points go, how long they are kept, and how often one is taken."""
-
-    vault: str
-    keep_days: int
-    every_hours: int
-
-
-RESTORE_TEST_SCHEDULE = "cron(0 6 1 1,7 ? *)"
-"""06:00 UTC on 1 January and 1 July."""
-
-
-def backup_schedule(every_hours: int) -> str:
-    """AWS Backup cron expression for one backup every `every_hours` hours (1-24)."""
-    if every_hours >= 24:
-        return "cron(0 5 * * ? *)"
-    return f"cron(0 0/{every_hours} * * ? *)"
-
-
-class LockedBackups(pulumi.ComponentResource):
-    """A component's AWS Backup vault in this region, locked in compliance mode.
-
-    Given `resources` (in the region that runs them), a plan backs them up into the vault and
-    copies every recovery point to the peer region's vault of the same name, which the peer's
-    stack creates: vaults are regional, so the name is shared and the ARN is known in advance.
-    """
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        stack: Stack,
-        component: str,
-        vault_name: str,
-        retention_days: int,
-        every_hours: int,
-        resources: list[pulumi.Input[str]],
-        resource_type: str,
-        role_policies: tuple[str, ...],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("drgen:aws:LockedBackups", name, None, opts)
-        tags = settings.tags_for(component)
-        self.vault = aws.backup.Vault(
-            f"{name}-vault",
-            name=vault_name,
-            kms_key_arn=stack.key.arn,
-            force_destroy=False,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
-        )
-        aws.backup.VaultLockConfiguration(
-            f"{name}-vault-lock",
-            backup_vault_name=self.vault.name,
-            min_retention_days=retention_days,
-            changeable_for_days=VAULT_LOCK_COOLING_OFF_DAYS,
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
-        )
-        if resources:
-            rule = BackupRule(vault_name, retention_days, every_hours)
-            role = self._back_up(name, stack, component, rule, resources, role_policies)
-            self._test_restores(name, component, rule, resources, resource_type, role)
-        self.register_outputs({"vault": self.vault.arn})
-
-    def _back_up(
-        self,
-        name: str,
-        stack: Stack,
-        component: str,
-        rule: "BackupRule",
-        resources: list[pulumi.Input[str]],
-        role_policies: tuple[str, ...],
-    ) -> aws.iam.Role:
-        """The role, plan and selection that back `resources` up into this vault."""
-        tags = settings.tags_for(component)
-        child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
-            f"{name}-role",
-            description=f"AWS Backup of {settings.WORKLOAD} {component} in {stack.region}",
-            assume_role_policy=json.dumps(
-                service_trust_policy("backup.amazonaws.com", stack.account_id)
-            ),
-            tags=tags,
-            opts=child,
-        )
-        for policy_arn in role_policies:
-            aws.iam.RolePolicyAttachment(
-                f"{name}-{policy_arn.rsplit('/', 1)[1]}",
-                role=role.name,
-                policy_arn=policy_arn,
-                opts=child,
-            )
-        copy_actions = []
-        peer = settings.peer_of(stack.region)
-        if peer is not None:
-            peer_vault = f"arn:aws:backup:{peer}:{stack.account_id}:backup-vault:{rule.vault}"
-            copy_actions.append(
-                {"destination_vault_arn": peer_vault, "lifecycle": {"delete_after": rule.keep_days}}
-            )
-        plan = aws.backup.Plan(
-            f"{name}-plan",
-            name=f"{rule.vault}-every-{rule.every_hours}h",
-            rules=[
-                {
-                    "rule_name": f"every-{rule.every_hours}h",
-                    "target_vault_name": self.vault.name,
-                    "schedule": backup_schedule(rule.every_hours),
-                    "start_window": 60,
-                    "completion_window": 360,
-                    "lifecycle": {"delete_after": rule.keep_days},
-                    "copy_actions": copy_actions,
-                }
-            ],
-            tags=tags,
-            opts=child,
-        )
-        aws.backup.Selection(
-            f"{name}-selection",
-            name=component,
-            plan_id=plan.id,
-            iam_role_arn=role.arn,
-            resources=resources,
-            opts=child,
-        )
-        return role
-
-    def _test_restores(
-        self,
-        name: str,
-        component: str,
-        rule: "BackupRule",
-        resources: list[pulumi.Input[str]],
-        resource_type: str,
-        role: aws.iam.Role,
-    ) -> None:
-        """Twice a year, AWS Backup restores the newest recovery point and deletes it again:
-        the semi-annual restore drill, automated (RUNBOOK.md)."""
-        child = pulumi.ResourceOptions(parent=self)
-        testing = aws.backup.RestoreTestingPlan(
-            f"{name}-restore-testing",
-            # Restore testing names allow letters, digits and underscores only.
-            name=f"{rule.vault}_semiannual".replace("-", "_"),
-            schedule_expression=RESTORE_TEST_SCHEDULE,
-            start_window_hours=24,
-            recovery_point_selection={
-                "algorithm": "LATEST_WITHIN_WINDOW",
-                "include_vaults": [self.vault.arn],
-                "recovery_point_types": ["SNAPSHOT"],
-                "selection_window_days": 7,
-            },
-            tags=settings.tags_for(component),
-            opts=child,
-        )
-        aws.backup.RestoreTestingSelection(
-            f"{name}-restore-testing",
-            name=component,
-            restore_testing_plan_name=testing.name,
-            protected_resource_type=resource_type,
-            protected_resource_arns=resources,
-            iam_role_arn=role.arn,
-            opts=child,
-        )
+def _replication_alarms(
+    name: str, stack: Stack, component: str, bucket_names: dict[str, str], peer: str
+) -> None:
+    """Replication to the peer slower than the RPO, or failing (S3 replication metrics)."""
+    dimensions = {
+        "SourceBucket": bucket_names[stack.region],
+        "DestinationBucket": bucket_names[peer],
+        "RuleId": replication_rule_id(component, peer),
+    }
+    alerts.above(
+        f"{name}-replication-latency",
+        stack,
+        description=f"{component}: S3 replication {stack.region} -> {peer} slower than the RPO",
+        namespace="AWS/S3",
+        metric_name="ReplicationLatency",
+        dimensions=dimensions,
+        statistic="Maximum",
+        threshold=alerts.RPO_SECONDS,
+    )
+    alerts.above(
+        f"{name}-replication-failures",
+        stack,
+        description=f"{component}: objects that failed to replicate {stack.region} -> {peer}",
+        namespace="AWS/S3",
+        metric_name="OperationsFailedReplication",
+        dimensions=dimensions,
+        statistic="Sum",
+        threshold=0,
+    )
