@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 from pathlib import Path
 
 import click
@@ -12,12 +13,14 @@ from drgen import __version__
 from drgen.durations import format_duration
 from drgen.errors import DiffError, DrgenError, WorkloadError
 from drgen.loader import load_workload
-from drgen.plan import DrPlan, resolve
+from drgen.plan import DeployStep, DrPlan, resolve
 from drgen.render import render
+from drgen.stack_config import drgen_owned, reconcile, team_owned
 from drgen.tables import aligned
 from drgen.write import project_drift, write_project
 
 WORKLOAD_FILES = click.Path(exists=True, dir_okay=False, path_type=Path)
+WORKLOAD_NAMES = ("workload.yaml", "workload.yml")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -141,7 +144,7 @@ def init(tier: int, cloud: str, name: str, output: Path) -> None:
 
 
 @main.command(name="render")
-@click.argument("workloads", nargs=-1, required=True, type=WORKLOAD_FILES)
+@click.argument("workloads", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "-o",
     "--output",
@@ -157,18 +160,21 @@ def init(tier: int, cloud: str, name: str, output: Path) -> None:
 def render_command(workloads: tuple[Path, ...], output: Path, check: bool) -> None:
     """Render each workload into a Pulumi Python project at DIR/<name>/.
 
+    A folder stands for every workload.yaml below it (hidden folders and DIR skipped).
     Everything is rendered before anything is written; drgen replaces or removes only the
-    files it wrote before (listed in DIR/<name>/.drgen-manifest). With --check nothing is
-    written: exit 0 when DIR is up to date, 1 with a unified diff when it is not (for
-    pre-commit hooks and CI).
+    files it wrote before (listed in DIR/<name>/.drgen-manifest). Each stack's
+    Pulumi.<stack>.yaml is the team's: created when missing, never rewritten (a key drgen
+    needs is added alone). With --check nothing is written: exit 0 when DIR is up to date,
+    1 with a unified diff when it is not (for pre-commit hooks and CI).
 
     \b
     Examples:
       drgen render workload.yaml -o stacks/
       drgen render examples/*/workload.yaml -o stacks/
       drgen render --check examples/*/workload.yaml -o stacks/
+      drgen render --check examples/ -o stacks/
     """
-    plans = [resolve(load_workload(path)) for path in workloads]
+    plans = [resolve(load_workload(path)) for path in _workload_paths(workloads, output)]
     _refuse_duplicate_names(plans)
     rendered = [(plan, render(plan)) for plan in plans]
     if check:
@@ -177,26 +183,58 @@ def render_command(workloads: tuple[Path, ...], output: Path, check: bool) -> No
     for plan, files in rendered:
         _warn(plan)
         project = output / plan.workload
-        report = write_project(files, project)
+        reconcile(plan, files, project, write=False)  # a bad stack file stops before any write
+        report = write_project(drgen_owned(plan, files), project, released=team_owned(plan))
         for note in report.ignored:
             click.echo(f"warning: {project}: {note}", err=True)
+        config = reconcile(plan, files, project, write=True)
         click.echo(
             f"{project}: {len(report.written)} written, {len(report.unchanged)} unchanged,"
             f" {len(report.removed)} removed"
+            + "".join(f"; created {path}" for path in config.created)
+            + "".join(f"; added {key} to {path}" for path, key in config.added)
         )
         for path in report.kept:
             click.echo(
                 f"warning: {project / path} is no longer generated but was edited; kept", err=True
             )
+        for warning in config.warnings:
+            click.echo(f"warning: {warning}", err=True)
+
+
+def _workload_paths(paths: tuple[Path, ...], output: Path) -> list[Path]:
+    """The workload files named, with each folder replaced by the workload files below it."""
+    found: list[Path] = []
+    skip = output.resolve()
+    for path in paths:
+        if not path.is_dir():
+            found.append(path)
+            continue
+        below = []
+        for folder, subfolders, names in os.walk(path):
+            subfolders[:] = sorted(
+                name
+                for name in subfolders
+                if not name.startswith(".") and (Path(folder) / name).resolve() != skip
+            )
+            below += [Path(folder) / n for n in sorted(names) if n in WORKLOAD_NAMES]
+        if not below:
+            raise DrgenError(f"{path}: no workload.yaml in this folder or below it")
+        found += below
+    return found
 
 
 def _check_rendered(rendered: list[tuple[DrPlan, dict[str, str]]], output: Path) -> None:
     stale = []
     for plan, files in rendered:
         project = output / plan.workload
-        drift = project_drift(files, project)
-        if drift:
-            click.echo("".join(drift), nl=False)
+        # The team's stack config is never drift; a file or key drgen would add is.
+        drift = project_drift(drgen_owned(plan, files), project, released=team_owned(plan))
+        config = reconcile(plan, files, project, write=False)
+        for warning in config.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        if drift or config.drift:
+            click.echo("".join(drift + config.drift), nl=False)
             stale.append(str(project))
     if stale:
         raise DrgenError(
@@ -272,8 +310,24 @@ def check_command(
     help="markdown is ready to post as a pull-request comment.",
 )
 @click.option("--exit-code", is_flag=True, help="Exit 1 when anything changes (like git diff).")
+@click.option(
+    "--max-chars",
+    type=click.IntRange(min=1000),
+    help="markdown: leave out whole sections past this length, saying which (GitHub refuses"
+    " comments over 65536 characters).",
+)
+@click.option(
+    "--full-to",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="markdown: also write the whole diff, nothing left out, to this file.",
+)
 def diff_command(
-    workloads: tuple[Path, ...], base_rev: str | None, output_format: str, exit_code: bool
+    workloads: tuple[Path, ...],
+    base_rev: str | None,
+    output_format: str,
+    exit_code: bool,
+    max_chars: int | None,
+    full_to: Path | None,
 ) -> None:
     """Show what a workload change does to each region's resources, without a cloud.
 
@@ -290,11 +344,14 @@ def diff_command(
     Examples:
       drgen diff old/workload.yaml workload.yaml
       drgen diff --base origin/main examples/*/workload.yaml --format markdown
+      drgen diff --base origin/main workloads/*/workload.yaml --format markdown \\
+        --max-chars 60000 --full-to diff-full.md > comment.md
     """
     import tempfile
 
+    _require_sdks()
     from drgen import diff_report
-    from drgen.diff import diff_workload
+    from drgen.diff import diff_workloads
     from drgen.sources import side_from_file, side_from_git
 
     try:
@@ -308,17 +365,36 @@ def diff_command(
                     (side_from_git(base_rev, path, Path(scratch) / str(n)), side_from_file(path))
                     for n, path in enumerate(workloads)
                 ]
-            diffs = [diff_workload(base, head) for base, head in pairs]
+            diffs = diff_workloads(pairs)
     except DrgenError as error:
         raise DiffError(error.format_message()) from None
-    render_diff = {
-        "text": diff_report.as_text,
-        "markdown": diff_report.as_markdown,
-        "json": diff_report.as_json,
-    }[output_format]
-    click.echo(render_diff(diffs), nl=False)
+    if output_format == "markdown":
+        if full_to is not None:
+            try:
+                full_to.write_text(diff_report.as_markdown(diffs), encoding="utf-8")
+            except OSError as error:
+                raise DiffError(f"cannot write {full_to}: {error}") from None
+        click.echo(diff_report.as_markdown(diffs, max_chars), nl=False)
+    else:
+        render_diff = {"text": diff_report.as_text, "json": diff_report.as_json}[output_format]
+        click.echo(render_diff(diffs), nl=False)
     if exit_code and any(d.has_changes for d in diffs):
         raise SystemExit(1)
+
+
+SDKS = ("pulumi", "pulumi_aws", "pulumi_gcp")
+"""What `drgen diff` runs the generated programs with: the `diff` extra, not the core install."""
+
+
+def _require_sdks() -> None:
+    import importlib.util
+
+    missing = [name for name in SDKS if importlib.util.find_spec(name) is None]
+    if missing:
+        raise DiffError(
+            f"drgen diff runs the stacks under the Pulumi mock runtime and needs"
+            f" {', '.join(name.replace('_', '-') for name in missing)}: pip install 'drgen[diff]'"
+        )
 
 
 def describe(plan: DrPlan) -> str:
@@ -356,10 +432,18 @@ def describe(plan: DrPlan) -> str:
         if stack.inputs:
             keys = ", ".join(dict.fromkeys(i.key for i in stack.inputs))
             lines.append(f"  stack {stack.name} needs config: {keys}")
-    if plan.secondary_needs_primary:
-        why = plan.secondary_needs_primary
-        lines.append(f"  first deployment: secondary with peer_deployed=false ({why})")
+    if plan.deploy.first != plan.deploy.update:
+        lines.append(f"  first deployment: {_sequence(plan.deploy.first)}")
+        lines.append(f"  later deployments: {_sequence(plan.deploy.update)}")
     return "\n".join(lines)
+
+
+def _sequence(steps: tuple[DeployStep, ...]) -> str:
+    def one(step: DeployStep) -> str:
+        config = " ".join(f"{key}={value}" for key, value in step.config.items())
+        return f"up {step.stack}" + (f" ({config})" if config else "")
+
+    return ", then ".join(one(step) for step in steps)
 
 
 def _warn(plan: DrPlan) -> None:

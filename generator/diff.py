@@ -145,26 +145,45 @@ class Side:
 
 def diff_workload(base: Side, head: Side) -> WorkloadDiff:
     """Render both sides, run their stacks under mocks, and compare what they declare."""
-    # Rendered files name their source; one name for both sides keeps that out of the diff.
-    either = head.plan or base.plan
-    source = either.source if either is not None else ""
+    (diff,) = diff_workloads([(base, head)])
+    return diff
+
+
+def diff_workloads(pairs: list[tuple[Side, Side]]) -> list[WorkloadDiff]:
+    """`diff_workload` for each (base, head), running every stack that must run in one go.
+
+    When both sides of a workload render to the same bytes, their programs declare the same
+    resources: it is reported unchanged without running anything.
+    """
+    runs: list[tuple[int, int, Path, StackPlan]] = []
+    declared: list[tuple[Resources, Resources]] = []
     with tempfile.TemporaryDirectory(prefix="drgen-diff-") as scratch:
-        declared = [
-            declared_resources(side.plan.model_copy(update={"source": source}), Path(scratch) / n)
-            if side.plan
-            else {}
-            for n, side in (("base", base), ("head", head))
-        ]
-    return compare(base, head, declared[0], declared[1])
-
-
-def declared_resources(plan: DrPlan, folder: Path) -> Resources:
-    """Stack -> the resources each stack of `plan` declares under the mock runtime."""
-    project = folder / plan.workload
-    write_project(render(plan), project)
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        results = list(pool.map(lambda stack: _run_stack(project, stack), plan.stacks))
-    return {stack.name: result for stack, result in zip(plan.stacks, results, strict=True)}
+        for n, (base, head) in enumerate(pairs):
+            # Rendered files name their source; one name for both sides keeps it out of the diff.
+            either = head.plan or base.plan
+            source = either.source if either is not None else ""
+            plans = [
+                side.plan.model_copy(update={"source": source}) if side.plan else None
+                for side in (base, head)
+            ]
+            files = [render(plan) if plan else None for plan in plans]
+            if plans[1] is not None and files[0] == files[1]:
+                same: Resources = {stack.name: {} for stack in plans[1].stacks}
+                declared.append((same, same))
+                continue
+            declared.append(({}, {}))
+            for side, (plan, rendered) in enumerate(zip(plans, files, strict=True)):
+                if plan is not None and rendered is not None:
+                    project = Path(scratch) / str(n) / str(side) / plan.workload
+                    write_project(rendered, project)
+                    runs += [(n, side, project, stack) for stack in plan.stacks]
+        results = run_stacks([(project, stack) for _, _, project, stack in runs]) if runs else []
+    for (n, side, _, stack), result in zip(runs, results, strict=True):
+        declared[n][side][stack.name] = result
+    return [
+        compare(base, head, before, after)
+        for (base, head), (before, after) in zip(pairs, declared, strict=True)
+    ]
 
 
 def mock_run(project: Path, stack: StackPlan) -> dict[str, Any]:
@@ -178,17 +197,53 @@ def mock_run(project: Path, stack: StackPlan) -> dict[str, Any]:
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
     if completed.returncode != 0:
-        tail = "\n".join(completed.stderr.strip().splitlines()[-20:]) or "no output"
         raise DrgenError(
-            f"running stack {stack.name} of {project.name} under mocks failed:\n{tail}"
+            f"running stack {stack.name} of {project.name} under mocks failed:\n"
+            + _tail(completed.stderr)
         )
     report: dict[str, Any] = json.loads(completed.stdout)
     return report
 
 
-def _run_stack(project: Path, stack: StackPlan) -> dict[tuple[str, str], dict[str, Any]]:
+def run_stacks(runs: list[tuple[Path, StackPlan]]) -> list[dict[tuple[str, str], dict[str, Any]]]:
+    """What each (project, stack) declares under mocks, in order. One interpreter loads the SDKs
+    and forks a child per stack (`drgen.mockfork`); without `os.fork`, one interpreter each."""
+    if not runs:
+        return []
+    if not hasattr(os, "fork"):
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            return list(pool.map(lambda run: _declared(mock_run(*run)), runs))
+    jobs = [
+        {"project": str(project), "stack": stack.name, "inputs": stack.placeholder_inputs()}
+        for project, stack in runs
+    ]
+    completed = subprocess.run(
+        [sys.executable, "-m", "drgen.mockfork"],
+        input=json.dumps(jobs),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    if completed.returncode != 0:
+        raise DrgenError(f"running the stacks under mocks failed:\n{_tail(completed.stderr)}")
+    declared = []
+    for (project, stack), report in zip(runs, json.loads(completed.stdout), strict=True):
+        if "error" in report:
+            raise DrgenError(
+                f"running stack {stack.name} of {project.name} under mocks failed:\n"
+                + _tail(report["error"])
+            )
+        declared.append(_declared(report))
+    return declared
+
+
+def _tail(text: str) -> str:
+    return "\n".join(text.strip().splitlines()[-20:]) or "no output"
+
+
+def _declared(report: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     declared: dict[tuple[str, str], dict[str, Any]] = {}
-    for resource in mock_run(project, stack)["resources"]:
+    for resource in report["resources"]:
         if resource["type"].startswith("drgen:"):
             continue  # component wrappers declare nothing themselves
         declared[(resource["type"], resource["name"])] = resource["inputs"]

@@ -118,6 +118,27 @@ class PromptFile(Frozen):
     text: str
 
 
+class DeployStep(Frozen):
+    """One `pulumi up` of the deploy sequence, with the config set on its stack just before."""
+
+    stack: str
+    role: Role
+    config: dict[str, str]
+    """Key -> value that the sequence sets (`pulumi config set KEY VALUE`) before this `up`."""
+    inputs: tuple[str, ...]
+    """Keys the team must have set on the stack (README.md lists them) before this `up`."""
+    why: str
+
+
+class DeploySequence(Frozen):
+    """The order of `pulumi up`s: from an empty account, and for every deployment after it."""
+
+    first: tuple[DeployStep, ...]
+    """From an empty account to the complete topology; every step succeeds first time."""
+    update: tuple[DeployStep, ...]
+    """Every later deployment, once `first` has completed (the primary has deployed)."""
+
+
 class DrPlan(Frozen):
     """Everything drgen will build for one workload, resolved from its declaration."""
 
@@ -137,6 +158,7 @@ class DrPlan(Frozen):
     degraded_mode: str | None
     prompt_files: tuple[PromptFile, ...]
     warnings: tuple[str, ...]
+    deploy: DeploySequence
 
     @property
     def primary(self) -> StackPlan:
@@ -150,22 +172,7 @@ class DrPlan(Frozen):
     @property
     def secondary_needs_primary(self) -> str | None:
         """Why the secondary's first deployment must wait for the primary, if it must."""
-        reasons = []
-        for c in self.components:
-            if c.replication == "bidirectional" and (self.cloud, c.module) in REPLICATED_BUCKETS:
-                reasons.append(f"its {c.component} bucket replicates into the primary's")
-            if c.block == "aurora-global":
-                reasons.append("its vector database joins the primary's Aurora global database")
-            if c.block == "dynamodb-global-table":
-                reasons.append("its feature table replica joins the primary's global table")
-            if c.block == "cloudsql-cross-region-replica":
-                reasons.append("its vector database is a replica of the primary's instance")
-            if c.block == "gcs-snapshot-scheduler" and len(c.serving) > 1:
-                # Active-active: both engines write the dual-region bucket the primary creates.
-                reasons.append(
-                    "its engine is granted on the dual-region snapshot bucket the primary owns"
-                )
-        return "; ".join(reasons) or None
+        return _needs_primary(self.cloud, self.components)
 
     def component(self, name: ComponentName) -> ComponentPlan | None:
         """The plan of component `name`, if the workload has it."""
@@ -215,7 +222,57 @@ def resolve(sourced: SourcedWorkload) -> DrPlan:
         degraded_mode=workload.degraded_mode,
         prompt_files=tuple(PromptFile(path=p, text=t) for p, t in sourced.prompt_files),
         warnings=tuple(_warnings(workload, pattern, objectives)),
+        deploy=_deploy_sequence(stacks, _needs_primary(workload.cloud, components)),
     )
+
+
+def _needs_primary(cloud: str, components: tuple[ComponentPlan, ...]) -> str | None:
+    reasons = []
+    for c in components:
+        if c.replication == "bidirectional" and (cloud, c.module) in REPLICATED_BUCKETS:
+            reasons.append(f"its {c.component} bucket replicates into the primary's")
+        if c.block == "aurora-global":
+            reasons.append("its vector database joins the primary's Aurora global database")
+        if c.block == "dynamodb-global-table":
+            reasons.append("its feature table replica joins the primary's global table")
+        if c.block == "cloudsql-cross-region-replica":
+            reasons.append("its vector database is a replica of the primary's instance")
+        if c.block == "gcs-snapshot-scheduler" and len(c.serving) > 1:
+            # Active-active: both engines write the dual-region bucket the primary creates.
+            reasons.append(
+                "its engine is granted on the dual-region snapshot bucket the primary owns"
+            )
+    return "; ".join(reasons) or None
+
+
+def _deploy_sequence(stacks: tuple[StackPlan, ...], needs_primary: str | None) -> DeploySequence:
+    """The `pulumi up`s in order. `peer_deployed` (read by the programs, true when unset) is set
+    explicitly on every stack with a peer, so a value left in a stack's file never decides."""
+    ordered = sorted(stacks, key=lambda s: s.deploy_order)
+
+    def step(stack: StackPlan, why: str, peer_deployed: str = "true") -> DeployStep:
+        return DeployStep(
+            stack=stack.name,
+            role=stack.role,
+            config={"peer_deployed": peer_deployed} if stack.peer_region else {},
+            inputs=tuple(dict.fromkeys(i.key for i in stack.inputs)),
+            why=why,
+        )
+
+    why = {
+        "primary": "the primary region",
+        "secondary": "the secondary region first: the primary replicates into its buckets",
+    }
+    update = tuple(step(s, why[s.role]) for s in ordered)
+    if needs_primary is None or len(ordered) < 2:
+        return DeploySequence(first=update, update=update)
+    secondary, primary = ordered
+    first = (
+        step(secondary, "the secondary, without the parts that need the primary", "false"),
+        step(primary, "the primary, replicating into the secondary"),
+        step(secondary, "the secondary again, now that the primary exists"),
+    )
+    return DeploySequence(first=first, update=update)
 
 
 def _stacks(regions: list[str]) -> tuple[StackPlan, ...]:

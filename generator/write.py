@@ -105,12 +105,14 @@ def _reason(error: OSError) -> str:
     return error.strerror or str(error)
 
 
-def project_drift(files: dict[str, str], project: Path) -> list[str]:
+def project_drift(
+    files: dict[str, str], project: Path, released: frozenset[str] = frozenset()
+) -> list[str]:
     """A unified diff from what `project` holds to what writing `files` would leave; read-only.
 
     Covers the rendered files, the manifest, and the files a write would remove (listed in the
-    old manifest, no longer rendered). Empty when the project is up to date. Reads nothing
-    through a symbolic link and nothing outside `project`.
+    old manifest, no longer rendered, not `released`). Empty when the project is up to date.
+    Reads nothing through a symbolic link and nothing outside `project`.
     """
     if project.is_symlink():
         raise RenderError(
@@ -119,7 +121,7 @@ def project_drift(files: dict[str, str], project: Path) -> list[str]:
     expected = {**files, MANIFEST: manifest_text(files)}
     lines: list[str] = []
     try:
-        for path in sorted(set(expected) | set(read_manifest(project))):
+        for path in sorted(set(expected) | (set(read_manifest(project)) - released)):
             target = project / path
             old = _read_text(target) if _linked_part(project, path) is None else None
             new = expected.get(path)
@@ -136,8 +138,13 @@ def project_drift(files: dict[str, str], project: Path) -> list[str]:
     return [line if line.endswith("\n") else line + "\n" for line in lines]
 
 
-def write_project(files: dict[str, str], project: Path) -> WriteReport:
+def write_project(
+    files: dict[str, str], project: Path, released: frozenset[str] = frozenset()
+) -> WriteReport:
     """Make `project` hold exactly `files` among the files drgen manages.
+
+    `released` files (drgen wrote them once; they now belong to the team) are left in place
+    and drop out of the manifest.
 
     Everything is staged next to the project first, so a failure while writing the new files
     leaves the old ones untouched; each file is then moved into place atomically, and a failure
@@ -145,7 +152,7 @@ def write_project(files: dict[str, str], project: Path) -> WriteReport:
     symbolic link, and only files the manifest lists with their current hash are removed.
     """
     try:
-        return _write_project(files, project)
+        return _write_project(files, project, released)
     except OSError as error:
         raise RenderError(
             f"cannot write {_where(error, project)}: {_reason(error)}; the previous files are"
@@ -153,7 +160,7 @@ def write_project(files: dict[str, str], project: Path) -> WriteReport:
         ) from None
 
 
-def _write_project(files: dict[str, str], project: Path) -> WriteReport:
+def _write_project(files: dict[str, str], project: Path, released: frozenset[str]) -> WriteReport:
     if project.is_symlink():
         raise RenderError(
             f"{display_path(project)} is a symbolic link; drgen writes only into a real folder"
@@ -185,7 +192,7 @@ def _write_project(files: dict[str, str], project: Path) -> WriteReport:
             (staging / "new" / path).replace(target)
             report.written.append(path)
         for path, hash_ in sorted(previous.items()):
-            if path in files:
+            if path in files or path in released:
                 continue
             stale = project / path
             content = _read_bytes(stale)

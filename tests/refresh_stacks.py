@@ -16,6 +16,7 @@ from drgen.loader import load_workload
 from drgen.plan import resolve
 from drgen.render import render
 from drgen.sources import side_from_file
+from drgen.stack_config import drgen_owned, team_owned
 from drgen.write import read_manifest, write_project
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +37,10 @@ def main() -> int:
             old = old_file.read_text(encoding="utf-8").splitlines(True) if old_file.exists() else []
             new = files.get(path, "").splitlines(True)
             sys.stdout.writelines(difflib.unified_diff(old, new, f"a/{path}", f"b/{path}"))
-        report = write_project(files, project)
+        plan = resolve(load_workload(workload.relative_to(ROOT)))
+        report = write_project(drgen_owned(plan, files), project, released=team_owned(plan))
+        for path in team_owned(plan):  # the goldens hold the seeds a first render creates
+            (project / path).write_text(files[path], encoding="utf-8")
         print(f"stacks/{name}: {len(report.written)} written, {len(report.removed)} removed")
     for case in sorted((ROOT / "tests" / "goldens").glob("diff-*")):
         base, head = (case.relative_to(ROOT) / side / "workload.yaml" for side in ("base", "head"))

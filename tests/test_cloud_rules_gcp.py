@@ -134,7 +134,8 @@ def test_a_secondary_first_deployment_grants_only_on_buckets_it_creates(tmp_path
     secondary = plan.secondary
     assert secondary is not None and plan.secondary_needs_primary
     config = project / f"Pulumi.{secondary.name}.yaml"
-    config.write_text(config.read_text().replace('peer_deployed: "true"', 'peer_deployed: "false"'))
+    # What the deploy sequence's first step sets (`pulumi config set peer_deployed false`).
+    config.write_text(config.read_text() + f'  {plan.workload}:peer_deployed: "false"\n')
 
     first = mock_run(project, secondary)
     owned = {b["name"] for b in of_type(first, BUCKET)}

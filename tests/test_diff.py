@@ -11,6 +11,7 @@ import pytest
 from click.testing import Result
 
 from drgen.diff import ResourceChange, Side, compare
+from drgen.plan import StackPlan
 from tests.conftest import ROOT
 
 Cli = Callable[..., Result]
@@ -337,3 +338,65 @@ def test_render_check_of_a_missing_project_lists_every_file(
     assert result.exit_code == 1
     assert "--- /dev/null\n+++ out/diff-demo/__main__.py" in result.output
     assert not Path("out").exists()
+
+
+# Cost follows the change
+
+
+def test_byte_identical_renders_are_unchanged_without_a_mock_run(
+    workload_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drgen import diff
+    from drgen.sources import side_from_file
+
+    path = workload_file(WARM)
+    ran: list[str] = []
+    monkeypatch.setattr(diff, "run_stacks", lambda runs: ran.append(f"{len(runs)} stacks"))
+
+    result = diff.diff_workload(side_from_file(path), side_from_file(path))
+
+    assert ran == []
+    assert not result.has_changes
+    assert [(s.name, s.status) for s in result.stacks] == [
+        ("us-east-1", "unchanged"),
+        ("us-west-2", "unchanged"),
+    ]
+
+
+def test_a_changed_workload_runs_both_sides_stacks(
+    workload_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drgen import diff
+    from drgen.sources import side_from_file
+
+    base = workload_file(WARM, "base.yaml")
+    head = workload_file(WARM.replace("retention: 7y", "retention: 8y"), "head.yaml")
+    ran: list[str] = []
+
+    def record(runs: list[tuple[Path, StackPlan]]) -> list[dict[object, object]]:
+        ran.extend(stack.name for _, stack in runs)
+        return [{} for _ in runs]
+
+    monkeypatch.setattr(diff, "run_stacks", record)
+
+    diff.diff_workload(side_from_file(base), side_from_file(head))
+
+    assert sorted(ran) == ["us-east-1", "us-east-1", "us-west-2", "us-west-2"]
+
+
+def test_forked_runs_declare_what_one_interpreter_per_stack_declares() -> None:
+    # The fork server must be indistinguishable from a fresh interpreter per stack, for both
+    # clouds and for two projects that share module names (settings, storage, ...).
+    from drgen.diff import _declared, mock_run, run_stacks
+    from tests.stacks import stack_plan
+
+    runs = [
+        (ROOT / "stacks" / project, stack_plan(ROOT / "stacks" / project, stack))
+        for project, stack in (
+            ("fraud-scoring", "us-east-1"),
+            ("patient-triage", "europe-west4"),
+            ("claims-triage", "eu-west-2"),
+        )
+    ]
+
+    assert run_stacks(runs) == [_declared(mock_run(project, stack)) for project, stack in runs]

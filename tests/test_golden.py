@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from drgen.loader import load_workload
+from drgen.plan import resolve
+from drgen.stack_config import drgen_owned
 from drgen.write import MANIFEST, manifest_text
 from tests.conftest import EXAMPLES, ROOT
 from tests.refresh_stacks import render_example
@@ -26,7 +29,8 @@ def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_example_matches_its_golden_project(example: Path) -> None:
     name, files = render_example(example)
     project = ROOT / "stacks" / name
-    expected = {**files, MANIFEST: manifest_text(files)}
+    plan = resolve(load_workload(example.relative_to(ROOT)))
+    expected = {**files, MANIFEST: manifest_text(drgen_owned(plan, files))}
     on_disk = {
         p.relative_to(project).as_posix(): p.read_text(encoding="utf-8")
         for p in project.rglob("*")

@@ -1,10 +1,13 @@
-"""The pipeline wiring shipped in the repository does what its documentation says."""
+"""The pre-commit hook: it runs whenever the stacks could be stale, and catches it."""
 
 from __future__ import annotations
 
-import json
+import re
 import shlex
+import shutil
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -12,46 +15,75 @@ from click.testing import Result
 
 from tests.conftest import EXAMPLES, ROOT
 
-WORKFLOW = ROOT / "examples" / "ci" / "drgen.yml"
-DEPLOY_ORDER_JQ = ".stacks | sort_by(.deploy_order) | .[].name"
+EXAMPLES_DIR = ROOT / "examples"
+
+HOOK = ROOT / ".pre-commit-hooks.yaml"
 
 
-def test_the_pre_commit_hook_passes_on_the_committed_stacks(
+def hook() -> dict[str, Any]:
+    (only,) = yaml.safe_load(HOOK.read_text())
+    assert isinstance(only, dict)
+    return only
+
+
+def runs_on(staged: list[str]) -> bool:
+    """Whether pre-commit runs the hook for a commit of `staged` (its selection rules: a hook
+    runs when `always_run` is set or a staged file matches `files` and not `exclude`)."""
+    spec = hook()
+    files, exclude = re.compile(spec.get("files", "")), spec.get("exclude", "^$")
+    matched = [p for p in staged if files.search(p) and not re.search(exclude, p)]
+    return bool(spec.get("always_run") or matched)
+
+
+def run_hook(run_cli: Callable[..., Result], folder_args: dict[str, str]) -> Result:
+    """The hook's command as pre-commit runs it (no file names: `pass_filenames: false`)."""
+    spec = hook()
+    program, *command = shlex.split(spec["entry"])
+    assert program == "drgen" and spec["pass_filenames"] is False
+    return run_cli(*command, *(folder_args.get(arg, arg) for arg in spec["args"]))
+
+
+@pytest.mark.parametrize(
+    "staged",
+    [
+        ["workloads/moderation/workload.yaml"],
+        ["workloads/moderation/prompts/policy.md"],
+        ["workloads/assistant/config/tools.json"],
+        ["stacks/moderation/settings.py"],
+        ["stacks/moderation/.drgen-manifest"],
+    ],
+)
+def test_the_hook_runs_for_any_file_a_workload_reads_and_for_the_stacks(
+    staged: list[str],
+) -> None:
+    assert runs_on(staged)
+
+
+def test_the_hook_fails_on_a_prompt_only_change_and_on_a_hand_edited_stack(
+    run_cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(EXAMPLES_DIR / "content-moderation", "workloads/content-moderation")
+    assert run_cli("render", "workloads/", "-o", "stacks/").exit_code == 0
+    assert run_hook(run_cli, {}).exit_code == 0
+
+    prompt = Path("workloads/content-moderation/prompts/policy.md")
+    prompt.write_text(prompt.read_text() + "Escalate threats of violence.\n")
+    stale_prompt = run_hook(run_cli, {})
+    assert run_cli("render", "workloads/", "-o", "stacks/").exit_code == 0
+    Path("stacks/content-moderation/settings.py").write_text("# edited by hand\n")
+    stale_stack = run_hook(run_cli, {})
+
+    assert stale_prompt.exit_code == 1 and "+Escalate threats of violence." in stale_prompt.output
+    assert stale_stack.exit_code == 1 and "-# edited by hand" in stale_stack.output
+
+
+def test_the_hook_passes_on_the_committed_stacks(
     run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
-    program, *command = shlex.split(hook["entry"])
     monkeypatch.chdir(ROOT)
 
-    result = run_cli(*command, *hook["args"], *(str(p.relative_to(ROOT)) for p in EXAMPLES))
+    result = run_hook(run_cli, {"workloads/": "examples/"})
 
-    assert program == "drgen"
     assert result.exit_code == 0, result.output
-    assert "up to date" in result.output
-
-
-def steps_of(job: str) -> str:
-    workflow = yaml.safe_load(WORKFLOW.read_text())
-    return "\n".join(step.get("run", "") for step in workflow["jobs"][job]["steps"])
-
-
-def test_the_review_job_checks_diffs_and_previews() -> None:
-    review = steps_of("review")
-
-    assert 'drgen render --check $WORKLOADS -o "$STACKS"' in review
-    assert "drgen diff --base" in review and "--format markdown" in review
-    assert "gh pr comment" in review
-    assert "pulumi preview --diff" in review and DEPLOY_ORDER_JQ in review
-
-
-def test_the_deploy_job_runs_pulumi_up_in_deploy_order(run_cli: Callable[..., Result]) -> None:
-    deploy = steps_of("deploy")
-    plan = json.loads(
-        run_cli("plan", str(ROOT / "examples/fraud-scoring/workload.yaml"), "--json").output
-    )
-
-    # The jq program the workflow uses, evaluated on a real plan: the secondary goes first.
-    ordered = [s["name"] for s in sorted(plan["stacks"], key=lambda s: s["deploy_order"])]
-
-    assert "pulumi up --yes" in deploy and DEPLOY_ORDER_JQ in deploy
-    assert ordered == ["us-west-2", "us-east-1"]
+    assert f"{len(EXAMPLES)} project(s) in stacks are up to date" in result.output
