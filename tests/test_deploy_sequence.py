@@ -63,7 +63,8 @@ def test_a_workload_whose_secondary_needs_nothing_of_the_primary_deploys_once_pe
 # something an earlier step (or the step itself) created. These are the references a real
 # account resolves at create time: S3 replication checks its destination bucket and key alias,
 # Aurora checks the global cluster a member joins, Cloud SQL the instance a replica follows,
-# DynamoDB the key of a replica, Cloud Storage the bucket of an IAM grant or a transfer's sink.
+# DynamoDB the table a replica joins and the key of a replica, Cloud Storage the bucket of an
+# IAM grant or a transfer's sink.
 
 
 @cache
@@ -92,6 +93,8 @@ def provides(resources: list[Any], region: str) -> set[Ref]:
             found.add(("bucket", inputs["name"]))
         elif token == "aws:kms/alias:Alias":
             found.add(("alias", region, inputs["name"]))
+        elif token == "aws:dynamodb/table:Table":
+            found.add(("table", region, inputs["name"]))
         elif token == "aws:rds/globalCluster:GlobalCluster":
             found |= {("global", inputs["globalClusterIdentifier"]), ("global", r["id"])}
         elif token == "gcp:sql/databaseInstance:DatabaseInstance":
@@ -116,6 +119,9 @@ def references(resources: list[Any]) -> Iterator[Ref]:
                     yield _alias(key)
         elif token == "aws:rds/cluster:Cluster" and inputs.get("globalClusterIdentifier"):
             yield ("global", inputs["globalClusterIdentifier"])
+        elif token == "aws:dynamodb/tableReplica:TableReplica":
+            _, _, _, region, _, table = inputs["globalTableArn"].split(":", 5)
+            yield ("table", region, table.removeprefix("table/"))
         elif token == "aws:dynamodb/table:Table":
             for replica in inputs.get("replicas", []):
                 if ":alias/" in replica.get("kmsKeyArn", ""):
