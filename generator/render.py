@@ -16,6 +16,7 @@ from drgen.drills import drill_calendar
 from drgen.durations import format_duration
 from drgen.errors import RenderError
 from drgen.plan import DrPlan
+from drgen.vendors.gateway import gateway
 
 PATTERNS_DIR = Path(drgen.patterns.__file__).resolve().parent
 
@@ -55,6 +56,12 @@ def render(plan: DrPlan) -> dict[str, str]:
         files[f"Pulumi.{stack.name}.yaml"] = env.get_template(
             f"project/Pulumi.stack-{plan.cloud}.yaml.j2"
         ).render({**context, "stack": stack})
+    for stack in plan.stacks:
+        settings = gateway(plan, stack)
+        if settings is not None:
+            files[f"gateway/litellm-{stack.name}.yaml"] = env.get_template(
+                "project/litellm.yaml.j2"
+            ).render({**context, "gateway": settings})
     modules = [component.module for component in plan.components]
     if plan.routing is not None:
         modules.append("routing")
