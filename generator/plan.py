@@ -25,7 +25,7 @@ from drgen.patterns.catalogue import (
     StackInput,
 )
 from drgen.schema import DEFAULT_PATTERN, Vendor, Workload
-from drgen.vendors.known import KEY_VARIABLE, PROVIDER_BY_NAME, STATUS_PAGE
+from drgen.vendors.known import KEY_VARIABLE, PROVIDER_BY_NAME, STATUS_PAGE, Provider
 
 Role = Literal["primary", "secondary"]
 ComponentName = Literal["models", "vector_store", "feature_store", "prompts", "audit_log"]
@@ -114,7 +114,7 @@ class VendorPlan(Frozen):
     model: str
     role: Literal["primary", "alternate", "degraded"]
     deprecation: str | None
-    provider: str = ""
+    provider: Provider
     credential_env: str | None = None
     """Variable the gateway reads the key from; None for providers called with a cloud identity."""
     credential_secret: str | None = None

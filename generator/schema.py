@@ -209,26 +209,41 @@ class Components(Strict):
     )
 
 
+ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,127}$"
+SECRET_NAME = r"^[A-Za-z0-9/_+=.@-]{1,255}$"
+
+
 class Credential(Strict):
     env: str = Field(
-        pattern=r"^[A-Z_][A-Z0-9_]{0,127}$",
+        json_schema_extra={"pattern": ENV_NAME},
         description="Environment variable the gateway reads the API key from, e.g."
         " OPENAI_API_KEY (the name, never the key).",
     )
     secret: str | None = Field(
         default=None,
-        pattern=r"^[A-Za-z0-9/_+=.@-]{1,255}$",
+        json_schema_extra={"pattern": SECRET_NAME},
         description="Name of the secret in the stack's cloud (Secrets Manager / Secret Manager)"
         " that the gateway's runtime injects into `env`.",
     )
 
+    # Checked here rather than by `pattern`, whose message would repeat the value: a pasted
+    # key must not end up in terminal output or CI logs.
     @field_validator("env", "secret")
     @classmethod
-    def _not_a_key(cls, value: str | None) -> str | None:
-        if value is not None and value.lower().startswith(KEY_PREFIXES):
+    def _a_name_not_a_key(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        if value.lower().startswith(KEY_PREFIXES):
             raise ValueError(
                 "this looks like an API key; name where the key lives instead"
                 " (an environment variable or a secret), never the key itself"
+            )
+        env = info.field_name == "env"
+        if not re.fullmatch(ENV_NAME if env else SECRET_NAME, value):
+            raise ValueError(
+                "expected an environment variable name (A-Z, 0-9, _), e.g. OPENAI_API_KEY"
+                if env
+                else "expected a secret name (letters, digits and /_+=.@-, at most 255)"
             )
         return value
 
@@ -286,7 +301,7 @@ class Vendor(Strict):
     )
     status_components: list[str] = Field(
         default_factory=list,
-        description="Status-page components the model depends on, by exact name; none: the"
+        description="Status-page components the model depends on, by name (any case); none: the"
         " page's overall indicator (also used while the page lists no components).",
     )
 
