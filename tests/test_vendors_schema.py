@@ -107,3 +107,20 @@ def test_every_example_still_validates() -> None:
     examples = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*/workload.yaml"))
     result = CliRunner().invoke(main, ["validate", *map(str, examples)])
     assert result.exit_code == 0, result.output
+
+
+def test_check_shows_the_failover_chain_in_gateway_order(tmp_path: Path) -> None:
+    path = tmp_path / "workload.yaml"
+    path.write_text(
+        HEAD + "  - {name: openai, model: gpt-4o, role: primary}\n"
+        "  - {name: g, provider: vertex_ai, model: gemini-2.5-pro, role: alternate}\n"
+        "  - {name: google, model: gemini-2.5-flash, role: degraded}\n"
+        "degraded_mode: smaller-model\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["check", str(path), "--today", "2026-01-01"])
+    assert (
+        "outage fallback (gateway/litellm-<region>.yaml): alternate g/gemini-2.5-pro,"
+        " then degraded model google/gemini-2.5-flash" in result.output
+    ), result.output
+    assert "no status page: `drgen vendors status` cannot confirm" in result.output
