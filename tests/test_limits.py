@@ -29,6 +29,8 @@ NAMED_INPUTS: dict[tuple[str, str], str] = {
     ("aws:cloudwatch/logGroup:LogGroup", "name"): "aws.log_group",
     ("aws:scheduler/schedule:Schedule", "name"): "aws.schedule",
     ("aws:kms/alias:Alias", "name"): "aws.kms_alias",
+    ("aws:ssm/parameter:Parameter", "name"): "aws.ssm_parameter",
+    ("aws:sns/topic:Topic", "name"): "aws.sns_topic",
     ("aws:dynamodb/table:Table", "name"): "aws.dynamodb_table",
     ("aws:rds/cluster:Cluster", "clusterIdentifier"): "aws.aurora_cluster",
     ("aws:rds/globalCluster:GlobalCluster", "globalClusterIdentifier"): "aws.aurora_global_cluster",

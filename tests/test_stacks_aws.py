@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from drgen.render import aws_rate
 from tests.stacks import (
@@ -241,10 +242,13 @@ def test_snapshot_triggers_are_least_privilege_functions_in_the_vpc(project: Pat
 
     for region in vectors.serving:  # stacks are named after their region
         result = run(project, region)
-        (schedule,) = of_type(result, "aws:scheduler/schedule:Schedule")
-        (function,) = of_type(result, "aws:lambda/function:Function")
+        # The stack's other function is the vendor watcher (test_vendors_watcher.py).
+        (schedule,) = _not_vendor_watch(of_type(result, "aws:scheduler/schedule:Schedule"))
+        (function,) = _not_vendor_watch(of_type(result, "aws:lambda/function:Function"))
         (function_arn,) = [
-            r["arn"] for r in records_of_type(result, "aws:lambda/function:Function")
+            r["arn"]
+            for r in records_of_type(result, "aws:lambda/function:Function")
+            if not r["inputs"]["name"].endswith("-vendor-watch")
         ]
         assert schedule["scheduleExpression"] == aws_rate(
             int(vectors.params["snapshot_every_seconds"])
@@ -256,7 +260,7 @@ def test_snapshot_triggers_are_least_privilege_functions_in_the_vpc(project: Pat
         invoke = [
             json.loads(p["policy"])["Statement"]
             for p in of_type(result, "aws:iam/rolePolicy:RolePolicy")
-            if "lambda:InvokeFunction" in p["policy"]
+            if "lambda:InvokeFunction" in p["policy"] and "InvokeTheWatcherOnly" not in p["policy"]
         ]
         assert invoke == [
             [
@@ -268,6 +272,10 @@ def test_snapshot_triggers_are_least_privilege_functions_in_the_vpc(project: Pat
                 }
             ]
         ]
+
+
+def _not_vendor_watch(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [i for i in inputs if not i["name"].endswith("-vendor-watch")]
 
 
 @AWS_STACKS

@@ -16,6 +16,7 @@ import prompt_store
 import routing
 import settings
 import vector_snapshots
+import vendor_watcher
 from storage import RegionalKey, Stack
 
 config = pulumi.Config()
@@ -38,6 +39,6 @@ stack = Stack(
 
 pulumi.export("role", role)
 pulumi.export("kms_key_arn", stack.key.arn)
-for module in (model_store, vector_snapshots, prompt_store, audit_vault, routing):
+for module in (model_store, vector_snapshots, prompt_store, audit_vault, routing, vendor_watcher):
     for name, value in module.deploy(stack).items():
         pulumi.export(name, value)
