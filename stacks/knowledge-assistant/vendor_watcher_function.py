@@ -168,7 +168,8 @@ def _record_switch(before: str, after: str, state: str, detail: str) -> None:
     body = json.dumps(record, sort_keys=True).encode()
     digest = hashlib.sha256(body).hexdigest()[:12]
     key = f"vendor-switch/{region}/{now:%Y/%m/%d/%H%M%S}-{after}-{digest}.json"
-    # Object lock refuses writes without an integrity checksum; SHA-256 also proves the record.
+    # Object lock refuses writes without Content-MD5 or a checksum (S3 PutObject API reference);
+    # SHA-256 also proves the record later.
     boto3.client("s3").put_object(
         Bucket=os.environ["AUDIT_BUCKET"], Key=key, Body=body, ChecksumAlgorithm="SHA256"
     )
