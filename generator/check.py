@@ -377,15 +377,21 @@ def _vendors(plan: DrPlan, today: datetime.date, window: datetime.timedelta) -> 
                 verdict = _worst(verdict, "unmet" if plan.tier <= 1 else "at-risk")
                 basis += "; no alternate vendor and no degraded_mode: an outage stops the workload"
             else:
-                basis += f"; outage fallback: {fallback}"
+                basis += f"; outage fallback (gateway/litellm-<region>.yaml): {fallback}"
+        if vendor.status_page is None:
+            basis += "; no status page: `drgen vendors status` cannot confirm its outages"
         findings.append(Finding(subject, None, None, None, None, verdict, basis))
     return findings
 
 
 def _fallback(plan: DrPlan) -> str | None:
-    parts = [f"alternate {v.name}/{v.model}" for v in plan.vendors if v.role == "alternate"]
-    if plan.degraded_mode:
-        parts.append(f"degraded mode ({plan.degraded_mode})")
+    """The gateway's failover chain after the primary, in the order it is tried."""
+    parts = [f"alternate {v.label}" for v in plan.vendors if v.role == "alternate"]
+    degraded = [v.label for v in plan.vendors if v.role == "degraded"]
+    if degraded:
+        parts.append(f"degraded model {degraded[0]}")
+    elif plan.degraded_mode:
+        parts.append(f"degraded mode ({plan.degraded_mode}, switched by the application)")
     return ", then ".join(parts) or None
 
 

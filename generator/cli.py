@@ -397,6 +397,52 @@ def _require_sdks() -> None:
         )
 
 
+@main.group()
+def vendors() -> None:
+    """External AI vendors the workloads call."""
+
+
+@vendors.command(name="status")
+@click.argument("workload", type=WORKLOAD_FILES)
+@click.option(
+    "--timeout", default="10s", show_default=True, help="How long to wait for each status page."
+)
+def vendors_status(workload: Path, timeout: str) -> None:
+    """Read each vendor's status page now: one line per vendor and model.
+
+    Reads the Statuspage-compatible /api/v2/summary.json of each vendor's status_page
+    (defaults for openai and anthropic). A page that cannot be read or understood is
+    `unknown`, never an outage.
+
+    \b
+    Exit codes: 0 no outage, 1 an outage, 2 a page could not be read (and no outage).
+    \b
+    Examples:
+      drgen vendors status workload.yaml
+    """
+    from drgen.durations import parse_duration
+    from drgen.vendors.report import StatusUnknownError, as_text, vendor_statuses
+
+    try:
+        seconds = parse_duration(timeout)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--timeout") from None
+    if not 1 <= seconds <= 120:
+        raise click.BadParameter("use 1s to 2m", param_hint="--timeout")
+    resolved = resolve(load_workload(workload))
+    if not resolved.vendors:
+        click.echo(f"{resolved.source}: no vendors declared")
+        return
+    statuses = vendor_statuses(resolved, float(seconds))
+    click.echo(as_text(resolved, statuses), nl=False)
+    down = [s.label for s in statuses if s.reading and s.reading.state == "outage"]
+    if down:
+        raise DrgenError(f"outage: {', '.join(down)}")
+    unread = [s.label for s in statuses if s.reading and s.reading.state == "unknown"]
+    if unread:
+        raise StatusUnknownError(f"status unknown: {', '.join(unread)}; see the lines above")
+
+
 def describe(plan: DrPlan) -> str:
     """The plan as a readable text table."""
     objectives = plan.objectives

@@ -92,6 +92,12 @@ NAME_LIMITS: dict[str, NameLimit] = {
         "https://docs.aws.amazon.com/scheduler/latest/APIReference/API_CreateSchedule.html"
         " (Name 1-64, ^[0-9a-zA-Z-_.]+$)",
     ),
+    "aws.ssm_parameter": NameLimit(
+        "SSM parameter", "aws", 2, 960, r"/(?![aA][wW][sS]|[sS][sS][mM])[a-zA-Z0-9_./-]+",
+        "a path of letters, digits and _ . - /, not starting with aws or ssm",
+        "https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-su-create.html"
+        " (1011 characters including the parameter's ARN, about 50 of them)",
+    ),
     "aws.kms_alias": NameLimit(
         "KMS alias", "aws", 7, 256, r"alias/[a-zA-Z0-9/_-]+", "alias/ then letters, digits, / _ -",
         "https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html"
@@ -318,6 +324,25 @@ def _aws_names(plan: DrPlan) -> list[DerivedName]:
                 )
         if c.module == "audit_vault" and c.params.get("backup_vault"):
             found += _backup_names(f"{workload}-audit", 24)
+    from drgen.vendors.watch import watch  # the plan module imports this one
+
+    vendor_watch = watch(plan)
+    if vendor_watch is not None:
+        function = vendor_watch.function
+        found += [
+            DerivedName(limit, name, what)
+            for limit, name, what in (
+                ("aws.lambda_function", function, "the vendor watcher"),
+                ("aws.schedule", function, "its schedule"),
+                ("aws.log_group", f"/aws/lambda/{function}", "its log group"),
+                ("aws.ssm_parameter", vendor_watch.parameter, "the vendor failover switch"),
+                ("aws.sqs_queue", f"{function}-dlq", "its schedule's dead-letter queue"),
+            )
+        ]
+        found += [
+            _alarm(workload, "vendor-watch-errors", "vendor watcher errors"),
+            _alarm(workload, "vendor-watch-dead-letters", "vendor watcher dead letters"),
+        ]
     if plan.routing is not None:
         found += [
             DerivedName(

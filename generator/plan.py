@@ -24,7 +24,8 @@ from drgen.patterns.catalogue import (
     Replication,
     StackInput,
 )
-from drgen.schema import DEFAULT_PATTERN, Workload
+from drgen.schema import DEFAULT_PATTERN, Vendor, Workload
+from drgen.vendors.known import KEY_VARIABLE, PROVIDER_BY_NAME, STATUS_PAGE, Provider
 
 Role = Literal["primary", "secondary"]
 ComponentName = Literal["models", "vector_store", "feature_store", "prompts", "audit_log"]
@@ -107,10 +108,26 @@ class RoutingPlan(Frozen):
 
 
 class VendorPlan(Frozen):
+    """One vendor entry with the well-known defaults filled in (drgen.vendors.known)."""
+
     name: str
     model: str
-    role: Literal["primary", "alternate"]
+    role: Literal["primary", "alternate", "degraded"]
     deprecation: str | None
+    provider: Provider
+    credential_env: str | None = None
+    """Variable the gateway reads the key from; None for providers called with a cloud identity."""
+    credential_secret: str | None = None
+    region: str | None = None
+    """Declared region of a cloud-served model; None: the stack's own region."""
+    endpoint: str | None = None
+    status_page: str | None = None
+    status_components: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """The vendor as people name it: `openai/gpt-4o`."""
+        return f"{self.name}/{self.model}"
 
 
 class PromptFile(Frozen):
@@ -210,15 +227,7 @@ def resolve(sourced: SourcedWorkload) -> DrPlan:
         components=components,
         routing=routing,
         tags=dict(sorted(workload.tags.items())),
-        vendors=tuple(
-            VendorPlan(
-                name=v.name,
-                model=v.model,
-                role=v.role,
-                deprecation=v.deprecation.isoformat() if v.deprecation else None,
-            )
-            for v in workload.vendors
-        ),
+        vendors=tuple(vendor_plan(v) for v in workload.vendors),
         degraded_mode=workload.degraded_mode,
         prompt_files=tuple(PromptFile(path=p, text=t) for p, t in sourced.prompt_files),
         warnings=tuple(_warnings(workload, pattern, objectives)),
@@ -273,6 +282,25 @@ def _deploy_sequence(stacks: tuple[StackPlan, ...], needs_primary: str | None) -
         step(secondary, "the secondary again, now that the primary exists"),
     )
     return DeploySequence(first=first, update=update)
+
+
+def vendor_plan(vendor: Vendor) -> VendorPlan:
+    """A validated vendor entry with the well-known defaults applied."""
+    provider = vendor.provider or PROVIDER_BY_NAME[vendor.name]
+    credential = vendor.credential
+    return VendorPlan(
+        name=vendor.name,
+        model=vendor.model,
+        role=vendor.role,
+        deprecation=vendor.deprecation.isoformat() if vendor.deprecation else None,
+        provider=provider,
+        credential_env=credential.env if credential else KEY_VARIABLE.get(provider),
+        credential_secret=credential.secret if credential else None,
+        region=vendor.region,
+        endpoint=vendor.endpoint,
+        status_page=vendor.status_page or STATUS_PAGE.get(vendor.name),
+        status_components=tuple(vendor.status_components),
+    )
 
 
 def _stacks(regions: list[str]) -> tuple[StackPlan, ...]:

@@ -16,6 +16,8 @@ from drgen.drills import drill_calendar
 from drgen.durations import format_duration
 from drgen.errors import RenderError
 from drgen.plan import DrPlan
+from drgen.vendors.gateway import gateway
+from drgen.vendors.watch import watch
 
 PATTERNS_DIR = Path(drgen.patterns.__file__).resolve().parent
 
@@ -28,6 +30,7 @@ SHARED_MODULES: dict[str, tuple[str, ...]] = {
 COMPANIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("aws", "vector_snapshots"): ("snapshot_trigger",),
     ("gcp", "vector_snapshots"): ("snapshot_trigger",),
+    ("aws", "vendor_watcher"): ("vendor_watcher_function",),
 }
 """Files a module's resources package (function code), rendered next to the module."""
 
@@ -41,6 +44,8 @@ def render(plan: DrPlan) -> dict[str, str]:
         "project": plan.workload,
         "dual_region": dual_region,
         "dual_region_key_location": KMS_MULTI_REGIONS.get(dual_region or ""),
+        # GCP's watcher is not written yet: its stacks deploy none (README, "Vendor failover").
+        "watch": watch(plan) if plan.cloud == "aws" else None,
     }
     files: dict[str, str] = {
         "Pulumi.yaml": env.get_template("project/Pulumi.yaml.j2").render(context),
@@ -61,9 +66,17 @@ def render(plan: DrPlan) -> dict[str, str]:
         files[f"Pulumi.{stack.name}.yaml"] = env.get_template(
             f"project/Pulumi.stack-{plan.cloud}.yaml.j2"
         ).render({**context, "stack": stack})
+    for stack in plan.stacks:
+        settings = gateway(plan, stack)
+        if settings is not None:
+            files[f"gateway/litellm-{stack.name}.yaml"] = env.get_template(
+                "project/litellm.yaml.j2"
+            ).render({**context, "gateway": settings})
     modules = [component.module for component in plan.components]
     if plan.routing is not None:
         modules.append("routing")
+    if context["watch"] is not None:
+        modules.append("vendor_watcher")
     for module in modules:
         for name in (module, *COMPANIONS.get((plan.cloud, module), ())):
             template = f"{plan.cloud}/{name}.py.j2"

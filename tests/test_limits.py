@@ -29,6 +29,8 @@ NAMED_INPUTS: dict[tuple[str, str], str] = {
     ("aws:cloudwatch/logGroup:LogGroup", "name"): "aws.log_group",
     ("aws:scheduler/schedule:Schedule", "name"): "aws.schedule",
     ("aws:kms/alias:Alias", "name"): "aws.kms_alias",
+    ("aws:ssm/parameter:Parameter", "name"): "aws.ssm_parameter",
+    ("aws:sns/topic:Topic", "name"): "aws.sns_topic",
     ("aws:dynamodb/table:Table", "name"): "aws.dynamodb_table",
     ("aws:rds/cluster:Cluster", "clusterIdentifier"): "aws.aurora_cluster",
     ("aws:rds/globalCluster:GlobalCluster", "globalClusterIdentifier"): "aws.aurora_global_cluster",
@@ -39,7 +41,6 @@ NAMED_INPUTS: dict[tuple[str, str], str] = {
         "aws.db_cluster_parameter_group"
     ),
     ("aws:sqs/queue:Queue", "name"): "aws.sqs_queue",
-    ("aws:sns/topic:Topic", "name"): "aws.sns_topic",
     ("aws:cloudwatch/eventRule:EventRule", "name"): "aws.event_rule",
     ("aws:cloudwatch/metricAlarm:MetricAlarm", "name"): "aws.metric_alarm",
     ("gcp:storage/bucket:Bucket", "name"): "gcp.gcs_bucket",

@@ -137,7 +137,9 @@ def test_snapshots_are_scheduled_exactly_where_the_engine_serves(project: Path) 
     scheduled = {
         stack.region
         for stack in plan.stacks
-        for _ in of_type(run(project, stack.name), SCHEDULES[plan.cloud])
+        for schedule in of_type(run(project, stack.name), SCHEDULES[plan.cloud])
+        # The vendor watcher's schedule polls status pages, in every region.
+        if not schedule.get("name", "").endswith("-vendor-watch")
     }
 
     assert scheduled == set(vectors.serving)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from drgen.mockrun import ACCOUNT_ID
 from drgen.render import aws_rate
@@ -250,10 +251,13 @@ def test_snapshot_triggers_are_least_privilege_functions_in_the_vpc(project: Pat
 
     for region in vectors.serving:  # stacks are named after their region
         result = run(project, region)
-        (schedule,) = of_type(result, "aws:scheduler/schedule:Schedule")
-        (function,) = of_type(result, "aws:lambda/function:Function")
+        # The stack's other function is the vendor watcher (test_vendors_watcher.py).
+        (schedule,) = _not_vendor_watch(of_type(result, "aws:scheduler/schedule:Schedule"))
+        (function,) = _not_vendor_watch(of_type(result, "aws:lambda/function:Function"))
         (function_arn,) = [
-            r["arn"] for r in records_of_type(result, "aws:lambda/function:Function")
+            r["arn"]
+            for r in records_of_type(result, "aws:lambda/function:Function")
+            if not r["inputs"]["name"].endswith("-vendor-watch")
         ]
         assert schedule["scheduleExpression"] == aws_rate(
             int(vectors.params["snapshot_every_seconds"])
@@ -261,13 +265,17 @@ def test_snapshot_triggers_are_least_privilege_functions_in_the_vpc(project: Pat
         assert schedule["flexibleTimeWindow"] == {"mode": "OFF"}
         assert function["kmsKeyArn"].startswith("arn:aws:kms:")
         assert function["vpcConfig"]["subnetIds"]
-        (queue_arn,) = [r["arn"] for r in records_of_type(result, "aws:sqs/queue:Queue")]
+        (queue_arn,) = [
+            r["arn"]
+            for r in records_of_type(result, "aws:sqs/queue:Queue")
+            if "vendor-watch" not in r["inputs"]["name"]
+        ]
         assert function["deadLetterConfig"] == {"targetArn": queue_arn}
         assert schedule["target"]["deadLetterConfig"] == {"arn": queue_arn}
         (invoke,) = [
             json.loads(p["policy"])["Statement"]
             for p in of_type(result, "aws:iam/rolePolicy:RolePolicy")
-            if "lambda:InvokeFunction" in p["policy"]
+            if "lambda:InvokeFunction" in p["policy"] and "InvokeTheWatcherOnly" not in p["policy"]
         ]
         assert invoke[0] == {
             "Sid": "InvokeTheTriggerOnly",
@@ -281,6 +289,10 @@ def test_snapshot_triggers_are_least_privilege_functions_in_the_vpc(project: Pat
             "Action": ["sqs:SendMessage"],
             "Resource": [queue_arn],
         } in invoke
+
+
+def _not_vendor_watch(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [i for i in inputs if not i["name"].endswith("-vendor-watch")]
 
 
 @AWS_PROJECTS

@@ -15,6 +15,7 @@ import audit_vault
 import model_store
 import settings
 import vector_database
+import vendor_watcher
 from storage import RegionalKey, Stack
 
 config = pulumi.Config()
@@ -41,6 +42,6 @@ stack = Stack(
 pulumi.export("role", role)
 pulumi.export("kms_key_arn", stack.key.arn)
 pulumi.export("alert_topic_arn", alert_topic.arn)
-for module in (model_store, vector_database, audit_vault):
+for module in (model_store, vector_database, audit_vault, vendor_watcher):
     for name, value in module.deploy(stack).items():
         pulumi.export(name, value)

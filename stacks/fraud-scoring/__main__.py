@@ -17,6 +17,7 @@ import model_store
 import routing
 import settings
 import vector_database
+import vendor_watcher
 from storage import RegionalKey, Stack
 
 config = pulumi.Config()
@@ -43,6 +44,6 @@ stack = Stack(
 pulumi.export("role", role)
 pulumi.export("kms_key_arn", stack.key.arn)
 pulumi.export("alert_topic_arn", alert_topic.arn)
-for module in (model_store, vector_database, feature_store, audit_vault, routing):
+for module in (model_store, vector_database, feature_store, audit_vault, routing, vendor_watcher):
     for name, value in module.deploy(stack).items():
         pulumi.export(name, value)

@@ -1,0 +1,1 @@
+"""External AI vendors: how they are reached, routed around and watched."""
