@@ -49,12 +49,12 @@ def runbook(project: str) -> str:
             "fraud-scoring",
             ("Re-point every writer", "describe-global-clusters", "SynchronizationStatus"),
         ),
-        # A promoted replica keeps backups off; the old primary returns writable; its name is taken.
+        # A promoted replica keeps backups off, and the stack turns them on (and owns them) once
+        # told it was promoted; the old primary returns writable; its name is taken.
         (
             "patient-triage",
             (
-                "--enable-point-in-time-recovery",
-                "--backup-start-time",
+                "pulumi config set vector_store_promoted true --stack europe-west4",
                 "--activation-policy=NEVER",
                 "-r2 --master-instance-name",
             ),

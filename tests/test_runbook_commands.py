@@ -38,6 +38,10 @@ GLOBAL_AWS = {"--region", "--query", "--output", "--profile", "--endpoint-url", 
 """https://docs.aws.amazon.com/cli/latest/reference/#options"""
 CLI_SERVICES = {"s3api": "s3"}
 """CLI service name -> botocore service name, where they differ."""
+CLI_RENAMES = {("sns", "subscribe", "--endpoint"): "--notification-endpoint"}
+"""Members the AWS CLI spells differently from botocore's model (awscli/customizations/
+argrename.py: 'sns.subscribe.endpoint': 'notification-endpoint';
+https://docs.aws.amazon.com/cli/latest/reference/sns/subscribe.html)."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ GCLOUD: dict[str, Form] = {
     ),
     "sql instances create": form(
         "--project --region --database-version --tier --network --no-assign-ip"
-        " --master-instance-name",
+        " --master-instance-name --disk-encryption-key",
         positionals=1,
         source="https://cloud.google.com/sdk/gcloud/reference/sql/instances/create",
     ),
@@ -240,13 +244,18 @@ def aws_problems(session: botocore.session.Session, words: list[str]) -> list[st
     shape = model.operation_model(operation).input_shape
     members = shape.members if shape is not None else {}
     allowed = set(GLOBAL_AWS)
+
+    def flag(name: str) -> str:
+        plain = "--" + xform_name(name, "-")
+        return CLI_RENAMES.get((service, command, plain), plain)
+
     for name, member in members.items():
-        allowed.add("--" + xform_name(name, "-"))
+        allowed.add(flag(name))
         if member.type_name == "boolean":
             allowed.add("--no-" + xform_name(name, "-"))
     if unknown := set(given) - allowed:
         problems.append(f"unknown flags {sorted(unknown)}")
-    required = {"--" + xform_name(name, "-") for name in (shape.required_members if shape else [])}
+    required = {flag(name) for name in (shape.required_members if shape else [])}
     if missing := required - set(given):
         problems.append(f"missing required {sorted(missing)}")
     return problems
@@ -293,6 +302,8 @@ def test_the_runbooks_hold_aws_and_gcloud_commands() -> None:
         ("aws rds restore-the-cluster --region r", "no operation"),
         ("aws rds wait cluster-ready --region r", "no waiter"),
         ("aws s3 sync s3://a --region r", "1 paths, 2 expected"),
+        # botocore's member name, which the CLI renames (CLI_RENAMES).
+        ("aws sns subscribe --region r --topic-arn t --protocol email --endpoint e", "unknown"),
     ],
 )
 def test_the_aws_checker_catches_broken_commands(
