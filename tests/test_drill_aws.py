@@ -1,0 +1,265 @@
+"""`drgen drill` on AWS against moto's S3 and DynamoDB server on loopback (a real HTTP API).
+
+The AWS tier-0 example (fraud-scoring) is drilled end to end: models streamed and verified,
+the audit record read and its delete refused by object lock, DynamoDB restored to a point in
+time into a scratch table and sampled, the evidence uploaded into the locked audit bucket.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from drgen.drill.base import Context, ProductionWriteError
+from tests.conftest import ROOT
+from tests.drill_servers import aws_fixture, moto_endpoint_fixture  # noqa: F401 (fixtures)
+
+FRAUD = ROOT / "examples/fraud-scoring/workload.yaml"
+PRIMARY, RECOVERY = "us-east-1", "us-west-2"
+MODELS = {r: f"fraud-scoring-models-{r}-fs01" for r in (PRIMARY, RECOVERY)}
+AUDIT = {r: f"fraud-scoring-audit-{r}-fs01" for r in (PRIMARY, RECOVERY)}
+TABLE = "fraud-scoring-features-fs01"
+
+
+def _s3(region: str) -> Any:
+    return boto3.client("s3", region_name=region)
+
+
+def _bucket(region: str, name: str, locked: bool = False) -> None:
+    s3 = _s3(region)
+    location = {} if region == "us-east-1" else {"LocationConstraint": region}
+    s3.create_bucket(
+        Bucket=name, ObjectLockEnabledForBucket=locked, CreateBucketConfiguration=location
+    ) if location else s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=locked)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    if locked:
+        s3.put_object_lock_configuration(
+            Bucket=name,
+            ObjectLockConfiguration={
+                "ObjectLockEnabled": "Enabled",
+                "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}},
+            },
+        )
+
+
+def _put(region: str, bucket: str, key: str, data: bytes, checksum: bool = True) -> None:
+    extra = {"ChecksumAlgorithm": "SHA256"} if checksum else {}
+    _s3(region).put_object(Bucket=bucket, Key=key, Body=data, **extra)
+
+
+def _deploy(models: bool = True, audit: bool = True, table: bool = True) -> None:
+    """What the fraud-scoring stacks leave in the cloud, with some data in it."""
+    for region in (PRIMARY, RECOVERY):
+        if models:
+            _bucket(region, MODELS[region])
+        if audit:
+            _bucket(region, AUDIT[region], locked=True)
+    if models:
+        for region in (PRIMARY, RECOVERY):
+            _put(region, MODELS[region], "ranker/v3/model.bin", b"weights" * 300_000)
+            _put(region, MODELS[region], "ranker/v3/config.json", b'{"layers": 12}')
+    if audit:
+        for region in (PRIMARY, RECOVERY):
+            _put(region, AUDIT[region], "decisions/2026/11/29/0001.json", b'{"score": 0.91}')
+    if table:
+        db = boto3.client("dynamodb", region_name=RECOVERY)
+        db.create_table(
+            TableName=TABLE,
+            KeySchema=[
+                {"AttributeName": "entity_key", "KeyType": "HASH"},
+                {"AttributeName": "feature_view", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "entity_key", "AttributeType": "S"},
+                {"AttributeName": "feature_view", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        db.update_continuous_backups(
+            TableName=TABLE,
+            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+        )
+        for n in range(30):
+            db.put_item(
+                TableName=TABLE,
+                Item={
+                    "entity_key": {"S": f"card#{n}"},
+                    "feature_view": {"S": "velocity"},
+                    "count_1h": {"N": str(n)},
+                },
+            )
+
+
+def _report(folder: Path) -> dict[str, Any]:
+    [path] = [p for p in folder.glob("*.json") if not p.name.endswith(".receipt.json")]
+    return dict(json.loads(path.read_text()))
+
+
+def _component(report: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(c for c in report["components"] if c["component"] == name)
+
+
+def test_fraud_scoring_drill_end_to_end(aws: str, tmp_path: Path, run_cli: Any) -> None:
+    _deploy()
+    evidence = tmp_path / "evidence"
+    result = run_cli(
+        "drill",
+        str(FRAUD),
+        "--evidence",
+        str(evidence),
+        "--component",
+        "models",
+        "--component",
+        "audit_log",
+        "--component",
+        "feature_store",
+    )
+    assert result.exit_code == 0, result.output + result.stderr
+    report = _report(evidence)
+    assert report["verdict"] == "pass" and report["region"] == RECOVERY
+
+    models = _component(report, "models")
+    assert models["outcome"] == "pass"
+    assert models["integrity"]["verified"] == 2 and models["integrity"]["mismatched"] == []
+    assert models["bytes"] == len(b"weights" * 300_000) + len(b'{"layers": 12}')
+    assert models["throughput_mb_s"] > 0 and models["data_age_seconds"] is not None
+
+    audit = _component(report, "audit_log")
+    assert audit["outcome"] == "pass"
+    assert audit["integrity"]["lock"]["mode"] == "COMPLIANCE"
+    assert audit["integrity"]["delete_refused"].startswith("AccessDenied")
+    versions = _s3(RECOVERY).list_object_versions(Bucket=AUDIT[RECOVERY], Prefix="decisions/")
+    assert len(versions["Versions"]) == 1 and "DeleteMarkers" not in versions
+
+    features = _component(report, "feature_store")
+    assert features["outcome"] == "pass", features["failures"]
+    assert features["integrity"]["sampled"] == 25
+    assert features["integrity"]["identical"] == 25
+    assert features["cleanup"] == [f"deleted dynamodb table {features['scratch'][0].split()[2]}"]
+    tables = boto3.client("dynamodb", region_name=RECOVERY).list_tables()["TableNames"]
+    assert tables == [TABLE], "the scratch table must be gone"
+
+    # The evidence: SHA-256 recorded beside each file, both uploaded under the audit lock.
+    for path in evidence.glob("*.json"):
+        if path.name.endswith("receipt.json"):
+            continue
+        recorded = path.with_name(path.name + ".sha256").read_text().split()[0]
+        assert recorded == hashlib.sha256(path.read_bytes()).hexdigest()
+    receipts = json.loads(next(evidence.glob("*.receipt.json")).read_text())
+    assert [r["lock"]["mode"] for r in receipts] == ["COMPLIANCE", "COMPLIANCE"]
+    key = receipts[0]["url"].removeprefix(f"s3://{AUDIT[RECOVERY]}/")
+    head = _s3(RECOVERY).head_object(Bucket=AUDIT[RECOVERY], Key=key, ChecksumMode="ENABLED")
+    assert base64.b64decode(head["ChecksumSHA256"]).hex() == receipts[0]["sha256"]
+    markdown = next(evidence.glob("*.md")).read_text()
+    assert "NIST SP 800-34" in markdown and "| models | pass |" in markdown
+
+
+def test_an_object_without_a_stored_checksum_fails_the_drill(
+    aws: str, tmp_path: Path, run_cli: Any
+) -> None:
+    _deploy(audit=True, table=False)
+    _put(RECOVERY, MODELS[RECOVERY], "ranker/v4/model.bin", b"no checksum", checksum=False)
+    result = run_cli("drill", str(FRAUD), "--evidence", str(tmp_path), "--component", "models")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output + result.stderr
+    models = _component(_report(tmp_path), "models")
+    assert models["outcome"] == "fail"
+    assert models["integrity"]["unverified"] == ["ranker/v4/model.bin (no stored checksum)"]
+
+
+def test_stack_not_deployed_is_reported_not_raised(aws: str, tmp_path: Path, run_cli: Any) -> None:
+    result = run_cli(
+        "drill",
+        str(FRAUD),
+        "--evidence",
+        str(tmp_path),
+        "--component",
+        "models",
+        "--component",
+        "feature_store",
+    )
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output + result.stderr
+    report = _report(tmp_path)
+    models = _component(report, "models")
+    assert models["outcome"] == "error"
+    assert "NoSuchBucket" in models["failures"][0] and "deployed" in models["failures"][0]
+    features = _component(report, "feature_store")
+    assert features["outcome"] == "error" and "deployed" in features["failures"][0]
+    receipts = json.loads(next(tmp_path.glob("*.receipt.json")).read_text())
+    assert "error" in receipts[0]
+
+
+def test_missing_credentials_are_a_message(
+    moto_endpoint: str, tmp_path: Path, run_cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    result = run_cli(
+        "drill", str(FRAUD), "--evidence", str(tmp_path / "e"), "--component", "models"
+    )
+    assert result.exit_code == 1
+    models = _component(_report(tmp_path / "e"), "models")
+    assert models["failures"] == [
+        "no AWS credentials found (environment, ~/.aws, or an instance or task role)"
+    ]
+
+
+def test_keep_leaves_the_scratch_table(aws: str, tmp_path: Path, run_cli: Any) -> None:
+    _deploy(models=False, audit=False)
+    result = run_cli(
+        "drill", str(FRAUD), "--evidence", str(tmp_path), "--component", "feature_store", "--keep"
+    )
+    features = _component(_report(tmp_path), "feature_store")
+    assert features["outcome"] == "pass", result.output
+    assert features["cleanup"][0].startswith("kept dynamodb table drgen-drill-features-")
+    db = boto3.client("dynamodb", region_name=RECOVERY)
+    scratch = [t for t in db.list_tables()["TableNames"] if t != TABLE]
+    assert len(scratch) == 1
+    arn = db.describe_table(TableName=scratch[0])["Table"]["TableArn"]
+    tags = {t["Key"]: t["Value"] for t in db.list_tags_of_resource(ResourceArn=arn)["Tags"]}
+    assert tags["drgen:scratch"] == "true" and tags["drgen:workload"] == "fraud-scoring"
+
+
+def test_dry_run_lists_every_call_the_real_run_makes(
+    aws: str, tmp_path: Path, run_cli: Any
+) -> None:
+    _deploy()
+    dry = run_cli("drill", str(FRAUD), "--dry-run", "--evidence", str(tmp_path / "dry"))
+    assert dry.exit_code == 0
+    assert not (tmp_path / "dry").exists(), "a dry run writes nothing"
+    listed = {tuple(line.split()[:2]) for line in dry.output.splitlines() if line.startswith("  ")}
+    # Nothing was created by the dry run.
+    assert boto3.client("dynamodb", region_name=RECOVERY).list_tables()["TableNames"] == [TABLE]
+    run_cli("drill", str(FRAUD), "--evidence", str(tmp_path / "real"))
+    made = _report(tmp_path / "real")["calls"]
+    for call in made:
+        service, operation = call.split()[:2]
+        if (service, operation) == ("sts", "GetCallerIdentity"):
+            continue
+        assert (service, operation) in listed, f"{call} was made but --dry-run did not list it"
+
+
+def test_guard_refuses_writes_outside_the_run(tmp_path: Path) -> None:
+    from drgen.loader import load_workload
+    from drgen.plan import resolve
+
+    sourced = load_workload(FRAUD)
+    ctx = Context(resolve(sourced), sourced.workload, FRAUD.parent, RECOVERY, "r1", 0.0)
+    ctx.record("dynamodb", "DeleteTable", ctx.scratch_name("features"), "scratch")
+    with pytest.raises(ProductionWriteError):
+        ctx.record("dynamodb", "DeleteTable", TABLE, "scratch")
+    with pytest.raises(ProductionWriteError):
+        ctx.record("s3", "PutObject", f"{MODELS[RECOVERY]}/x", "evidence")
+    assert datetime.datetime.now(datetime.UTC) > ctx.now() - datetime.timedelta(seconds=5)
