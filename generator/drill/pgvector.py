@@ -76,7 +76,9 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
         dump = Path(work) / "source.dump"
         facts = _dump(ctx, psycopg, source, tools["pg_dump"], dump, result)
         result.bytes = dump.stat().st_size
-        admin = psycopg.connect(ctx.scratch_dsn, autocommit=True)
+        admin = psycopg.connect(
+            ctx.scratch_dsn, autocommit=True, connect_timeout=max(int(ctx.remaining()), 2)
+        )
         try:
             ctx.record("postgresql", "CREATE DATABASE", scratch, "scratch")
             admin.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(_ident(psycopg, scratch)))
@@ -140,8 +142,10 @@ def _dump(
     ctx: Context, psycopg: Any, source: str, pg_dump: str, dump: Path, result: Result
 ) -> dict[str, Any]:
     ctx.record("postgresql", "BEGIN READ ONLY; pg_export_snapshot; count(*) per table", "source")
-    with psycopg.connect(source) as conn:
+    with psycopg.connect(source, connect_timeout=max(int(ctx.remaining()), 2)) as conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        # Counting waits on locks like any reader: bound it by what is left of --timeout.
+        conn.execute(f"SET LOCAL statement_timeout = {int(ctx.remaining() * 1000)}")
         snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
         tables = [
             f"{schema}.{name}"

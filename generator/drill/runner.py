@@ -78,7 +78,8 @@ class Outcome:
 def run_drill(sourced: SourcedWorkload, plan: DrPlan, path: Path, options: Options) -> Outcome:
     region = _region(plan, options.region)
     wanted = _components(plan, options.components)
-    run_id = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dt%H%M%Sz-") + secrets.token_hex(2)
+    # Lowercase letters and digits only: valid in every name the drill gives a scratch resource.
+    run_id = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dt%H%M%Sz") + secrets.token_hex(2)
     ctx = Context(
         plan=plan,
         workload=sourced.workload,
