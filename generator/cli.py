@@ -199,6 +199,12 @@ def _check_rendered(rendered: list[tuple[DrPlan, dict[str, str]]], output: Path)
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.option("--drills", is_flag=True, help="Also print the drill calendar for each workload.")
 @click.option(
+    "--evidence",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of `drgen drill` reports: measured restores replace assumptions; stale drills"
+    " are at-risk.",
+)
+@click.option(
     "--deprecation-window",
     default="90d",
     show_default=True,
@@ -215,6 +221,7 @@ def check_command(
     drills: bool,
     deprecation_window: str,
     today: datetime.datetime | None,
+    evidence: Path | None,
 ) -> None:
     """Can each declared RTO/RPO be met by what drgen renders? Say so per component.
 
@@ -227,6 +234,7 @@ def check_command(
     Examples:
       drgen check examples/*/workload.yaml
       drgen check workload.yaml --drills
+      drgen check workload.yaml --evidence drills/
       drgen check workload.yaml --json | jq '.[].findings[] | select(.verdict != "met")'
     """
     from drgen import check_report
@@ -239,7 +247,12 @@ def check_command(
         raise click.BadParameter(str(error), param_hint="--deprecation-window") from None
     day = today.date() if today else datetime.date.today()
     plans = [resolve(load_workload(path)) for path in workloads]
-    reports = [check(plan, day, window) for plan in plans]
+    records = None
+    if evidence is not None:
+        from drgen.drill.evidence import read_evidence
+
+        records = read_evidence(evidence)
+    reports = [check(plan, day, window, records) for plan in plans]
     if as_json:
         click.echo(check_report.as_json(reports, plans if drills else None), nl=False)
     else:
