@@ -110,3 +110,20 @@ def test_check_cli_reads_evidence(tmp_path: Path, run_cli: Any) -> None:
     assert "never drilled" in result.output
     missing = run_cli("check", str(CONTRACTS), "--evidence", str(tmp_path / "none"))
     assert missing.exit_code == 1 and "no such folder" in missing.stderr
+
+
+def test_runbook_drill_commands_run(run_cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each partial restore in a generated RUNBOOK names a `drgen drill` that drgen accepts."""
+    import re
+    import shlex
+
+    monkeypatch.chdir(ROOT)
+    runbook = (ROOT / "stacks/fraud-scoring/RUNBOOK.md").read_text()
+    commands = re.findall(r"- Run it: `(drgen drill [^`]+)`", runbook)
+    components = [shlex.split(c)[shlex.split(c).index("--component") + 1] for c in commands]
+    assert components == ["models", "vector_store", "feature_store", "audit_log"]
+    for command in commands:
+        args = shlex.split(command.replace("$RECOVERY_DSN", "x").replace("$SCRATCH_DSN", "y"))
+        result = run_cli(*args[1:], "--dry-run")
+        assert result.exit_code == 0, result.output
+        assert "[scratch]" in result.output or "[read]" in result.output
