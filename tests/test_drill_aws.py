@@ -263,3 +263,50 @@ def test_guard_refuses_writes_outside_the_run(tmp_path: Path) -> None:
     with pytest.raises(ProductionWriteError):
         ctx.record("s3", "PutObject", f"{MODELS[RECOVERY]}/x", "evidence")
     assert datetime.datetime.now(datetime.UTC) > ctx.now() - datetime.timedelta(seconds=5)
+
+
+def _multipart(region: str, bucket: str, key: str, parts: list[bytes]) -> None:
+    s3 = _s3(region)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256")
+    done = []
+    for number, data in enumerate(parts, start=1):
+        part = s3.upload_part(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload["UploadId"],
+            PartNumber=number,
+            Body=data,
+            ChecksumAlgorithm="SHA256",
+        )
+        done.append(
+            {"PartNumber": number, "ETag": part["ETag"], "ChecksumSHA256": part["ChecksumSHA256"]}
+        )
+    s3.complete_multipart_upload(
+        Bucket=bucket, Key=key, UploadId=upload["UploadId"], MultipartUpload={"Parts": done}
+    )
+
+
+def test_multipart_artefacts_are_verified_part_by_part(
+    aws: str, tmp_path: Path, run_cli: Any
+) -> None:
+    # Artefacts over 5 GB can only be multipart uploads, whose SHA-256 S3 keeps as the digest
+    # of the parts' digests: the drill hashes each part while streaming and combines them.
+    _deploy(audit=False, table=False)
+    _multipart(RECOVERY, MODELS[RECOVERY], "llm/v1/shard-0.bin", [b"a" * 5 * 2**20, b"b" * 999])
+    result = run_cli("drill", str(FRAUD), "--evidence", str(tmp_path), "--component", "models")
+    models = _component(_report(tmp_path), "models")
+    assert models["outcome"] == "pass", (models["failures"], result.output)
+    assert models["integrity"]["verified"] == 3
+
+
+def test_composite_digest_splits_the_stream_at_part_boundaries() -> None:
+    from drgen.drill.store import stream_hash
+
+    parts = [b"x" * 10, b"y" * 7, b"z" * 3]
+    expected = hashlib.sha256(b"".join(hashlib.sha256(p).digest() for p in parts)).hexdigest()
+    stream = b"".join(parts)
+    for size in (1, 4, 10, 11, 64):
+        chunks = iter([stream[i : i + size] for i in range(0, len(stream), size)])
+        assert stream_hash(chunks, "sha256", None, (10, 7, 3)).hex == expected
+    wrong = iter([stream + b"!"])
+    assert stream_hash(wrong, "sha256", None, (10, 7, 3)).hex != expected

@@ -88,8 +88,25 @@ class S3Store:
         value = head.get("ChecksumSHA256")
         if not value:
             return None
-        digest, _, parts = value.partition("-")
-        return Checksum("sha256", b64_to_hex(digest), composite=bool(parts))
+        digest, _, suffix = value.partition("-")
+        kind = head.get("ChecksumType")
+        if kind == "FULL_OBJECT":
+            return Checksum("sha256", b64_to_hex(digest))
+        # A multipart upload: S3 keeps the digest of the parts' digests, so the drill needs each
+        # part's size to hash the stream the same way. HeadObject with PartNumber gives both;
+        # an object that was not uploaded in parts answers without PartsCount.
+        sizes: list[int] = []
+        count = 1
+        while len(sizes) < count:
+            self.ctx.record("s3", "HeadObject", f"{bucket}/{obj.key}")
+            part = self.s3.head_object(
+                Bucket=bucket, Key=obj.key, VersionId=obj.version, PartNumber=len(sizes) + 1
+            )
+            if part.get("PartsCount") is None and not suffix and kind != "COMPOSITE":
+                return Checksum("sha256", b64_to_hex(digest))
+            count = int(part.get("PartsCount") or 1)
+            sizes.append(int(part["ContentLength"]))
+        return Checksum("sha256", b64_to_hex(digest), part_sizes=tuple(sizes))
 
     def chunks(self, bucket: str, obj: StoredObject) -> Iterator[bytes]:
         self.ctx.record("s3", "GetObject", f"{bucket}/{obj.key}")

@@ -68,10 +68,11 @@ def verify(
     expected = source.checksum(name, obj)
     if expected is None:
         return 0, "no stored checksum"
-    if expected.composite:
-        return 0, "multipart upload: S3 keeps a checksum of part checksums only"
     streamed = stream_hash(
-        source.chunks(name, obj), expected.algorithm, ctx.remaining if ctx else None
+        source.chunks(name, obj),
+        expected.algorithm,
+        ctx.remaining if ctx else None,
+        expected.part_sizes,
     )
     if streamed.hex != expected.hex:
         return streamed.size, "mismatch"

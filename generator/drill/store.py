@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -30,8 +30,9 @@ class Checksum:
 
     algorithm: str
     hex: str
-    composite: bool = False
-    """A multipart upload's checksum of part checksums, not of the object's bytes."""
+    part_sizes: tuple[int, ...] = ()
+    """For a multipart upload's composite checksum (the digest of its parts' digests, as S3
+    keeps for SHA-256), the size of each part in order; empty for a full-object checksum."""
 
 
 @dataclass(frozen=True)
@@ -94,13 +95,37 @@ class Streamed:
     hex: str
 
 
-def stream_hash(chunks: Iterator[bytes], algorithm: str, check_deadline: object = None) -> Streamed:
-    """Hash a stream while reading it; nothing is kept but the digest."""
-    digest = hashlib.new(algorithm)
+def stream_hash(
+    chunks: Iterator[bytes],
+    algorithm: str,
+    check_deadline: Callable[[], object] | None = None,
+    part_sizes: tuple[int, ...] = (),
+) -> Streamed:
+    """Hash a stream while reading it; nothing is kept but the digest. With `part_sizes`, the
+    digest is the composite one: each part hashed on its own, then the digest of their digests."""
+    whole = hashlib.new(algorithm)
+    parts: list[bytes] = []
+    part = hashlib.new(algorithm)
+    left = part_sizes[0] if part_sizes else 0
     size = 0
     for chunk in chunks:
-        digest.update(chunk)
         size += len(chunk)
-        if callable(check_deadline):
+        if not part_sizes:
+            whole.update(chunk)
+        else:
+            view = memoryview(chunk)
+            while view:
+                if left == 0 and len(parts) + 1 < len(part_sizes):
+                    parts.append(part.digest())
+                    part = hashlib.new(algorithm)
+                    left = part_sizes[len(parts)]
+                taken = view[:left] if left else view
+                part.update(taken)
+                left -= min(len(taken), left)
+                view = view[len(taken) :]
+        if check_deadline is not None:
             check_deadline()
-    return Streamed(size, digest.hexdigest())
+    if not part_sizes:
+        return Streamed(size, whole.hexdigest())
+    parts.append(part.digest())
+    return Streamed(size, hashlib.new(algorithm, b"".join(parts)).hexdigest())
