@@ -54,6 +54,11 @@ def is_refusal(error: Exception) -> bool:
     return code in ("AccessDenied", "InvalidRequest", "ObjectLocked")
 
 
+def _version(obj: StoredObject) -> dict[str, str]:
+    """The version argument: none for an unversioned bucket's objects (listed as "null")."""
+    return {"VersionId": obj.version} if obj.version and obj.version != "null" else {}
+
+
 class S3Store:
     """One region's S3 through the drill's `ObjectStore` interface."""
 
@@ -83,7 +88,7 @@ class S3Store:
     def checksum(self, bucket: str, obj: StoredObject) -> Checksum | None:
         self.ctx.record("s3", "HeadObject", f"{bucket}/{obj.key}")
         head = self.s3.head_object(
-            Bucket=bucket, Key=obj.key, VersionId=obj.version, ChecksumMode="ENABLED"
+            Bucket=bucket, Key=obj.key, **_version(obj), ChecksumMode="ENABLED"
         )
         value = head.get("ChecksumSHA256")
         if not value:
@@ -100,7 +105,7 @@ class S3Store:
         while len(sizes) < count:
             self.ctx.record("s3", "HeadObject", f"{bucket}/{obj.key}")
             part = self.s3.head_object(
-                Bucket=bucket, Key=obj.key, VersionId=obj.version, PartNumber=len(sizes) + 1
+                Bucket=bucket, Key=obj.key, **_version(obj), PartNumber=len(sizes) + 1
             )
             if part.get("PartsCount") is None and not suffix and kind != "COMPOSITE":
                 return Checksum("sha256", b64_to_hex(digest))
@@ -110,7 +115,7 @@ class S3Store:
 
     def chunks(self, bucket: str, obj: StoredObject) -> Iterator[bytes]:
         self.ctx.record("s3", "GetObject", f"{bucket}/{obj.key}")
-        body = self.s3.get_object(Bucket=bucket, Key=obj.key, VersionId=obj.version)["Body"]
+        body = self.s3.get_object(Bucket=bucket, Key=obj.key, **_version(obj))["Body"]
         try:
             yield from body.iter_chunks(CHUNK)
         finally:
@@ -120,14 +125,14 @@ class S3Store:
         # HeadObject returns the version's lock (ObjectLockMode, ObjectLockRetainUntilDate) to a
         # caller allowed s3:GetObjectRetention, whether set on the object or by the bucket default.
         self.ctx.record("s3", "HeadObject", f"{bucket}/{obj.key}")
-        head = self.s3.head_object(Bucket=bucket, Key=obj.key, VersionId=obj.version)
+        head = self.s3.head_object(Bucket=bucket, Key=obj.key, **_version(obj))
         mode = head.get("ObjectLockMode")
         return Lock(mode, head.get("ObjectLockRetainUntilDate")) if mode else None
 
     def try_delete(self, bucket: str, obj: StoredObject) -> str | None:
         self.ctx.record("s3", "DeleteObject", f"{bucket}/{obj.key}", "refusal-probe")
         try:
-            self.s3.delete_object(Bucket=bucket, Key=obj.key, VersionId=obj.version)
+            self.s3.delete_object(Bucket=bucket, Key=obj.key, **_version(obj))
         except Exception as error:
             if is_refusal(error):
                 return explain(error)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -95,6 +97,46 @@ class Streamed:
     hex: str
 
 
+PREFETCH = 4
+"""Chunks read ahead while the previous ones are hashed: downloading and hashing overlap (both
+release the GIL), and memory stays bounded at a few chunks."""
+
+
+def prefetched(chunks: Iterator[bytes], depth: int = PREFETCH) -> Iterator[bytes]:
+    """`chunks`, read by a helper thread up to `depth` chunks ahead of the consumer."""
+    ahead: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def hand_over(item: bytes | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False  # the consumer has gone
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                if not hand_over(chunk):
+                    return
+            hand_over(None)
+        except BaseException as error:  # handed to the consumer, raised there
+            hand_over(error)
+
+    reader = threading.Thread(target=read, name="drgen-drill-read", daemon=True)
+    reader.start()
+    try:
+        while (item := ahead.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join(timeout=5)
+
+
 def stream_hash(
     chunks: Iterator[bytes],
     algorithm: str,
@@ -108,7 +150,7 @@ def stream_hash(
     part = hashlib.new(algorithm)
     left = part_sizes[0] if part_sizes else 0
     size = 0
-    for chunk in chunks:
+    for chunk in prefetched(chunks):
         size += len(chunk)
         if not part_sizes:
             whole.update(chunk)
