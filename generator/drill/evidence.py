@@ -34,8 +34,19 @@ def report_payload(
         **meta,
         "verdict": verdict,
         "components": components,
-        "calls": [str(c) for c in calls],
+        "calls": _collapsed(str(c) for c in calls),
     }
+
+
+def _collapsed(calls: Iterable[str]) -> list[str]:
+    """Calls in order, a run of the same call written once with its count (`... x25`)."""
+    runs: list[list[Any]] = []
+    for call in calls:
+        if runs and runs[-1][0] == call:
+            runs[-1][1] += 1
+        else:
+            runs.append([call, 1])
+    return [call if count == 1 else f"{call} x{count}" for call, count in runs]
 
 
 def as_json(payload: dict[str, Any]) -> bytes:
