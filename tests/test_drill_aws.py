@@ -246,8 +246,6 @@ def test_dry_run_lists_every_call_the_real_run_makes(
     made = _report(tmp_path / "real")["calls"]
     for call in made:
         service, operation = call.split()[:2]
-        if (service, operation) == ("sts", "GetCallerIdentity"):
-            continue
         assert (service, operation) in listed, f"{call} was made but --dry-run did not list it"
 
 
@@ -351,3 +349,13 @@ def test_verifying_a_large_artefact_keeps_memory_flat(aws: str, tmp_path: Path) 
     size, outcome, peak_mb = done.stdout.split()
     assert (int(size), outcome) == (120 * 2**20, "ok")
     assert int(peak_mb) < 100, f"peak RSS {peak_mb} MB while verifying 120 MB"
+
+
+def test_bad_region_and_component_are_messages(run_cli: Any) -> None:
+    region = run_cli("drill", str(FRAUD), "--region", "eu-west-1", "--dry-run")
+    assert region.exit_code == 1
+    assert "--region eu-west-1: not a region of fraud-scoring (us-east-1, us-west-2)" in (
+        region.stderr
+    )
+    component = run_cli("drill", str(FRAUD), "--component", "prompts", "--dry-run")
+    assert component.exit_code == 2 and "prompts" in component.stderr

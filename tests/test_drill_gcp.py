@@ -179,3 +179,16 @@ def test_firestore_is_skipped_with_a_reason(
     features = _component(_report(tmp_path / "out"), "feature_store")
     assert features["outcome"] == "skipped"
     assert "firestore" in features["failures"][0]
+
+
+def test_dry_run_names_the_gcp_calls_and_makes_none(
+    gcs: str, workload: Path, run_cli: Any, tmp_path: Path
+) -> None:
+    result = run_cli("drill", str(workload), "--dry-run", "--scratch-dsn", "host=scratch")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert "  storage objects.list triage-gcp-models [read]" in lines
+    assert "  storage objects.delete triage-gcp-audit/<newest record> [refusal-probe]" in lines
+    assert any(line.startswith("  skipped: firestore") for line in lines)
+    assert not (tmp_path / "drills").exists()
+    assert list(_client().list_buckets()) == []

@@ -135,6 +135,8 @@ def _dry_run(ctx: Context, wanted: list[ComponentPlan]) -> list[str]:
             continue
         lines += [f"  {call}" for call in module[0](ctx, component)]
     lines.append("evidence:")
+    if ctx.plan.cloud == "aws":
+        lines.append(f"  {Call('sts', 'GetCallerIdentity', 'caller')}")
     lines += [f"  {call}" for call in evidence_calls(ctx)]
     return lines
 
