@@ -359,3 +359,17 @@ def test_bad_region_and_component_are_messages(run_cli: Any) -> None:
     )
     component = run_cli("drill", str(FRAUD), "--component", "prompts", "--dry-run")
     assert component.exit_code == 2 and "prompts" in component.stderr
+
+
+def test_crc32_checksums_are_verified_too(aws: str, tmp_path: Path, run_cli: Any) -> None:
+    _deploy(audit=False, table=False)
+    _s3(RECOVERY).put_object(
+        Bucket=MODELS[RECOVERY],
+        Key="llm/v2/adapter.bin",
+        Body=b"lora" * 1000,
+        ChecksumAlgorithm="CRC32",
+    )
+    run_cli("drill", str(FRAUD), "--evidence", str(tmp_path), "--component", "models")
+    models = _component(_report(tmp_path), "models")
+    assert models["outcome"] == "pass", models["failures"]
+    assert models["integrity"]["verified"] == 3

@@ -54,6 +54,10 @@ def is_refusal(error: Exception) -> bool:
     return code in ("AccessDenied", "InvalidRequest", "ObjectLocked")
 
 
+CHECKSUMS = (("sha256", "ChecksumSHA256"), ("crc32", "ChecksumCRC32"))
+"""Checksums S3 stores that the drill recomputes while streaming, in order of preference."""
+
+
 def _version(obj: StoredObject) -> dict[str, str]:
     """The version argument: none for an unversioned bucket's objects (listed as "null")."""
     return {"VersionId": obj.version} if obj.version and obj.version != "null" else {}
@@ -90,13 +94,16 @@ class S3Store:
         head = self.s3.head_object(
             Bucket=bucket, Key=obj.key, **_version(obj), ChecksumMode="ENABLED"
         )
-        value = head.get("ChecksumSHA256")
+        # SHA-256 when the uploader asked for it; else CRC-32, the AWS SDKs' default since 2025.
+        algorithm, value = next(
+            ((name, head[field]) for name, field in CHECKSUMS if head.get(field)), ("", "")
+        )
         if not value:
             return None
         digest, _, suffix = value.partition("-")
         kind = head.get("ChecksumType")
         if kind == "FULL_OBJECT":
-            return Checksum("sha256", b64_to_hex(digest))
+            return Checksum(algorithm, b64_to_hex(digest))
         # A multipart upload: S3 keeps the digest of the parts' digests, so the drill needs each
         # part's size to hash the stream the same way. HeadObject with PartNumber gives both;
         # an object that was not uploaded in parts answers without PartsCount.
@@ -108,10 +115,10 @@ class S3Store:
                 Bucket=bucket, Key=obj.key, **_version(obj), PartNumber=len(sizes) + 1
             )
             if part.get("PartsCount") is None and not suffix and kind != "COMPOSITE":
-                return Checksum("sha256", b64_to_hex(digest))
+                return Checksum(algorithm, b64_to_hex(digest))
             count = int(part.get("PartsCount") or 1)
             sizes.append(int(part["ContentLength"]))
-        return Checksum("sha256", b64_to_hex(digest), part_sizes=tuple(sizes))
+        return Checksum(algorithm, b64_to_hex(digest), part_sizes=tuple(sizes))
 
     def chunks(self, bucket: str, obj: StoredObject) -> Iterator[bytes]:
         self.ctx.record("s3", "GetObject", f"{bucket}/{obj.key}")

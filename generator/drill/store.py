@@ -10,9 +10,10 @@ import datetime
 import hashlib
 import queue
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 CHUNK = 1024 * 1024
 """Streams are read in 1 MiB chunks and hashed as they arrive: memory stays flat at any size."""
@@ -137,6 +138,27 @@ def prefetched(chunks: Iterator[bytes], depth: int = PREFETCH) -> Iterator[bytes
         reader.join(timeout=5)
 
 
+class _Crc32:
+    """zlib's CRC-32 with hashlib's interface: S3's `ChecksumCRC32`, the AWS SDKs' default."""
+
+    def __init__(self, data: bytes = b"") -> None:
+        self.value = zlib.crc32(data)
+
+    def update(self, data: bytes | memoryview) -> None:
+        self.value = zlib.crc32(data, self.value)
+
+    def digest(self) -> bytes:
+        return self.value.to_bytes(4, "big")
+
+    def hexdigest(self) -> str:
+        return self.digest().hex()
+
+
+def hasher(algorithm: str, data: bytes = b"") -> Any:
+    """A fresh digest of `algorithm` (a hashlib name, or crc32)."""
+    return _Crc32(data) if algorithm == "crc32" else hashlib.new(algorithm, data)
+
+
 def stream_hash(
     chunks: Iterator[bytes],
     algorithm: str,
@@ -145,9 +167,9 @@ def stream_hash(
 ) -> Streamed:
     """Hash a stream while reading it; nothing is kept but the digest. With `part_sizes`, the
     digest is the composite one: each part hashed on its own, then the digest of their digests."""
-    whole = hashlib.new(algorithm)
+    whole = hasher(algorithm)
     parts: list[bytes] = []
-    part = hashlib.new(algorithm)
+    part = hasher(algorithm)
     left = part_sizes[0] if part_sizes else 0
     size = 0
     for chunk in prefetched(chunks):
@@ -159,7 +181,7 @@ def stream_hash(
             while view:
                 if left == 0 and len(parts) + 1 < len(part_sizes):
                     parts.append(part.digest())
-                    part = hashlib.new(algorithm)
+                    part = hasher(algorithm)
                     left = part_sizes[len(parts)]
                 taken = view[:left] if left else view
                 part.update(taken)
@@ -170,4 +192,4 @@ def stream_hash(
     if not part_sizes:
         return Streamed(size, whole.hexdigest())
     parts.append(part.digest())
-    return Streamed(size, hashlib.new(algorithm, b"".join(parts)).hexdigest())
+    return Streamed(size, hasher(algorithm, b"".join(parts)).hexdigest())
