@@ -373,3 +373,65 @@ def test_crc32_checksums_are_verified_too(aws: str, tmp_path: Path, run_cli: Any
     models = _component(_report(tmp_path), "models")
     assert models["outcome"] == "pass", models["failures"]
     assert models["integrity"]["verified"] == 3
+
+
+CLAIMS = ROOT / "examples/claims-triage/workload.yaml"
+
+
+def test_snapshot_engine_newest_snapshot_age_and_integrity(
+    aws: str, tmp_path: Path, run_cli: Any
+) -> None:
+    # claims-triage: weaviate snapshots every 45m into eu-west-1's bucket, RPO 2h.
+    name = "claims-triage-vectors-eu-west-1"
+    _bucket("eu-west-1", name)
+    _put("eu-west-1", name, "backups/b1/node1/chunk-1", b"c" * 5000)
+    _put("eu-west-1", name, "backups/b1/backup_config.json", b"{}")
+    run_cli("drill", str(CLAIMS), "--evidence", str(tmp_path), "--component", "vector_store")
+    vectors = _component(_report(tmp_path), "vector_store")
+    assert vectors["outcome"] == "pass", vectors["failures"]
+    assert vectors["integrity"]["verified"] == 2
+    assert vectors["data_age_seconds"] < 600
+    assert "not implemented" in vectors["measurements"]["restore"]
+
+
+def test_snapshot_engine_without_snapshots_is_an_error(
+    aws: str, tmp_path: Path, run_cli: Any
+) -> None:
+    _bucket("eu-west-1", "claims-triage-vectors-eu-west-1")
+    result = run_cli(
+        "drill", str(CLAIMS), "--evidence", str(tmp_path), "--component", "vector_store"
+    )
+    assert result.exit_code == 1
+    vectors = _component(_report(tmp_path), "vector_store")
+    assert vectors["outcome"] == "error" and "missing recovery point" in vectors["failures"][0]
+
+
+def test_a_snapshot_older_than_the_rpo_fails(aws: str) -> None:
+    import time
+
+    from drgen.drill import snapshots
+    from drgen.drill.base import Result
+    from drgen.loader import load_workload
+    from drgen.plan import resolve
+
+    name = "claims-triage-vectors-eu-west-1"
+    _bucket("eu-west-1", name)
+    _put("eu-west-1", name, "backups/b1/backup_config.json", b"{}")
+    sourced = load_workload(CLAIMS)
+    plan = resolve(sourced)
+    three_hours_on = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=3)
+    ctx = Context(
+        plan,
+        sourced.workload,
+        CLAIMS.parent,
+        "eu-west-1",
+        "r1",
+        time.monotonic() + 60,
+        clock=lambda: three_hours_on,
+    )
+    component = plan.component("vector_store")
+    assert component is not None
+    result = Result("vector_store", "weaviate", "eu-west-1")
+    snapshots.run(ctx, component, result)
+    assert result.outcome == "fail"
+    assert "older than the RPO of 2h" in result.failures[0]
