@@ -50,8 +50,16 @@ def _bucket(region: str, name: str, locked: bool = False) -> None:
 
 
 def _put(region: str, bucket: str, key: str, data: bytes, checksum: bool = True) -> None:
-    extra = {"ChecksumAlgorithm": "SHA256"} if checksum else {}
-    _s3(region).put_object(Bucket=bucket, Key=key, Body=data, **extra)
+    if checksum:
+        _s3(region).put_object(Bucket=bucket, Key=key, Body=data, ChecksumAlgorithm="SHA256")
+        return
+    # As an older SDK or a plain HTTP client uploads: no checksum at all (current SDKs add CRC32).
+    from botocore.config import Config
+
+    bare = boto3.client(
+        "s3", region_name=region, config=Config(request_checksum_calculation="when_required")
+    )
+    bare.put_object(Bucket=bucket, Key=key, Body=data)
 
 
 def _deploy(models: bool = True, audit: bool = True, table: bool = True) -> None:
