@@ -211,7 +211,11 @@ def _restore(
     import psycopg
 
     listing = subprocess.run(
-        [pg_restore, "--list", str(dump)], capture_output=True, text=True, check=True
+        [pg_restore, "--list", str(dump)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=ctx.remaining(),
     ).stdout
     left_out = {name.split(".", 1)[1] for name, _ in hnsw}
     kept = [
