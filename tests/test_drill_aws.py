@@ -168,6 +168,13 @@ def test_fraud_scoring_drill_end_to_end(aws: str, tmp_path: Path, run_cli: Any) 
     markdown = next(evidence.glob("*.md")).read_text()
     assert "NIST SP 800-34" in markdown and "| models | pass |" in markdown
 
+    # drgen check reads the real report: the drilled components are fresh, pgvector never was.
+    checked = run_cli("check", str(FRAUD), "--evidence", str(evidence), "--json")
+    findings = {f["subject"]: f for f in json.loads(checked.output)[0]["findings"]}
+    assert "never drilled" in findings["vector_store (pgvector)"]["basis"]
+    for drilled in ("models", "audit_log", "feature_store (dynamodb)"):
+        assert "drill" not in findings[drilled]["basis"], findings[drilled]["basis"]
+
 
 def test_an_object_without_a_stored_checksum_fails_the_drill(
     aws: str, tmp_path: Path, run_cli: Any
