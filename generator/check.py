@@ -8,10 +8,13 @@ confirms or corrects it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from drgen.drill.evidence import DrillRecord
 from drgen.durations import format_duration, format_estimate
 from drgen.figures import Figure, figures
 from drgen.plan import ComponentPlan, DrPlan
@@ -91,10 +94,18 @@ def check(
     plan: DrPlan,
     today: datetime.date,
     deprecation_window: datetime.timedelta = DEFAULT_DEPRECATION_WINDOW,
+    evidence: Sequence[DrillRecord] | None = None,
 ) -> CheckReport:
-    """Every component's achievable RPO/RTO against the objectives, plus vendor findings."""
+    """Every component's achievable RPO/RTO against the objectives, plus vendor findings.
+
+    With `evidence` (drill reports), measured restore times and rates replace the assumed ones
+    and a component whose last drill is older than its tier's calendar is at-risk."""
     findings = [_serving(plan)]
-    findings += [_component(plan, component) for component in plan.components]
+    for component in plan.components:
+        finding = _component(plan, component)
+        if evidence is not None:
+            finding = _drilled(plan, component, finding, evidence, today)
+        findings.append(finding)
     findings += _vendors(plan, today, deprecation_window)
     return CheckReport(
         workload=plan.workload,
@@ -349,6 +360,79 @@ def _restoring(size_gb: float, figure: Figure) -> str:
 
 def _unique(cited: list[Figure]) -> list[Figure]:
     return list({figure.id: figure for figure in cited}.values())
+
+
+# Drill evidence
+
+DRILL_CALENDAR_DAYS = 183
+"""Tiers 0-2 restore-test each component semi-annually (drills.py): older evidence is stale."""
+DRILLED = ("models", "vector_store", "feature_store", "audit_log")
+
+
+def _drilled(
+    plan: DrPlan,
+    c: ComponentPlan,
+    finding: Finding,
+    evidence: Sequence[DrillRecord],
+    today: datetime.date,
+) -> Finding:
+    """The finding with the newest drill's measurements in place of assumed figures, and at-risk
+    when the component's last drill is missing, failed or older than the calendar."""
+    if c.component not in DRILLED:
+        return finding
+    records = sorted(
+        (r for r in evidence if r.workload == plan.workload and r.component == c.component),
+        key=lambda r: (r.finished, r.run_id),
+    )
+    notes: list[str] = []
+    verdict, rto = finding.verdict, finding.rto
+    measured = [r for r in records if r.outcome == "pass" and r.restore_seconds is not None]
+    if measured and rto is not None and rto.assumed:
+        drill = measured[-1]
+        seconds = float(drill.restore_seconds or 0)
+        size = c.params.get("size_gb")
+        if size is not None and drill.throughput_mb_s:
+            # The drill may restore a part: the declared size at the measured rate, if longer.
+            seconds = max(seconds, float(size) * MB_PER_GB / drill.throughput_mb_s)
+            rate = f" at a measured {drill.throughput_mb_s:g} MB/s"
+        else:
+            rate = ""
+        rto = Estimate(round(seconds))
+        notes.append(
+            f"restore measured by drill {drill.run_id} on {drill.finished}{rate}"
+            " (replaces the assumed figure)"
+        )
+        verdict = _cap(
+            plan,
+            _worst(
+                _judge(finding.rpo_objective, finding.rpo or Estimate(None)),
+                _judge(finding.rto_objective, rto),
+            ),
+        )
+    if plan.tier <= 2:
+        last = records[-1] if records else None
+        if last is None:
+            notes.append("never drilled: no report in --evidence (`drgen drill`)")
+            verdict = _worst(verdict, "at-risk")
+        else:
+            age = (today - last.finished).days
+            if age > DRILL_CALENDAR_DAYS:
+                notes.append(
+                    f"last drill on {last.finished} ({age} days ago) is older than the"
+                    " semi-annual calendar"
+                )
+                verdict = _worst(verdict, "at-risk")
+            if last.outcome == "fail":
+                notes.append(f"the last drill ({last.run_id}) failed: see {last.file}")
+                verdict = _worst(verdict, "unmet")
+            elif last.outcome == "error":
+                notes.append(f"the last drill ({last.run_id}) could not complete: {last.file}")
+                verdict = _worst(verdict, "at-risk")
+    if not notes:
+        return finding
+    return dataclasses.replace(
+        finding, rto=rto, verdict=verdict, basis="; ".join([*notes, finding.basis])
+    )
 
 
 # Vendors

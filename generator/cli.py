@@ -248,6 +248,12 @@ def _check_rendered(rendered: list[tuple[DrPlan, dict[str, str]]], output: Path)
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.option("--drills", is_flag=True, help="Also print the drill calendar for each workload.")
 @click.option(
+    "--evidence",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of `drgen drill` reports: measured restores replace assumptions; stale drills"
+    " are at-risk.",
+)
+@click.option(
     "--deprecation-window",
     default="90d",
     show_default=True,
@@ -264,6 +270,7 @@ def check_command(
     drills: bool,
     deprecation_window: str,
     today: datetime.datetime | None,
+    evidence: Path | None,
 ) -> None:
     """Can each declared RTO/RPO be met by what drgen renders? Say so per component.
 
@@ -276,6 +283,7 @@ def check_command(
     Examples:
       drgen check examples/*/workload.yaml
       drgen check workload.yaml --drills
+      drgen check workload.yaml --evidence drills/
       drgen check workload.yaml --json | jq '.[].findings[] | select(.verdict != "met")'
     """
     from drgen import check_report
@@ -288,7 +296,12 @@ def check_command(
         raise click.BadParameter(str(error), param_hint="--deprecation-window") from None
     day = today.date() if today else datetime.date.today()
     plans = [resolve(load_workload(path)) for path in workloads]
-    reports = [check(plan, day, window) for plan in plans]
+    records = None
+    if evidence is not None:
+        from drgen.drill.evidence import read_evidence
+
+        records = read_evidence(evidence)
+    reports = [check(plan, day, window, records) for plan in plans]
     if as_json:
         click.echo(check_report.as_json(reports, plans if drills else None), nl=False)
     else:
@@ -296,6 +309,81 @@ def check_command(
     unmet = [r.workload for r in reports if r.verdict == "unmet"]
     if unmet:
         raise DrgenError(f"objectives not met: {', '.join(unmet)}")
+
+
+@main.command(name="drill")
+@click.argument("workload", type=WORKLOAD_FILES)
+@click.option("--region", help="Region to restore in (default: the recovery region).")
+@click.option(
+    "--component",
+    "components",
+    multiple=True,
+    type=click.Choice(["models", "vector_store", "feature_store", "audit_log"]),
+    help="Drill only this component (repeatable; default: all).",
+)
+@click.option(
+    "--evidence",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("drills"),
+    show_default=True,
+    help="Folder for the reports (JSON, Markdown, SHA-256).",
+)
+@click.option("--dry-run", is_flag=True, help="List every call the drill would make; make none.")
+@click.option("--keep", is_flag=True, help="Keep the scratch resources for inspection.")
+@click.option("--scratch-dsn", help="Scratch PostgreSQL for the pgvector logical restore.")
+@click.option(
+    "--source-dsn", help="Recovery region's pgvector database to dump (default: libpq's PG* env)."
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=3600,
+    show_default=True,
+    help="Seconds after which a step still running is abandoned and recorded as timed out.",
+)
+def drill_command(
+    workload: Path,
+    region: str | None,
+    components: tuple[str, ...],
+    evidence: Path,
+    dry_run: bool,
+    keep: bool,
+    scratch_dsn: str | None,
+    source_dsn: str | None,
+    timeout: float,
+) -> None:
+    """Run the partial restore test against the deployed stacks and keep the evidence.
+
+    Restores each component into scratch resources it names and tags (drgen-drill-*), measures
+    restore time, data age and throughput against the objectives, verifies integrity, removes
+    the scratch resources (unless --keep), writes a JSON and a Markdown report with their
+    SHA-256 into --evidence and uploads both into the recovery region's locked audit bucket.
+    Exit 1 when any component fails or could not be drilled.
+
+    \b
+    Examples:
+      drgen drill workload.yaml --dry-run
+      drgen drill workload.yaml --component models --component audit_log
+      drgen drill workload.yaml --scratch-dsn postgresql://drill@scratch-db/postgres
+    """
+    from drgen.drill.runner import Options, run_drill
+
+    sourced = load_workload(workload)
+    options = Options(
+        region=region,
+        components=components,
+        evidence=evidence,
+        dry_run=dry_run,
+        keep=keep,
+        scratch_dsn=scratch_dsn,
+        source_dsn=source_dsn,
+        timeout=timeout,
+    )
+    outcome = run_drill(sourced, resolve(sourced), workload, options)
+    for line in outcome.lines:
+        click.echo(line)
+    if outcome.verdict == "fail":
+        raise DrgenError("the drill failed; the report says which component and why")
 
 
 @main.command(name="diff")

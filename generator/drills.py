@@ -18,6 +18,8 @@ class Drill:
     title: str
     steps: tuple[str, ...]
     measure: str
+    command: str | None = None
+    """The `drgen drill` command that runs a partial restore and keeps its evidence."""
 
 
 def drill_calendar(plan: DrPlan) -> tuple[Drill, ...]:
@@ -126,6 +128,9 @@ def _restore_test(plan: DrPlan, c: ComponentPlan) -> Drill:
         automation = " AWS Backup restore testing runs this twice a year (see the stack)."
     if plan.cloud == "aws" and c.component == "audit_log" and c.params.get("backup_vault"):
         automation = " AWS Backup restore testing runs this twice a year (see the stack)."
+    command = f"drgen drill {plan.source} --component {c.component} --evidence drills/"
+    if c.engine == "pgvector":
+        command += ' --source-dsn "$RECOVERY_DSN" --scratch-dsn "$SCRATCH_DSN"'
     return Drill(
         "semi-annual",
         "partial restore",
@@ -133,6 +138,7 @@ def _restore_test(plan: DrPlan, c: ComponentPlan) -> Drill:
         (what + automation, "Delete the scratch copy afterwards."),
         "restore time against the RTO, and the rate (GB restored per second) against the one"
         " `drgen check` assumed; age of the newest restored data against the RPO",
+        command,
     )
 
 

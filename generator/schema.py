@@ -160,6 +160,13 @@ class VectorStore(Strict):
         " opensearch); at least 5m, in whole minutes.",
     )
 
+    eval: str | None = Field(
+        default=None,
+        description="Retrieval evaluation set for `drgen drill`: a JSONL file of queries with"
+        " their expected neighbours, relative to workload.yaml; recall@k is measured on it"
+        " after a restore.",
+    )
+
     @field_validator("snapshot_every")
     @classmethod
     def _at_least_five_minutes(cls, seconds: int) -> int:
@@ -489,6 +496,10 @@ class Workload(Strict):
             )
         if components.prompts is not None:
             problems.extend(_prompts_path_problems(components.prompts.path))
+        if vectors is not None and vectors.eval is not None:
+            problems.extend(
+                _prompts_path_problems(vectors.eval, ("components", "vector_store", "eval"), "file")
+            )
         _report(info, problems)
         return components
 
@@ -720,13 +731,15 @@ def _target_problems(cloud: Cloud | None, region: str, target: str) -> list[tupl
     return []
 
 
-def _prompts_path_problems(path: str) -> list[tuple[Loc, str]]:
+def _prompts_path_problems(
+    path: str, loc: Loc = ("components", "prompts", "path"), kind: str = "folder"
+) -> list[tuple[Loc, str]]:
     pure = PurePosixPath(path)
     if pure.is_absolute() or ".." in pure.parts:
         return [
             (
-                ("components", "prompts", "path"),
-                f"{path!r} must be a folder inside the workload's folder (relative, no ..)",
+                loc,
+                f"{path!r} must be a {kind} inside the workload's folder (relative, no ..)",
             )
         ]
     return []

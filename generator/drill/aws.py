@@ -1,0 +1,166 @@
+"""AWS behind the drill's interface: S3 (versions, ChecksumSHA256, object lock) through boto3.
+
+Credentials and endpoints come from boto3's standard chain (environment, ~/.aws, instance or
+task role; `AWS_ENDPOINT_URL` for a local S3 API).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from typing import Any
+
+from drgen.drill.base import Context, DrillError
+from drgen.drill.store import CHUNK, Checksum, Lock, Receipt, StoredObject, b64_to_hex, hex_to_b64
+
+
+def client(service: str, region: str) -> Any:
+    """A boto3 client; boto3 is the `drill` extra's, imported only when a drill runs."""
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError as error:
+        raise DrillError("the drill needs boto3: pip install 'drgen[drill]'") from error
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 5},
+        # The drill hashes every byte itself; botocore validating again would double the work.
+        response_checksum_validation="when_required",
+        request_checksum_calculation="when_required",
+    )
+    # A fresh session per client: credentials are resolved now, from the chain as it stands.
+    return boto3.session.Session().client(service, region_name=region, config=config)
+
+
+def explain(error: Exception) -> str:
+    """A boto error as one line a person can act on."""
+    name = type(error).__name__
+    if name in ("NoCredentialsError", "PartialCredentialsError"):
+        return "no AWS credentials found (environment, ~/.aws, or an instance or task role)"
+    if name == "EndpointConnectionError":
+        return f"cannot reach the AWS endpoint: {error}"
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        err = response.get("Error", {})
+        code, message = err.get("Code", name), err.get("Message", "")
+        if code in ("NoSuchBucket", "ResourceNotFoundException", "TableNotFoundException"):
+            return f"{code}: {message} (is the stack deployed in this region?)"
+        return f"{code}: {message}"
+    return f"{name}: {error}"
+
+
+def is_refusal(error: Exception) -> bool:
+    response = getattr(error, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return code in ("AccessDenied", "InvalidRequest", "ObjectLocked")
+
+
+CHECKSUMS = (("sha256", "ChecksumSHA256"), ("crc32", "ChecksumCRC32"))
+"""Checksums S3 stores that the drill recomputes while streaming, in order of preference."""
+
+
+def _version(obj: StoredObject) -> dict[str, str]:
+    """The version argument: none for an unversioned bucket's objects (listed as "null")."""
+    return {"VersionId": obj.version} if obj.version and obj.version != "null" else {}
+
+
+class S3Store:
+    """One region's S3 through the drill's `ObjectStore` interface."""
+
+    service = "s3"
+
+    def __init__(self, ctx: Context, region: str) -> None:
+        self.ctx = ctx
+        self.region = region
+        self.s3 = client("s3", region)
+
+    def newest(self, bucket: str, exclude_prefix: str = "") -> list[StoredObject]:
+        self.ctx.record("s3", "ListObjectVersions", bucket)
+        found: list[StoredObject] = []
+        pages = self.s3.get_paginator("list_object_versions").paginate(Bucket=bucket)
+        for page in pages:
+            for version in page.get("Versions", []):
+                key = version["Key"]
+                if not version["IsLatest"] or (exclude_prefix and key.startswith(exclude_prefix)):
+                    continue
+                found.append(
+                    StoredObject(
+                        key, version["VersionId"], version["Size"], version["LastModified"]
+                    )
+                )
+        return sorted(found, key=lambda o: (o.modified, o.key), reverse=True)
+
+    def checksum(self, bucket: str, obj: StoredObject) -> Checksum | None:
+        self.ctx.record("s3", "HeadObject", f"{bucket}/{obj.key}")
+        head = self.s3.head_object(
+            Bucket=bucket, Key=obj.key, **_version(obj), ChecksumMode="ENABLED"
+        )
+        # SHA-256 when the uploader asked for it; else CRC-32, the AWS SDKs' default since 2025.
+        algorithm, value = next(
+            ((name, head[field]) for name, field in CHECKSUMS if head.get(field)), ("", "")
+        )
+        if not value:
+            return None
+        digest, _, suffix = value.partition("-")
+        kind = head.get("ChecksumType")
+        if kind == "FULL_OBJECT":
+            return Checksum(algorithm, b64_to_hex(digest))
+        # A multipart upload: S3 keeps the digest of the parts' digests, so the drill needs each
+        # part's size to hash the stream the same way. HeadObject with PartNumber gives both;
+        # an object that was not uploaded in parts answers without PartsCount.
+        sizes: list[int] = []
+        count = 1
+        while len(sizes) < count:
+            self.ctx.record("s3", "HeadObject", f"{bucket}/{obj.key}")
+            part = self.s3.head_object(
+                Bucket=bucket, Key=obj.key, **_version(obj), PartNumber=len(sizes) + 1
+            )
+            if part.get("PartsCount") is None and not suffix and kind != "COMPOSITE":
+                return Checksum(algorithm, b64_to_hex(digest))
+            count = int(part.get("PartsCount") or 1)
+            sizes.append(int(part["ContentLength"]))
+        return Checksum(algorithm, b64_to_hex(digest), part_sizes=tuple(sizes))
+
+    def chunks(self, bucket: str, obj: StoredObject) -> Iterator[bytes]:
+        self.ctx.record("s3", "GetObject", f"{bucket}/{obj.key}")
+        body = self.s3.get_object(Bucket=bucket, Key=obj.key, **_version(obj))["Body"]
+        try:
+            yield from body.iter_chunks(CHUNK)
+        finally:
+            body.close()
+
+    def lock(self, bucket: str, obj: StoredObject) -> Lock | None:
+        # HeadObject returns the version's lock (ObjectLockMode, ObjectLockRetainUntilDate) to a
+        # caller allowed s3:GetObjectRetention, whether set on the object or by the bucket default.
+        self.ctx.record("s3", "HeadObject", f"{bucket}/{obj.key}")
+        head = self.s3.head_object(Bucket=bucket, Key=obj.key, **_version(obj))
+        mode = head.get("ObjectLockMode")
+        return Lock(mode, head.get("ObjectLockRetainUntilDate")) if mode else None
+
+    def try_delete(self, bucket: str, obj: StoredObject) -> str | None:
+        self.ctx.record("s3", "DeleteObject", f"{bucket}/{obj.key}", "refusal-probe")
+        try:
+            self.s3.delete_object(Bucket=bucket, Key=obj.key, **_version(obj))
+        except Exception as error:
+            if is_refusal(error):
+                return explain(error)
+            raise
+        return None
+
+    def put_evidence(self, bucket: str, key: str, data: bytes, sha256_hex: str) -> Receipt:
+        self.ctx.record("s3", "PutObject", f"{bucket}/{key}", "evidence")
+        # S3 verifies the SHA-256 on arrival; the bucket's default retention locks the version.
+        put = self.s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=data,
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=hex_to_b64(sha256_hex),
+            Metadata={"sha256": sha256_hex},
+        )
+        self.ctx.record("s3", "HeadObject", f"{bucket}/{key}")
+        head = self.s3.head_object(Bucket=bucket, Key=key, VersionId=put.get("VersionId"))
+        mode = head.get("ObjectLockMode")
+        until: datetime.datetime | None = head.get("ObjectLockRetainUntilDate")
+        return Receipt(
+            f"s3://{bucket}/{key}", put.get("VersionId"), Lock(mode, until) if mode else None
+        )

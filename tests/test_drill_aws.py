@@ -1,0 +1,452 @@
+"""`drgen drill` on AWS against moto's S3 and DynamoDB server on loopback (a real HTTP API).
+
+The AWS tier-0 example (fraud-scoring) is drilled end to end: models streamed and verified,
+the audit record read and its delete refused by object lock, DynamoDB restored to a point in
+time into a scratch table and sampled, the evidence uploaded into the locked audit bucket.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from drgen.drill.base import Context, ProductionWriteError
+from tests.conftest import ROOT
+from tests.drill_servers import aws_fixture, moto_endpoint_fixture  # noqa: F401 (fixtures)
+
+FRAUD = ROOT / "examples/fraud-scoring/workload.yaml"
+PRIMARY, RECOVERY = "us-east-1", "us-west-2"
+MODELS = {r: f"fraud-scoring-models-{r}-fs01" for r in (PRIMARY, RECOVERY)}
+AUDIT = {r: f"fraud-scoring-audit-{r}-fs01" for r in (PRIMARY, RECOVERY)}
+TABLE = "fraud-scoring-features-fs01"
+
+
+def _s3(region: str) -> Any:
+    return boto3.client("s3", region_name=region)
+
+
+def _bucket(region: str, name: str, locked: bool = False) -> None:
+    s3 = _s3(region)
+    location = {} if region == "us-east-1" else {"LocationConstraint": region}
+    s3.create_bucket(
+        Bucket=name, ObjectLockEnabledForBucket=locked, CreateBucketConfiguration=location
+    ) if location else s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=locked)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    if locked:
+        s3.put_object_lock_configuration(
+            Bucket=name,
+            ObjectLockConfiguration={
+                "ObjectLockEnabled": "Enabled",
+                "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}},
+            },
+        )
+
+
+def _put(region: str, bucket: str, key: str, data: bytes, checksum: bool = True) -> None:
+    if checksum:
+        _s3(region).put_object(Bucket=bucket, Key=key, Body=data, ChecksumAlgorithm="SHA256")
+        return
+    # As an older SDK or a plain HTTP client uploads: no checksum at all (current SDKs add CRC32).
+    from botocore.config import Config
+
+    bare = boto3.client(
+        "s3", region_name=region, config=Config(request_checksum_calculation="when_required")
+    )
+    bare.put_object(Bucket=bucket, Key=key, Body=data)
+
+
+def _deploy(models: bool = True, audit: bool = True, table: bool = True) -> None:
+    """What the fraud-scoring stacks leave in the cloud, with some data in it."""
+    for region in (PRIMARY, RECOVERY):
+        if models:
+            _bucket(region, MODELS[region])
+        if audit:
+            _bucket(region, AUDIT[region], locked=True)
+    if models:
+        for region in (PRIMARY, RECOVERY):
+            _put(region, MODELS[region], "ranker/v3/model.bin", b"weights" * 300_000)
+            _put(region, MODELS[region], "ranker/v3/config.json", b'{"layers": 12}')
+    if audit:
+        for region in (PRIMARY, RECOVERY):
+            _put(region, AUDIT[region], "decisions/2026/11/29/0001.json", b'{"score": 0.91}')
+    if table:
+        db = boto3.client("dynamodb", region_name=RECOVERY)
+        db.create_table(
+            TableName=TABLE,
+            KeySchema=[
+                {"AttributeName": "entity_key", "KeyType": "HASH"},
+                {"AttributeName": "feature_view", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "entity_key", "AttributeType": "S"},
+                {"AttributeName": "feature_view", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        db.update_continuous_backups(
+            TableName=TABLE,
+            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+        )
+        for n in range(30):
+            db.put_item(
+                TableName=TABLE,
+                Item={
+                    "entity_key": {"S": f"card#{n}"},
+                    "feature_view": {"S": "velocity"},
+                    "count_1h": {"N": str(n)},
+                },
+            )
+
+
+def _report(folder: Path) -> dict[str, Any]:
+    [path] = [p for p in folder.glob("*.json") if not p.name.endswith(".receipt.json")]
+    return dict(json.loads(path.read_text()))
+
+
+def _component(report: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(c for c in report["components"] if c["component"] == name)
+
+
+def test_fraud_scoring_drill_end_to_end(aws: str, tmp_path: Path, run_cli: Any) -> None:
+    _deploy()
+    evidence = tmp_path / "evidence"
+    result = run_cli(
+        "drill",
+        str(FRAUD),
+        "--evidence",
+        str(evidence),
+        "--component",
+        "models",
+        "--component",
+        "audit_log",
+        "--component",
+        "feature_store",
+    )
+    assert result.exit_code == 0, result.output + result.stderr
+    report = _report(evidence)
+    assert report["verdict"] == "pass" and report["region"] == RECOVERY
+
+    models = _component(report, "models")
+    assert models["outcome"] == "pass"
+    assert models["integrity"]["verified"] == 2 and models["integrity"]["mismatched"] == []
+    assert models["bytes"] == len(b"weights" * 300_000) + len(b'{"layers": 12}')
+    assert models["throughput_mb_s"] > 0 and models["data_age_seconds"] is not None
+
+    audit = _component(report, "audit_log")
+    assert audit["outcome"] == "pass"
+    assert audit["integrity"]["lock"]["mode"] == "COMPLIANCE"
+    assert audit["integrity"]["delete_refused"].startswith("AccessDenied")
+    versions = _s3(RECOVERY).list_object_versions(Bucket=AUDIT[RECOVERY], Prefix="decisions/")
+    assert len(versions["Versions"]) == 1 and "DeleteMarkers" not in versions
+
+    features = _component(report, "feature_store")
+    assert features["outcome"] == "pass", features["failures"]
+    assert features["integrity"]["sampled"] == 25
+    assert features["integrity"]["identical"] == 25
+    assert features["cleanup"] == [f"deleted dynamodb table {features['scratch'][0].split()[2]}"]
+    tables = boto3.client("dynamodb", region_name=RECOVERY).list_tables()["TableNames"]
+    assert tables == [TABLE], "the scratch table must be gone"
+
+    # The evidence: SHA-256 recorded beside each file, both uploaded under the audit lock.
+    for path in evidence.glob("*.json"):
+        if path.name.endswith("receipt.json"):
+            continue
+        recorded = path.with_name(path.name + ".sha256").read_text().split()[0]
+        assert recorded == hashlib.sha256(path.read_bytes()).hexdigest()
+    receipts = json.loads(next(evidence.glob("*.receipt.json")).read_text())
+    assert [r["lock"]["mode"] for r in receipts] == ["COMPLIANCE", "COMPLIANCE"]
+    key = receipts[0]["url"].removeprefix(f"s3://{AUDIT[RECOVERY]}/")
+    head = _s3(RECOVERY).head_object(Bucket=AUDIT[RECOVERY], Key=key, ChecksumMode="ENABLED")
+    assert base64.b64decode(head["ChecksumSHA256"]).hex() == receipts[0]["sha256"]
+    markdown = next(evidence.glob("*.md")).read_text()
+    assert "NIST SP 800-34" in markdown and "| models | pass |" in markdown
+
+    # drgen check reads the real report: the drilled components are fresh, pgvector never was.
+    checked = run_cli("check", str(FRAUD), "--evidence", str(evidence), "--json")
+    findings = {f["subject"]: f for f in json.loads(checked.output)[0]["findings"]}
+    assert "never drilled" in findings["vector_store (pgvector)"]["basis"]
+    for drilled in ("models", "audit_log", "feature_store (dynamodb)"):
+        assert "drill" not in findings[drilled]["basis"], findings[drilled]["basis"]
+
+
+def test_an_object_without_a_stored_checksum_fails_the_drill(
+    aws: str, tmp_path: Path, run_cli: Any
+) -> None:
+    _deploy(audit=True, table=False)
+    _put(RECOVERY, MODELS[RECOVERY], "ranker/v4/model.bin", b"no checksum", checksum=False)
+    result = run_cli("drill", str(FRAUD), "--evidence", str(tmp_path), "--component", "models")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output + result.stderr
+    models = _component(_report(tmp_path), "models")
+    assert models["outcome"] == "fail"
+    assert models["integrity"]["unverified"] == ["ranker/v4/model.bin (no stored checksum)"]
+
+
+def test_stack_not_deployed_is_reported_not_raised(aws: str, tmp_path: Path, run_cli: Any) -> None:
+    result = run_cli(
+        "drill",
+        str(FRAUD),
+        "--evidence",
+        str(tmp_path),
+        "--component",
+        "models",
+        "--component",
+        "feature_store",
+    )
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output + result.stderr
+    report = _report(tmp_path)
+    models = _component(report, "models")
+    assert models["outcome"] == "error"
+    assert "NoSuchBucket" in models["failures"][0] and "deployed" in models["failures"][0]
+    features = _component(report, "feature_store")
+    assert features["outcome"] == "error" and "deployed" in features["failures"][0]
+    receipts = json.loads(next(tmp_path.glob("*.receipt.json")).read_text())
+    assert "error" in receipts[0]
+
+
+def test_missing_credentials_are_a_message(
+    moto_endpoint: str, tmp_path: Path, run_cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    result = run_cli(
+        "drill", str(FRAUD), "--evidence", str(tmp_path / "e"), "--component", "models"
+    )
+    assert result.exit_code == 1
+    models = _component(_report(tmp_path / "e"), "models")
+    assert models["failures"] == [
+        "no AWS credentials found (environment, ~/.aws, or an instance or task role)"
+    ]
+
+
+def test_keep_leaves_the_scratch_table(aws: str, tmp_path: Path, run_cli: Any) -> None:
+    _deploy(models=False, audit=False)
+    result = run_cli(
+        "drill", str(FRAUD), "--evidence", str(tmp_path), "--component", "feature_store", "--keep"
+    )
+    features = _component(_report(tmp_path), "feature_store")
+    assert features["outcome"] == "pass", result.output
+    assert features["cleanup"][0].startswith("kept dynamodb table drgen-drill-features-")
+    db = boto3.client("dynamodb", region_name=RECOVERY)
+    scratch = [t for t in db.list_tables()["TableNames"] if t != TABLE]
+    assert len(scratch) == 1
+    arn = db.describe_table(TableName=scratch[0])["Table"]["TableArn"]
+    tags = {t["Key"]: t["Value"] for t in db.list_tags_of_resource(ResourceArn=arn)["Tags"]}
+    assert tags["drgen:scratch"] == "true" and tags["drgen:workload"] == "fraud-scoring"
+
+
+def test_dry_run_lists_every_call_the_real_run_makes(
+    aws: str, tmp_path: Path, run_cli: Any
+) -> None:
+    _deploy()
+    dry = run_cli("drill", str(FRAUD), "--dry-run", "--evidence", str(tmp_path / "dry"))
+    assert dry.exit_code == 0
+    assert not (tmp_path / "dry").exists(), "a dry run writes nothing"
+    listed = {tuple(line.split()[:2]) for line in dry.output.splitlines() if line.startswith("  ")}
+    # Nothing was created by the dry run.
+    assert boto3.client("dynamodb", region_name=RECOVERY).list_tables()["TableNames"] == [TABLE]
+    run_cli("drill", str(FRAUD), "--evidence", str(tmp_path / "real"))
+    made = _report(tmp_path / "real")["calls"]
+    for call in made:
+        service, operation = call.split()[:2]
+        assert (service, operation) in listed, f"{call} was made but --dry-run did not list it"
+
+
+def test_guard_refuses_writes_outside_the_run(tmp_path: Path) -> None:
+    from drgen.loader import load_workload
+    from drgen.plan import resolve
+
+    sourced = load_workload(FRAUD)
+    ctx = Context(resolve(sourced), sourced.workload, FRAUD.parent, RECOVERY, "r1", 0.0)
+    ctx.record("dynamodb", "DeleteTable", ctx.scratch_name("features"), "scratch")
+    with pytest.raises(ProductionWriteError):
+        ctx.record("dynamodb", "DeleteTable", TABLE, "scratch")
+    with pytest.raises(ProductionWriteError):
+        ctx.record("s3", "PutObject", f"{MODELS[RECOVERY]}/x", "evidence")
+    assert datetime.datetime.now(datetime.UTC) > ctx.now() - datetime.timedelta(seconds=5)
+
+
+def _multipart(region: str, bucket: str, key: str, parts: list[bytes]) -> None:
+    s3 = _s3(region)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256")
+    done = []
+    for number, data in enumerate(parts, start=1):
+        part = s3.upload_part(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload["UploadId"],
+            PartNumber=number,
+            Body=data,
+            ChecksumAlgorithm="SHA256",
+        )
+        done.append(
+            {"PartNumber": number, "ETag": part["ETag"], "ChecksumSHA256": part["ChecksumSHA256"]}
+        )
+    s3.complete_multipart_upload(
+        Bucket=bucket, Key=key, UploadId=upload["UploadId"], MultipartUpload={"Parts": done}
+    )
+
+
+def test_multipart_artefacts_are_verified_part_by_part(
+    aws: str, tmp_path: Path, run_cli: Any
+) -> None:
+    # Artefacts over 5 GB can only be multipart uploads, whose SHA-256 S3 keeps as the digest
+    # of the parts' digests: the drill hashes each part while streaming and combines them.
+    _deploy(audit=False, table=False)
+    _multipart(RECOVERY, MODELS[RECOVERY], "llm/v1/shard-0.bin", [b"a" * 5 * 2**20, b"b" * 999])
+    result = run_cli("drill", str(FRAUD), "--evidence", str(tmp_path), "--component", "models")
+    models = _component(_report(tmp_path), "models")
+    assert models["outcome"] == "pass", (models["failures"], result.output)
+    assert models["integrity"]["verified"] == 3
+
+
+def test_composite_digest_splits_the_stream_at_part_boundaries() -> None:
+    from drgen.drill.store import stream_hash
+
+    parts = [b"x" * 10, b"y" * 7, b"z" * 3]
+    expected = hashlib.sha256(b"".join(hashlib.sha256(p).digest() for p in parts)).hexdigest()
+    stream = b"".join(parts)
+    for size in (1, 4, 10, 11, 64):
+        chunks = iter([stream[i : i + size] for i in range(0, len(stream), size)])
+        assert stream_hash(chunks, "sha256", None, (10, 7, 3)).hex == expected
+    wrong = iter([stream + b"!"])
+    assert stream_hash(wrong, "sha256", None, (10, 7, 3)).hex != expected
+
+
+VERIFY_IN_A_CHILD = """
+import sys
+from drgen.drill.aws import S3Store
+from drgen.drill.models import verify
+from drgen.drill.store import StoredObject
+
+class Calls:
+    def record(self, *call):
+        pass
+
+store = S3Store(Calls(), sys.argv[1])
+[obj] = [o for o in store.newest(sys.argv[2]) if o.key == sys.argv[3]]
+size, outcome = verify(store, sys.argv[2], obj)
+# VmHWM: this address space's peak (ru_maxrss would carry the forking parent's across exec).
+with open("/proc/self/status") as status:
+    peak = next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
+print(size, outcome, peak // 1024)
+"""
+
+
+def test_verifying_a_large_artefact_keeps_memory_flat(aws: str, tmp_path: Path) -> None:
+    """The quality bar: a 5 GB artefact verified in under 100 MB RSS. Here 120 MB, more than
+    that bound, streamed through a fresh interpreter whose peak RSS is read back."""
+    import subprocess
+    import sys
+
+    _bucket(RECOVERY, MODELS[RECOVERY])
+    chunk = b"0123456789abcdef" * (2**20 // 16)
+    _multipart(RECOVERY, MODELS[RECOVERY], "big.bin", [chunk * 30] * 4)
+    done = subprocess.run(
+        [sys.executable, "-c", VERIFY_IN_A_CHILD, RECOVERY, MODELS[RECOVERY], "big.bin"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    size, outcome, peak_mb = done.stdout.split()
+    assert (int(size), outcome) == (120 * 2**20, "ok")
+    assert int(peak_mb) < 100, f"peak RSS {peak_mb} MB while verifying 120 MB"
+
+
+def test_bad_region_and_component_are_messages(run_cli: Any) -> None:
+    region = run_cli("drill", str(FRAUD), "--region", "eu-west-1", "--dry-run")
+    assert region.exit_code == 1
+    assert "--region eu-west-1: not a region of fraud-scoring (us-east-1, us-west-2)" in (
+        region.stderr
+    )
+    component = run_cli("drill", str(FRAUD), "--component", "prompts", "--dry-run")
+    assert component.exit_code == 2 and "prompts" in component.stderr
+
+
+def test_crc32_checksums_are_verified_too(aws: str, tmp_path: Path, run_cli: Any) -> None:
+    _deploy(audit=False, table=False)
+    _s3(RECOVERY).put_object(
+        Bucket=MODELS[RECOVERY],
+        Key="llm/v2/adapter.bin",
+        Body=b"lora" * 1000,
+        ChecksumAlgorithm="CRC32",
+    )
+    run_cli("drill", str(FRAUD), "--evidence", str(tmp_path), "--component", "models")
+    models = _component(_report(tmp_path), "models")
+    assert models["outcome"] == "pass", models["failures"]
+    assert models["integrity"]["verified"] == 3
+
+
+CLAIMS = ROOT / "examples/claims-triage/workload.yaml"
+
+
+def test_snapshot_engine_newest_snapshot_age_and_integrity(
+    aws: str, tmp_path: Path, run_cli: Any
+) -> None:
+    # claims-triage: weaviate snapshots every 45m into eu-west-1's bucket, RPO 2h.
+    name = "claims-triage-vectors-eu-west-1"
+    _bucket("eu-west-1", name)
+    _put("eu-west-1", name, "backups/b1/node1/chunk-1", b"c" * 5000)
+    _put("eu-west-1", name, "backups/b1/backup_config.json", b"{}")
+    run_cli("drill", str(CLAIMS), "--evidence", str(tmp_path), "--component", "vector_store")
+    vectors = _component(_report(tmp_path), "vector_store")
+    assert vectors["outcome"] == "pass", vectors["failures"]
+    assert vectors["integrity"]["verified"] == 2
+    assert vectors["data_age_seconds"] < 600
+    assert "not implemented" in vectors["measurements"]["restore"]
+
+
+def test_snapshot_engine_without_snapshots_is_an_error(
+    aws: str, tmp_path: Path, run_cli: Any
+) -> None:
+    _bucket("eu-west-1", "claims-triage-vectors-eu-west-1")
+    result = run_cli(
+        "drill", str(CLAIMS), "--evidence", str(tmp_path), "--component", "vector_store"
+    )
+    assert result.exit_code == 1
+    vectors = _component(_report(tmp_path), "vector_store")
+    assert vectors["outcome"] == "error" and "missing recovery point" in vectors["failures"][0]
+
+
+def test_a_snapshot_older_than_the_rpo_fails(aws: str) -> None:
+    import time
+
+    from drgen.drill import snapshots
+    from drgen.drill.base import Result
+    from drgen.loader import load_workload
+    from drgen.plan import resolve
+
+    name = "claims-triage-vectors-eu-west-1"
+    _bucket("eu-west-1", name)
+    _put("eu-west-1", name, "backups/b1/backup_config.json", b"{}")
+    sourced = load_workload(CLAIMS)
+    plan = resolve(sourced)
+    three_hours_on = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=3)
+    ctx = Context(
+        plan,
+        sourced.workload,
+        CLAIMS.parent,
+        "eu-west-1",
+        "r1",
+        time.monotonic() + 60,
+        clock=lambda: three_hours_on,
+    )
+    component = plan.component("vector_store")
+    assert component is not None
+    result = Result("vector_store", "weaviate", "eu-west-1")
+    snapshots.run(ctx, component, result)
+    assert result.outcome == "fail"
+    assert "older than the RPO of 2h" in result.failures[0]
