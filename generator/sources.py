@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path, PurePosixPath
 
@@ -27,14 +28,19 @@ def side_from_git(revision: str, workload: Path, scratch: Path) -> Side:
         _git(root, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
     except DrgenError:
         raise DrgenError(f"unknown git revision {revision!r}") from None
-    listed = _git(root, "ls-tree", "-r", "--name-only", revision, "--", str(relative.parent))
-    names = [name for name in listed.splitlines() if name]
-    if str(relative) not in names:
+    entries = _tree(root, revision, relative.parent)
+    if str(relative) not in entries:
         return Side(label=label, plan=None)
-    for name in names:
+    for name, mode in entries.items():
         target = scratch / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(_git_bytes(root, "show", f"{revision}:{name}"))
+        content = _git_bytes(root, "show", f"{revision}:{name}")
+        if mode == SYMLINK_MODE:
+            # Checked out as the link it was, never as its target's path in a file: the loader
+            # then refuses it exactly as it refuses a link in the working tree.
+            target.symlink_to(os.fsdecode(content))
+        else:
+            target.write_bytes(content)
     try:
         sourced = load_workload(scratch / relative)
     except WorkloadError as error:
@@ -43,6 +49,24 @@ def side_from_git(revision: str, workload: Path, scratch: Path) -> Side:
             + error.format_message().replace(str(scratch) + "/", f"{revision}:")
         ) from None
     return Side(label=label, plan=resolve(sourced))
+
+
+SYMLINK_MODE = "120000"
+"""Git's mode for a symbolic link; regular files are 100644/100755, submodules 160000."""
+
+
+def _tree(root: Path, revision: str, folder: PurePosixPath) -> dict[str, str]:
+    """Path -> mode of every file and link under `folder` at `revision` (submodules skipped)."""
+    listed = _git_bytes(root, "ls-tree", "-r", "-z", "--full-tree", revision, "--", str(folder))
+    entries = {}
+    for record in listed.decode("utf-8", "surrogateescape").split("\0"):
+        if not record:
+            continue
+        info, name = record.split("\t", 1)
+        mode, kind, _ = info.split(" ", 2)
+        if kind == "blob":
+            entries[name] = mode
+    return entries
 
 
 def _git(cwd: Path, *args: str) -> str:

@@ -282,6 +282,28 @@ def test_a_workload_new_since_the_base_revision_adds_everything(
     assert {s["status"] for s in workload["stacks"]} == {"added"}
 
 
+def test_a_link_committed_at_the_base_is_refused_not_read_as_a_prompt(
+    workload_file: Callable[..., Path], run_cli: Cli, tmp_path: Path
+) -> None:
+    # A link in git is a blob holding its target's path; writing that blob as a file would
+    # deploy the path as a prompt. Checked out as a link, the loader refuses it (issue 11).
+    path = workload_file(WARM.replace("components:\n", "components:\n  prompts: {path: prompts}\n"))
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "system.txt").write_text("be careful\n")
+    (tmp_path / "prompts" / "link.txt").symlink_to("../../outside/credentials")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-qm", "base with a link")
+    (tmp_path / "prompts" / "link.txt").unlink()
+
+    result = run_cli("diff", "--base", "HEAD", str(path))
+
+    assert result.exit_code == 2
+    assert "link.txt" in result.output
+    assert "symbolic link" in result.output
+    assert "Traceback" not in result.output
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
