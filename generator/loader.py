@@ -15,7 +15,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from drgen.errors import Problem, WorkloadError
-from drgen.schema import Loc, Workload
+from drgen.schema import Workload
+from drgen.strict import Loc
 from drgen.yamlsource import Document, SourceMap, read_document
 
 PROMPT_FILE_MAX_BYTES = 1024 * 1024

@@ -24,7 +24,8 @@ from drgen.patterns.catalogue import (
     Replication,
     StackInput,
 )
-from drgen.schema import DEFAULT_PATTERN, Vendor, Workload
+from drgen.schema import DEFAULT_PATTERN, Workload
+from drgen.vendors.entries import Vendor
 from drgen.vendors.known import KEY_VARIABLE, PROVIDER_BY_NAME, STATUS_PAGE, Provider
 
 Role = Literal["primary", "secondary"]

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import datetime
 import ipaddress
-import re
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -30,7 +27,8 @@ from drgen.clouds import (
 from drgen.durations import EXPECTED, parse_duration
 from drgen.limits import TAG_LIMITS
 from drgen.names import BUCKET_NAME_MAX, longest_bucket_name
-from drgen.vendors.known import CLOUD_OF, KEY_VARIABLE, PROVIDER_BY_NAME, Provider
+from drgen.strict import Loc, Strict, suggest
+from drgen.vendors.entries import Vendor, vendor_problems
 
 Pattern = Literal["active-active", "warm-standby", "cold-restore"]
 VectorEngine = Literal["pgvector", "qdrant", "weaviate", "milvus", "opensearch"]
@@ -76,8 +74,6 @@ Duration = Annotated[
 ]
 """A duration written as text, held as whole seconds."""
 
-Loc = tuple[str | int, ...]
-
 SIZE_GB_MAX = 10**7
 """10 PB: beyond any one model or index, and well inside what restore estimates can compute."""
 
@@ -96,14 +92,6 @@ def _report(info: ValidationInfo, problems: list[tuple[Loc, str]]) -> None:
     if sink is None:
         raise ValueError("; ".join(message for _, message in problems))
     sink.extend(problems)
-
-
-class Strict(BaseModel):
-    """Base of every schema model: unknown keys are errors and parsed values never change."""
-
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, coerce_numbers_to_str=True, regex_engine="python-re"
-    )
 
 
 class Regions(Strict):
@@ -216,103 +204,6 @@ class Components(Strict):
     )
 
 
-ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,127}$"
-SECRET_NAME = r"^[A-Za-z0-9/_+=.@-]{1,255}$"
-
-
-class Credential(Strict):
-    env: str = Field(
-        json_schema_extra={"pattern": ENV_NAME},
-        description="Environment variable the gateway reads the API key from, e.g."
-        " OPENAI_API_KEY (the name, never the key).",
-    )
-    secret: str | None = Field(
-        default=None,
-        json_schema_extra={"pattern": SECRET_NAME},
-        description="Name of the secret in the stack's cloud (Secrets Manager / Secret Manager)"
-        " that the gateway's runtime injects into `env`.",
-    )
-
-    # Checked here rather than by `pattern`, whose message would repeat the value: a pasted
-    # key must not end up in terminal output or CI logs.
-    @field_validator("env", "secret")
-    @classmethod
-    def _a_name_not_a_key(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None:
-            return value
-        if value.lower().startswith(KEY_PREFIXES):
-            raise ValueError(
-                "this looks like an API key; name where the key lives instead"
-                " (an environment variable or a secret), never the key itself"
-            )
-        env = info.field_name == "env"
-        if not re.fullmatch(ENV_NAME if env else SECRET_NAME, value):
-            raise ValueError(
-                "expected an environment variable name (A-Z, 0-9, _), e.g. OPENAI_API_KEY"
-                if env
-                else "expected a secret name (letters, digits and /_+=.@-, at most 255)"
-            )
-        return value
-
-
-KEY_PREFIXES = ("sk-", "sk_", "aiza", "xai-", "gsk_", "pk-")
-"""How the API keys of common vendors begin; such a value in `credential` is a leaked key."""
-
-STATUS_URL = (
-    r"^(https://[A-Za-z0-9.-]+(:[0-9]{1,5})?|http://(127\.0\.0\.1|localhost)(:[0-9]{1,5})?)"
-    r"(/[A-Za-z0-9._~/-]*)?$"
-)
-"""A status page: HTTPS, or plain HTTP on the loopback interface (recorded pages in tests)."""
-
-
-class Vendor(Strict):
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", description="Vendor, e.g. openai.")
-    model: str = Field(
-        min_length=1,
-        max_length=200,
-        description="Model the workload calls, as the provider names it, e.g. gpt-4o.",
-    )
-    role: Literal["primary", "alternate", "degraded"] = Field(
-        description="primary: in use; alternate: the tested fallback (tried in the order"
-        " listed); degraded: the smaller model of `degraded_mode: smaller-model`, tried last."
-    )
-    deprecation: datetime.date | None = Field(
-        default=None, description="Announced retirement date of the model (YYYY-MM-DD)."
-    )
-    provider: Provider | None = Field(
-        default=None,
-        description="How LiteLLM reaches the model (openai, anthropic, azure, bedrock,"
-        " vertex_ai, gemini, ...); default from the name for openai, anthropic, google (gemini),"
-        " mistral, cohere, groq, deepseek and xai.",
-    )
-    credential: Credential | None = Field(
-        default=None,
-        description="Where the API key lives; default: the provider's usual variable (e.g."
-        " OPENAI_API_KEY). bedrock and vertex_ai use the gateway's cloud identity instead.",
-    )
-    region: str | None = Field(
-        default=None,
-        description="bedrock / vertex_ai: region the model is called in; default: the stack's"
-        " own region when the provider runs on the workload's cloud.",
-    )
-    endpoint: str | None = Field(
-        default=None,
-        pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$",
-        description="API base URL (HTTPS); required for azure (the resource's endpoint).",
-    )
-    status_page: str | None = Field(
-        default=None,
-        pattern=STATUS_URL,
-        description="Statuspage-compatible status page (serves /api/v2/summary.json); default"
-        " for openai and anthropic.",
-    )
-    status_components: list[str] = Field(
-        default_factory=list,
-        description="Status-page components the model depends on, by name (any case); none: the"
-        " page's overall indicator (also used while the page lists no components).",
-    )
-
-
 class Endpoint(Strict):
     domain: str = Field(description="DNS name clients call, e.g. fraud.example.com.")
     zone: str = Field(description="DNS zone that holds `domain`, e.g. example.com.")
@@ -417,7 +308,7 @@ class Workload(Strict):
                     (
                         ("regions", role),
                         f"{region!r} is not a region of {cloud.upper()}"
-                        f"{_suggest(region, REGIONS[cloud])}",
+                        f"{suggest(region, REGIONS[cloud])}",
                     )
                 )
         if regions.secondary is not None and regions.secondary == regions.primary:
@@ -509,7 +400,7 @@ class Workload(Strict):
         cloud: Cloud | None = info.data.get("cloud")
         problems: list[tuple[Loc, str]] = []
         for index, vendor in enumerate(vendors):
-            problems += _vendor_problems(cloud, index, vendor)
+            problems += vendor_problems(cloud, index, vendor)
         primaries = [i for i, v in enumerate(vendors) if v.role == "primary"]
         if vendors and len(primaries) != 1:
             where: Loc = ("vendors", primaries[1]) if primaries else ("vendors",)
@@ -598,7 +489,7 @@ class Workload(Strict):
                         (
                             ("endpoint", "targets", region),
                             f"{region} is not one of the workload's"
-                            f" regions ({', '.join(wanted)}){_suggest(region, wanted)}",
+                            f" regions ({', '.join(wanted)}){suggest(region, wanted)}",
                         )
                     )
         _report(info, problems)
@@ -640,75 +531,6 @@ class Workload(Strict):
         return endpoint
 
 
-def _vendor_problems(cloud: Cloud | None, index: int, vendor: Vendor) -> list[tuple[Loc, str]]:
-    where: Loc = ("vendors", index)
-    provider = vendor.provider or PROVIDER_BY_NAME.get(vendor.name)
-    if provider is None:
-        return [
-            (
-                (*where, "name"),
-                f"drgen cannot tell how to reach {vendor.name!r}: add `provider:` (openai,"
-                " anthropic, azure, bedrock, vertex_ai, gemini, ...)",
-            )
-        ]
-    problems: list[tuple[Loc, str]] = []
-    if provider == "azure" and vendor.endpoint is None:
-        problems.append(
-            (
-                (*where, "endpoint"),
-                "azure needs the resource's endpoint, e.g. https://NAME.openai.azure.com",
-            )
-        )
-    home = CLOUD_OF.get(provider)
-    if vendor.region is not None:
-        if home is None:
-            problems.append(
-                (
-                    (*where, "region"),
-                    f"{provider} is not served from a cloud region drgen can name; use endpoint"
-                    " for a regional API base",
-                )
-            )
-        elif vendor.region not in REGIONS[home]:
-            problems.append(
-                (
-                    (*where, "region"),
-                    f"{vendor.region!r} is not a region of {home.upper()}"
-                    f"{_suggest(vendor.region, REGIONS[home])}",
-                )
-            )
-    elif home is not None and cloud is not None and home != cloud:
-        problems.append(
-            (
-                (*where, "region"),
-                f"{provider} runs on {home.upper()}, not this workload's cloud: name the region"
-                " to call it in",
-            )
-        )
-    if home is not None and vendor.credential is not None:
-        problems.append(
-            (
-                (*where, "credential"),
-                f"{provider} is called with the gateway's cloud identity, not an API key;"
-                " remove credential",
-            )
-        )
-    if home is None and vendor.credential is None and provider not in KEY_VARIABLE:
-        problems.append(((*where, "credential"), "name the variable that holds the API key"))
-    secret = vendor.credential.secret if vendor.credential else None
-    if secret is not None and cloud == "gcp" and not _GCP_SECRET_ID.fullmatch(secret):
-        problems.append(
-            (
-                (*where, "credential", "secret"),
-                "a Secret Manager secret id has only letters, digits, - and _",
-            )
-        )
-    return problems
-
-
-_GCP_SECRET_ID = re.compile(r"[A-Za-z0-9_-]{1,255}")
-"""https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets/create"""
-
 _TARGET_HINT = {"aws": "load balancer host name", "gcp": "load balancer IPv4 address"}
 
 
@@ -743,10 +565,3 @@ def _prompts_path_problems(
             )
         ]
     return []
-
-
-def _suggest(word: str, choices: Any) -> str:
-    from difflib import get_close_matches
-
-    close = get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
