@@ -234,6 +234,27 @@ def test_restore_tests_restore_the_copy_a_regional_disaster_leaves(project: Path
                 assert {"dbsubnetgroupname", "vpcsecuritygroupids"} <= overrides
 
 
+@AWS_STACKS
+def test_restore_tests_keep_restored_tables_under_the_regions_key(
+    project_stack: tuple[Path, str],
+) -> None:
+    # Restore testing infers `encryptionType` = `Default` for DynamoDB (an AWS owned key) and
+    # lets `encryptionType` and `kmsMasterKeyArn` be overridden (AWS Backup, "Restore testing
+    # inferred metadata",
+    # https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing-inferred-metadata.html;
+    # "KMS" with a key ARN in "Restore a DynamoDB table",
+    # https://docs.aws.amazon.com/aws-backup/latest/devguide/restoring-dynamodb.html): the test
+    # copy of the feature table would otherwise sit outside the customer-managed key for the
+    # validation window.
+    result = run(*project_stack)
+    (key,) = records_of_type(result, "aws:kms/key:Key")
+    for test in of_type(result, "aws:backup/restoreTestingSelection:RestoreTestingSelection"):
+        if test["protectedResourceType"] == "DynamoDB":
+            overrides = test.get("restoreMetadataOverrides", {})
+            assert overrides.get("encryptionType") == "KMS", project_stack
+            assert overrides.get("kmsMasterKeyArn") == key["arn"], project_stack
+
+
 @projects_of(
     "aws",
     lambda plan: (
