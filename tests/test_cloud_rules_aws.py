@@ -250,9 +250,9 @@ def test_restore_tests_keep_restored_tables_under_the_regions_key(
     (key,) = records_of_type(result, "aws:kms/key:Key")
     for test in of_type(result, "aws:backup/restoreTestingSelection:RestoreTestingSelection"):
         if test["protectedResourceType"] == "DynamoDB":
-            overrides = test.get("restoreMetadataOverrides", {})
-            assert overrides.get("encryptionType") == "KMS", project_stack
-            assert overrides.get("kmsMasterKeyArn") == key["arn"], project_stack
+            overrides = {k.lower(): v for k, v in test.get("restoreMetadataOverrides", {}).items()}
+            assert overrides.get("encryptiontype") == "KMS", project_stack
+            assert overrides.get("kmsmasterkeyarn") == key["arn"], project_stack
 
 
 @projects_of(

@@ -96,7 +96,8 @@ def _backups(stack: Stack, resources: list[pulumi.Input[str]]) -> LockedBackups:
         resource_type="DynamoDB",
         role_policies=BACKUP_POLICIES,
         test_restores=stack.role == "secondary" or settings.peer_of(stack.region) is None,
-        restore_overrides={"encryptionType": "KMS", "kmsMasterKeyArn": stack.key.arn},
+        # Lower case like the Aurora overrides: AWS Backup reads the keys case-insensitively.
+        restore_overrides={"encryptiontype": "KMS", "kmsmasterkeyarn": stack.key.arn},
     )
 
 
