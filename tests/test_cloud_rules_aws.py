@@ -510,6 +510,26 @@ def test_scanner_findings_are_fixed(project_stack: tuple[Path, str]) -> None:
         assert schedule["target"]["deadLetterConfig"]["arn"]
 
 
+@AWS_STACKS
+def test_every_function_scanners_would_flag_says_why(project_stack: tuple[Path, str]) -> None:
+    # Checkov flags every Lambda function without X-Ray tracing (CKV_AWS_50, LambdaXrayEnabled)
+    # or a code signing config (CKV_AWS_272, LambdaCodeSigningConfigured; bridgecrewio/checkov,
+    # checkov/terraform/checks/resource/aws/); the team's rule is fixed or justified in a
+    # comment of the generated code, so the module creating each function names both checks.
+    project, _ = project_stack
+    result = run(*project_stack)
+    for function in of_type(result, "aws:lambda/function:Function"):
+        if function.get("tracingConfig") and function.get("codeSigningConfigArn"):
+            continue
+        (module,) = [
+            path
+            for path in project.glob("*.py")
+            if f'handler="{function["handler"]}"' in path.read_text()
+        ]
+        source = module.read_text()
+        assert "CKV_AWS_50" in source and "CKV_AWS_272" in source, module.name
+
+
 def test_an_rpo_beyond_a_day_is_watched_in_hourly_periods(tmp_path: Path) -> None:
     # PutMetricAlarm refuses more than a day of sub-hourly periods, and more than seven days in
     # all: a ten-day RPO is watched in hours, and alarms after seven days without a snapshot.
