@@ -530,6 +530,24 @@ def test_every_function_scanners_would_flag_says_why(project_stack: tuple[Path, 
         assert "CKV_AWS_50" in source and "CKV_AWS_272" in source, module.name
 
 
+@AWS_STACKS
+def test_a_vendor_poll_ends_before_the_next_begins(project_stack: tuple[Path, str]) -> None:
+    # Scheduler invokes on its rate whether the last run has ended or not, and Lambda runs
+    # invocations concurrently up to the account's limit (Lambda developer guide, "Understanding
+    # Lambda function scaling"): a watcher that may outlive its interval lets two polls read and
+    # write the switch at once, and one outage poll would count twice or not at all.
+    result = run(*project_stack)
+    units = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600}
+    schedules = {s["name"]: s for s in of_type(result, "aws:scheduler/schedule:Schedule")}
+    for function in of_type(result, "aws:lambda/function:Function"):
+        if function["handler"] != "vendor_watcher_function.handler":
+            continue
+        rate = schedules[function["name"]]["scheduleExpression"]
+        found = re.fullmatch(r"rate\((\d+) (\w+)\)", rate)
+        assert found is not None, rate
+        assert function["timeout"] < int(found[1]) * units[found[2]], rate
+
+
 def test_an_rpo_beyond_a_day_is_watched_in_hourly_periods(tmp_path: Path) -> None:
     # PutMetricAlarm refuses more than a day of sub-hourly periods, and more than seven days in
     # all: a ten-day RPO is watched in hours, and alarms after seven days without a snapshot.
