@@ -83,7 +83,8 @@ def _table(stack: Stack) -> aws.dynamodb.Table:
 
 def _backups(stack: Stack, resources: list[pulumi.Input[str]]) -> LockedBackups:
     """The locked vault of this region; with `resources`, the plan that fills it. The region
-    that receives the copies test-restores them."""
+    that receives the copies test-restores them, under the region's key: restore testing
+    otherwise creates the test table with an AWS owned key."""
     return LockedBackups(
         "features-backups",
         stack=stack,
@@ -95,6 +96,8 @@ def _backups(stack: Stack, resources: list[pulumi.Input[str]]) -> LockedBackups:
         resource_type="DynamoDB",
         role_policies=BACKUP_POLICIES,
         test_restores=stack.role == "secondary" or settings.peer_of(stack.region) is None,
+        # Lower case like the Aurora overrides: AWS Backup reads the keys case-insensitively.
+        restore_overrides={"encryptiontype": "KMS", "kmsmasterkeyarn": stack.key.arn},
     )
 
 

@@ -166,9 +166,10 @@ def _schedule_snapshots(stack: Stack, snapshots: ReplicatedBucket) -> None:
             "security_group_ids": config.require_object("vector_store_security_group_ids"),
         },
         logging_config={"log_format": "JSON", "log_group": logs.name},
-        # Scanners also ask for code signing and X-Ray tracing: the code is this project's own
-        # snapshot_trigger.py, reviewed with it, and its runs are traced by their logs and the
-        # SnapshotsSucceeded metric; tracing would need a route to X-Ray from the VPC too.
+        # Scanners also ask for code signing and X-Ray tracing (checkov CKV_AWS_272,
+        # CKV_AWS_50): the code is this project's own snapshot_trigger.py, reviewed with it,
+        # and its runs are traced by their logs and the SnapshotsSucceeded metric; tracing
+        # would need a route to X-Ray from the VPC too.
         tags=tags,
         opts=pulumi.ResourceOptions(depends_on=[logs]),
     )
