@@ -205,3 +205,21 @@ def test_active_active_gcp_snapshot_engines_bootstrap_the_secondary() -> None:
         )
     )
     assert "pulumi config set peer_deployed false --stack us-east1" in render(plan)["README.md"]
+
+
+def test_api_key_secrets_are_under_a_key_the_trigger_may_use() -> None:
+    # The trigger's role may decrypt with the region's key only; Secrets Manager's AWS managed
+    # key needs no grant ("Secret encryption and decryption", Secrets Manager user guide).
+    keyed = {
+        p for p in AWS if re.search(r"vector_store \((qdrant|weaviate)\)", read(p, "README.md"))
+    }
+    assert keyed
+    assert where("Encrypt the engine's API-key secret with `aws/secretsmanager`") == keyed
+
+
+def test_a_restored_aurora_cluster_gets_its_own_master_secret() -> None:
+    # The managed master secret lived in the lost region; ModifyDBCluster's
+    # ManageMasterUserPassword creates one in the cluster's region (RDS API reference).
+    restored = where("--resource-type Aurora", "RUNBOOK.md")
+    assert restored
+    assert where("--manage-master-user-password", "RUNBOOK.md") == restored
