@@ -22,7 +22,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -103,9 +102,9 @@ def admin_api() -> Iterator[tuple[StandIn, str]]:
     server.server_close()
 
 
-def copy(url: str, script: Path = SCRIPT) -> subprocess.CompletedProcess[str]:
+def copy(url: str, budget_seconds: int = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(script)],
+        [sys.executable, str(SCRIPT)],
         env={
             **os.environ,
             "BIGTABLE_ADMIN_URL": url,
@@ -114,7 +113,7 @@ def copy(url: str, script: Path = SCRIPT) -> subprocess.CompletedProcess[str]:
             "SOURCE_INSTANCE": SOURCE,
             "DESTINATION_CLUSTER": DESTINATION,
             "RETENTION_SECONDS": str(14 * 86400),
-            "COPY_BUDGET_SECONDS": "60",
+            "COPY_BUDGET_SECONDS": str(budget_seconds),
         },
         capture_output=True,
         text=True,
@@ -198,3 +197,16 @@ def test_an_operation_that_ends_in_error_fails_the_job(admin_api: tuple[StandIn,
 
     assert completed.returncode != 0
     assert "source backup expired" in completed.stderr
+
+
+def test_a_copy_still_running_when_the_budget_ends_fails_the_job(
+    admin_api: tuple[StandIn, str],
+) -> None:
+    state, url = admin_api
+    state.pages = [[backup("b-new", "2026-11-28T03:00:00Z")]]
+    state.operations = [{"name": OPERATION, "done": False}] * 50
+
+    completed = copy(url, budget_seconds=-1)  # past the budget at the first poll
+
+    assert completed.returncode != 0
+    assert "still running at the budget's end" in completed.stderr
