@@ -496,6 +496,23 @@ def _gcp_names(plan: DrPlan) -> list[DerivedName]:
                 )
                 for role in (("pri", "sec") if multi else ("pri",))
             ]
+            if c.block == "bigtable-backup" and len(plan.stacks) > 1:
+                # The secondary's DR instance and the job copying backups into it.
+                job = f"{workload}-features-copy"
+                found += [
+                    DerivedName("gcp.bigtable_instance", f"{workload[:24]}-dr", "the DR instance"),
+                    DerivedName("gcp.bigtable_cluster", f"{workload[:20]}-dr", "the DR cluster"),
+                    DerivedName("gcp.cloud_run_job", job, "the backup copy job"),
+                    DerivedName("gcp.scheduler_job", job, "the backup copy schedule"),
+                    *(
+                        DerivedName(
+                            "gcp.service_account",
+                            f"{workload[:16]}-btcopy{purpose}",
+                            f"the backup copy {purpose} service account",
+                        )
+                        for purpose in ("job", "sched")
+                    ),
+                ]
         if c.module == "feature_store" and c.engine == "firestore":
             found.append(DerivedName("gcp.firestore_database", c.global_name, "the database"))
     if plan.routing is not None:

@@ -28,6 +28,9 @@ from drgen.schema import DEFAULT_PATTERN, Workload
 from drgen.vendors.entries import Vendor
 from drgen.vendors.known import KEY_VARIABLE, PROVIDER_BY_NAME, STATUS_PAGE, Provider
 
+BIGTABLE_COPY_EVERY_SECONDS = 6 * 3600
+"""How often the secondary's job looks for a new Bigtable backup of the primary to copy."""
+
 Role = Literal["primary", "secondary"]
 ComponentName = Literal["models", "vector_store", "feature_store", "prompts", "audit_log"]
 
@@ -414,18 +417,22 @@ def _components(
             ("vector_store", vectors.engine, {"size_gb": vectors.size_gb, **engine_params})
         )
     if declared.feature_store:
-        wanted.append(
-            (
-                "feature_store",
-                declared.feature_store.engine,
-                {
-                    "point_in_time_recovery": True,
-                    "deletion_protection": True,
-                    "backup_retention_days": 35 if workload.tier <= 1 else 14,
-                    "backup_every_hours": backup_every_hours,
-                },
-            )
-        )
+        feature_params: dict[str, ParamValue] = {
+            "point_in_time_recovery": True,
+            "deletion_protection": True,
+            "backup_retention_days": 35 if workload.tier <= 1 else 14,
+            "backup_every_hours": backup_every_hours,
+        }
+        if (workload.cloud, declared.feature_store.engine, pattern) == (
+            "gcp",
+            "bigtable",
+            "cold-restore",
+        ) and len(regions) > 1:
+            # Bigtable picks the time of its daily backup, so the secondary's copy job looks
+            # for a new one every 6 hours: a backup waits at most that long to leave.
+            feature_params["backup_copy_every_seconds"] = BIGTABLE_COPY_EVERY_SECONDS
+            feature_params["backup_copy_every"] = format_duration(BIGTABLE_COPY_EVERY_SECONDS)
+        wanted.append(("feature_store", declared.feature_store.engine, feature_params))
     if declared.prompts:
         wanted.append(("prompts", None, {"source_path": declared.prompts.path}))
     retention_days = declared.audit_log.retention // 86400

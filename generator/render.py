@@ -33,6 +33,8 @@ COMPANIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("aws", "vendor_watcher"): ("vendor_watcher_function",),
 }
 """Files a module's resources package (function code), rendered next to the module."""
+COPIED_BLOCKS: dict[str, tuple[str, ...]] = {"bigtable-backup": ("bigtable_copy",)}
+"""Code a block packages only when there is a secondary to copy into."""
 
 
 def render(plan: DrPlan) -> dict[str, str]:
@@ -78,7 +80,7 @@ def render(plan: DrPlan) -> dict[str, str]:
     if context["watch"] is not None:
         modules.append("vendor_watcher")
     for module in modules:
-        for name in (module, *COMPANIONS.get((plan.cloud, module), ())):
+        for name in (module, *COMPANIONS.get((plan.cloud, module), ()), *_copiers(plan, module)):
             template = f"{plan.cloud}/{name}.py.j2"
             try:
                 files[f"{name}.py"] = env.get_template(template).render(context)
@@ -89,6 +91,18 @@ def render(plan: DrPlan) -> dict[str, str]:
     for prompt in plan.prompt_files:
         files[f"prompts/{prompt.path}"] = prompt.text
     return dict(sorted(files.items()))
+
+
+def _copiers(plan: DrPlan, module: str) -> tuple[str, ...]:
+    """The copy job code of `module`'s block, where it has a secondary to copy into."""
+    if plan.secondary is None:
+        return ()
+    return tuple(
+        name
+        for c in plan.components
+        if c.module == module
+        for name in COPIED_BLOCKS.get(c.block, ())
+    )
 
 
 def _dual_region(plan: DrPlan) -> str | None:

@@ -440,3 +440,27 @@ def test_every_figure_states_its_numbers_and_its_basis(figure: Figure) -> None:
     if figure.basis == "assumption":
         assert figure.source.startswith("drgen planning assumption"), figure.id
         assert "drgen assumes" in text or "drill" in text or "about" in text, figure.id
+
+
+def test_bigtable_backups_copied_to_the_secondary_bound_the_rpo() -> None:
+    # Automated backups run every 24 hours at a time Bigtable picks
+    # (https://cloud.google.com/bigtable/docs/managing-backups); the secondary's job copies the
+    # newest every 6 hours (backups:copy). RPO = 24 h + 6 h + the copy, which is not timed
+    # without the table's size: an assumption, so at best at-risk; the restore is not timed.
+    bigtable = {"feature_store": {"engine": "bigtable"}}
+    copied = estimate(2, "gcp", "feature_store", components=bigtable, objectives={"rpo": "3d"})
+    one_region = estimate(
+        3,
+        "gcp",
+        "feature_store",
+        components=bigtable,
+        regions={"primary": "us-west1"},
+        endpoint=None,
+    )
+
+    assert copied.rpo == Estimate(86400 + 6 * 3600, True)
+    assert copied.cites == ("bigtable_backups", "bigtable_backup_copy")
+    assert copied.rto == Estimate(None)
+    assert copied.verdict == "unmet"  # the restore's duration is unknown
+    assert "the copy and the restore are not timed" in copied.basis
+    assert one_region.rpo == Estimate(None) and one_region.cites == ("single_region",)

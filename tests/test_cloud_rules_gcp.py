@@ -536,3 +536,88 @@ def test_a_stack_without_notification_channels_is_refused(tmp_path: Path) -> Non
 
     with pytest.raises(DrgenError, match="alert_notification_channels must list"):
         mock_run(project, with_input(plan.primary, "alert_notification_channels", "[]"))
+
+
+def copies_bigtable_backups(plan: DrPlan) -> bool:
+    features = plan.component("feature_store")
+    return features is not None and features.block == "bigtable-backup" and len(plan.stacks) > 1
+
+
+# 17. Bigtable backups can leave their region only by backups:copy into a cluster of another
+#     instance (https://cloud.google.com/bigtable/docs/reference/admin/rest/v2/
+#     projects.instances.clusters.backups/copy: the parent "must already exist" and needs
+#     bigtable.backups.create; the source needs bigtable.backups.read; expireTime "at least 6
+#     hours and at most 30 days from the time the request is received"). Only Bigtable Editor
+#     and Administrator hold bigtable.backups.read among Bigtable's predefined roles
+#     (https://cloud.google.com/iam/docs/roles-permissions/bigtable), so the job gets Editor, on
+#     the two instances only. The DR cluster's key must be regional and in the cluster's
+#     region, usable by Bigtable's service agent (pulumi-gcp bigtable InstanceClusterArgs,
+#     `kms_key_name`). The job and its schedule follow the snapshot job's rules (5c, 5d).
+@projects_of("gcp", copies_bigtable_backups)
+def test_the_secondary_copies_bigtable_backups_into_its_own_dr_instance(project: Path) -> None:
+    plan = plan_of(project)
+    features = plan.component("feature_store")
+    assert features is not None and plan.secondary is not None
+    primary, secondary = run(project, plan.primary.name), run(project, plan.secondary.name)
+    region = plan.secondary.region
+    instance, grant = (
+        "gcp:bigtable/instance:Instance",
+        "gcp:bigtable/instanceIamMember:InstanceIamMember",
+    )
+
+    (source,) = of_type(primary, instance)
+    (dr,) = of_type(secondary, instance)
+    (cluster,) = dr["clusters"]
+    (job,) = of_type(secondary, "gcp:cloudrunv2/job:Job")
+    (schedule,) = of_type(secondary, "gcp:cloudscheduler/job:Job")
+    accounts = {a["accountId"] for a in of_type(secondary, "gcp:serviceaccount/account:Account")}
+    env = {e["name"]: e["value"] for e in job["template"]["template"]["containers"][0]["envs"]}
+    runner = job["template"]["template"]["serviceAccount"]
+    (reads,) = of_type(primary, grant)
+    (creates,) = of_type(secondary, grant)
+    retention = int(env["RETENTION_SECONDS"])
+
+    assert (cluster["zone"].rsplit("-", 1)[0], cluster["numNodes"]) == (region, 1)
+    assert cluster["kmsKeyName"].split("/locations/")[1].startswith(f"{region}/")
+    assert "autoscalingConfig" not in cluster and cluster["storageType"] in ("SSD", "HDD")
+    assert dr["deletionProtection"] is True and dr["labels"]["drgen-component"] == "feature-store"
+    assert dr["name"] != source["name"]
+    assert env["SOURCE_INSTANCE"].endswith(f"/instances/{source['name']}")
+    assert env["DESTINATION_CLUSTER"].endswith(
+        f"/instances/{dr['name']}/clusters/{cluster['clusterId']}"
+    )
+    assert 6 * 3600 <= retention <= 30 * 86400
+    assert retention == features.params["backup_retention_days"] * 86400
+    assert int(env["COPY_BUDGET_SECONDS"]) < int(job["template"]["template"]["timeout"][:-1])
+    assert (reads["instance"], creates["instance"]) == (source["name"], dr["name"])
+    assert {reads["role"], creates["role"]} == {"roles/bigtable.editor"}
+    assert reads["member"] == creates["member"] == f"serviceAccount:{runner}"
+    assert runner.split("@")[0] in accounts
+    assert of_type(secondary, "gcp:projects/iAMMember:IAMMember") == []
+    assert schedule["httpTarget"]["oauthToken"]["serviceAccountEmail"] != runner
+    assert schedule["httpTarget"]["uri"].endswith(f"/locations/{region}/jobs/{job['name']}:run")
+    (alert,) = [a for a in of_type(secondary, ALERT) if "Bigtable backup copy" in a["displayName"]]
+    (condition,) = alert["conditions"]
+    failed = condition["conditionThreshold"]
+    assert 'metric.type="run.googleapis.com/job/completed_execution_count"' in failed["filter"]
+    assert f'resource.labels.job_name="{job["name"]}"' in failed["filter"]
+    assert 'metric.labels.result="failed"' in failed["filter"]
+    assert (failed["comparison"], failed["thresholdValue"]) == ("COMPARISON_GT", 0)
+    assert alert["notificationChannels"]
+
+
+# 18. A one-region cold restore has nowhere to copy Bigtable backups to: no DR instance, no job.
+def test_a_one_region_bigtable_has_no_copy_job(tmp_path: Path) -> None:
+    one_region = make_workload(
+        3,
+        "gcp",
+        regions={"primary": "us-west1"},
+        endpoint=None,
+        components={"feature_store": {"engine": "bigtable"}},
+    )
+    plan, project = rendered(tmp_path, one_region)
+    result = mock_run(project, plan.primary)
+
+    assert plan.secondary is None and not (project / "bigtable_copy.py").exists()
+    assert len(of_type(result, "gcp:bigtable/instance:Instance")) == 1
+    assert of_type(result, "gcp:bigtable/instanceIamMember:InstanceIamMember") == []

@@ -65,8 +65,16 @@ def runbook(project: str) -> str:
         ("content-moderation", ('\\"readonly\\": true', "_restore", "--aws-sigv4")),
         ("claims-triage", ("BACKUP_S3_BUCKET", "/restore")),
         ("catalog-search", ("milvus-backup restore", "backupBucketName")),
-        # Bigtable backups can leave their region (gcloud bigtable backups copy).
-        ("catalog-search", ("gcloud bigtable backups copy", "--destination-cluster=")),
+        # Bigtable backups leave their region: the secondary's job copies them to the DR
+        # instance, and the runbook restores the newest copy there.
+        (
+            "catalog-search",
+            (
+                "catalog-search-features-copy",
+                "gcloud bigtable instances tables restore --source=$COPY",
+                "--destination-instance=catalog-search-dr",
+            ),
+        ),
         # One-way replication: data written in the secondary is copied back before switching.
         ("content-moderation", ("aws s3 sync s3://content-moderation-models-us-west-2",)),
         (

@@ -102,6 +102,17 @@ GCLOUD: dict[str, Form] = {
         "--source --destination",
         source="https://cloud.google.com/sdk/gcloud/reference/bigtable/instances/tables/restore",
     ),
+    "bigtable clusters update": form(
+        "--instance --autoscaling-cpu-target --autoscaling-max-nodes --autoscaling-min-nodes"
+        " --autoscaling-storage-target --num-nodes --disable-autoscaling --async --project",
+        "--instance",
+        1,
+        source="https://cloud.google.com/sdk/gcloud/reference/bigtable/clusters/update",
+    ),
+    "bigtable operations list": form(
+        f"--instance --page-size --uri {GCLOUD_LIST}",
+        source="https://cloud.google.com/sdk/gcloud/reference/bigtable/operations/list",
+    ),
     "storage ls": form(
         "--project --recursive",
         positionals=1,
