@@ -109,6 +109,12 @@ def schema(markdown: bool) -> None:
 @click.option("--cloud", type=click.Choice(["aws", "gcp"]), default="aws", show_default=True)
 @click.option("--name", default="my-workload", show_default=True, help="Workload name.")
 @click.option(
+    "--suffix",
+    default=None,
+    help="naming.suffix of the starter (1-8 of a-z, 0-9); default: six random characters,"
+    " so that the global bucket names are yours alone.",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -116,7 +122,7 @@ def schema(markdown: bool) -> None:
     show_default=True,
     help="File to write.",
 )
-def init(tier: int, cloud: str, name: str, output: Path) -> None:
+def init(tier: int, cloud: str, name: str, suffix: str | None, output: Path) -> None:
     """Write a commented starter workload.yaml.
 
     \b
@@ -124,14 +130,18 @@ def init(tier: int, cloud: str, name: str, output: Path) -> None:
       drgen init --tier 0 --cloud aws --name fraud-scoring
       drgen init --tier 2 --cloud gcp -o services/search/workload.yaml
     """
-    from drgen.starter import starter_problems, starter_workload
+    from drgen.starter import random_suffix, starter_problems, starter_workload
 
-    problems = starter_problems(tier=tier, cloud=cloud, name=name)
+    suffix = random_suffix() if suffix is None else suffix
+    problems = starter_problems(tier=tier, cloud=cloud, name=name, suffix=suffix)
     if problems:
-        raise click.BadParameter("; ".join(problems), param_hint="--name")
+        hint = (
+            "--suffix" if problems[0].startswith(f"{suffix!r} is not a name suffix") else "--name"
+        )
+        raise click.BadParameter("; ".join(problems), param_hint=hint)
     if output.exists() or output.is_symlink():
         raise DrgenError(f"{output} already exists; drgen init never overwrites a file")
-    text = starter_workload(tier=tier, cloud=cloud, name=name)
+    text = starter_workload(tier=tier, cloud=cloud, name=name, suffix=suffix)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         # "x": create, never replace, even if the file appeared since the check above.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,6 +63,29 @@ def test_init_writes_a_valid_starter(
 
     assert written.exit_code == 0
     assert validated.exit_code == 0, validated.stderr
+
+
+def test_init_gives_each_starter_its_own_bucket_suffix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Cli
+) -> None:
+    # S3 and GCS bucket names are global: two teams' starters must not derive the same names
+    # (issue 13, item 10). An explicit --suffix keeps init reproducible.
+    monkeypatch.chdir(tmp_path)
+    run_cli("init", "-o", "a.yaml")
+    run_cli("init", "-o", "b.yaml")
+    chosen = run_cli("init", "--cloud", "gcp", "--suffix", "ab12", "-o", "c.yaml")
+
+    suffixes = [
+        re.search(r"^  suffix: ([a-z0-9]+)$", Path(name).read_text(), re.M)
+        for name in ("a.yaml", "b.yaml", "c.yaml")
+    ]
+    assert all(suffixes)
+    a, b, c = (m[1] for m in suffixes if m)
+    assert len(a) == len(b) == 6 and a != b
+    assert chosen.exit_code == 0 and c == "ab12"
+    refused = run_cli("init", "--suffix", "Bad_Suffix", "-o", "d.yaml")
+    assert refused.exit_code == 2 and "--suffix" in refused.stderr
+    assert not Path("d.yaml").exists()
 
 
 def test_init_never_overwrites(workload_file: Callable[..., Path], run_cli: Cli) -> None:

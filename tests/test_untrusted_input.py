@@ -511,9 +511,11 @@ def test_init_refuses_a_name_whose_derived_names_do_not_fit(
 ) -> None:
     monkeypatch.chdir(tmp_path)
 
-    result = _cli("init", "--tier", "1", "--name", "abcdefghij-abcdefghij-abcdefghij-abcdefg")
+    name = "abcdefghij-abcdefghij-abcdefghij-abcdefg"
+    result = _cli("init", "--tier", "1", "--name", name, "--suffix", "a")
 
     assert result.exit_code == 2
+    assert "Invalid value for --name" in result.output
     assert "restore testing plan name" in result.output
     assert not Path("workload.yaml").exists()
 
