@@ -8,6 +8,7 @@ object in the primary's bucket against the newest in the recovery copy.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from drgen.drill.base import Call, Context, Result
 from drgen.drill.buckets import bucket, listing_calls, one_bucket, store
@@ -16,12 +17,15 @@ from drgen.plan import ComponentPlan
 
 
 def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
-    service = "s3" if ctx.plan.cloud == "aws" else "storage"
-    head, get = (
-        ("HeadObject", "GetObject") if service == "s3" else ("objects.get", "objects.get(media)")
-    )
     where = f"{bucket(component, ctx.region)}/<each current object>"
-    return [*listing_calls(ctx, component), Call(service, head, where), Call(service, get, where)]
+    return [*listing_calls(ctx, component), *read_calls(ctx, where)]
+
+
+def read_calls(ctx: Context, where: str) -> list[Call]:
+    """The metadata and content reads that verify the objects `where` names."""
+    if ctx.plan.cloud == "aws":
+        return [Call("s3", "HeadObject", where), Call("s3", "GetObject", where)]
+    return [Call("storage", "objects.get", where), Call("storage", "objects.get(media)", where)]
 
 
 def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
@@ -32,26 +36,7 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
         result.error(f"no objects in {name}: nothing to restore (missing recovery point)")
         return
     result.data_age_seconds = _data_age(ctx, component, objects, result)
-    verified, mismatched, unverified = 0, [], []
-    started = time.monotonic()
-    for obj in objects:
-        ctx.remaining()
-        outcome = verify(recovery, name, obj, ctx)
-        result.bytes += outcome[0]
-        if outcome[1] == "ok":
-            verified += 1
-        elif outcome[1] == "mismatch":
-            mismatched.append(obj.key)
-        else:
-            unverified.append(f"{obj.key} ({outcome[1]})")
-    result.restore_seconds = round(time.monotonic() - started, 3)
-    result.measure_rate()
-    result.integrity = {
-        "objects": len(objects),
-        "verified": verified,
-        "mismatched": mismatched,
-        "unverified": unverified,
-    }
+    _, mismatched, unverified = verify_all(ctx, recovery, name, objects, result, "objects")
     if mismatched:
         result.fail(f"checksum mismatch on {len(mismatched)} object(s): {', '.join(mismatched)}")
     if unverified:
@@ -59,6 +44,39 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
             f"{len(unverified)} object(s) carry no full-object checksum to verify against"
             " (upload with ChecksumAlgorithm=SHA256 / a sha256 metadata entry)"
         )
+
+
+def verify_all(
+    ctx: Context,
+    source: ObjectStore,
+    name: str,
+    objects: Sequence[StoredObject],
+    result: Result,
+    noun: str,
+) -> tuple[int, list[str], list[str]]:
+    """Stream and verify every object, timing the whole read: fills the result's bytes, rate
+    and integrity (`noun` counts the objects) and returns (verified, mismatched, unverified)."""
+    verified, mismatched, unverified = 0, [], []
+    started = time.monotonic()
+    for obj in objects:
+        ctx.remaining()
+        size, outcome = verify(source, name, obj, ctx)
+        result.bytes += size
+        if outcome == "ok":
+            verified += 1
+        elif outcome == "mismatch":
+            mismatched.append(obj.key)
+        else:
+            unverified.append(f"{obj.key} ({outcome})")
+    result.restore_seconds = round(time.monotonic() - started, 3)
+    result.measure_rate()
+    result.integrity = {
+        noun: len(objects),
+        "verified": verified,
+        "mismatched": mismatched,
+        "unverified": unverified,
+    }
+    return verified, mismatched, unverified
 
 
 def verify(

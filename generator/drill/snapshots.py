@@ -9,26 +9,17 @@ them into a scratch engine through its own API is not implemented yet.
 from __future__ import annotations
 
 import datetime
-import time
 
 from drgen.drill.base import Call, Context, Result
 from drgen.drill.buckets import bucket, listing_calls, store
-from drgen.drill.models import verify
+from drgen.drill.models import read_calls, verify_all
 from drgen.durations import format_duration
 from drgen.plan import ComponentPlan
 
 
 def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
-    service = "s3" if ctx.plan.cloud == "aws" else "storage"
-    head, get = (
-        ("HeadObject", "GetObject") if service == "s3" else ("objects.get", "objects.get(media)")
-    )
     where = f"{bucket(component, ctx.region)}/<files of the newest snapshot>"
-    return [
-        listing_calls(ctx, component)[0],
-        Call(service, head, where),
-        Call(service, get, where),
-    ]
+    return [listing_calls(ctx, component)[0], *read_calls(ctx, where)]
 
 
 def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
@@ -52,26 +43,7 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
             f"the newest snapshot in {name} is {format_duration(int(age))} old, older than the"
             f" RPO of {format_duration(rpo)}: snapshots are not arriving"
         )
-    started = time.monotonic()
-    mismatched, unverified, verified = [], [], 0
-    for obj in files:
-        ctx.remaining()
-        size, outcome = verify(recovery, name, obj, ctx)
-        result.bytes += size
-        if outcome == "ok":
-            verified += 1
-        elif outcome == "mismatch":
-            mismatched.append(obj.key)
-        else:
-            unverified.append(f"{obj.key} ({outcome})")
-    result.restore_seconds = round(time.monotonic() - started, 3)
-    result.measure_rate()
-    result.integrity = {
-        "files": len(files),
-        "verified": verified,
-        "mismatched": mismatched,
-        "unverified": unverified,
-    }
+    verified, mismatched, unverified = verify_all(ctx, recovery, name, files, result, "files")
     result.measurements["restore"] = (
         "files read back from the bucket; restoring into a scratch engine through its API"
         " (--scratch-url) is not implemented yet"
