@@ -151,33 +151,17 @@ def _refuse_aliases_and_depth(text: str, shown: str) -> None:
             (event.start_mark.line + 1, event.start_mark.column + 1) if event.start_mark else (1, 1)
         )
         if isinstance(event, yaml.AliasEvent):
-            raise WorkloadError(
-                [
-                    Problem(
-                        shown,
-                        line,
-                        column,
-                        "",
-                        f"YAML alias *{event.anchor} is not supported in a workload;"
-                        " write the value out",
-                    )
-                ]
+            message = (
+                f"YAML alias *{event.anchor} is not supported in a workload; write the value out"
             )
+            raise WorkloadError([Problem(shown, line, column, "", message)])
         if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
             depth += 1
             if depth > DOCUMENT_MAX_DEPTH:
-                raise WorkloadError(
-                    [
-                        Problem(
-                            shown,
-                            line,
-                            column,
-                            "",
-                            f"nested more than {DOCUMENT_MAX_DEPTH} levels deep;"
-                            " a workload needs four",
-                        )
-                    ]
+                message = (
+                    f"nested more than {DOCUMENT_MAX_DEPTH} levels deep; a workload needs four"
                 )
+                raise WorkloadError([Problem(shown, line, column, "", message)])
         elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
             depth -= 1
 
