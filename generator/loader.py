@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from drgen.errors import Problem, WorkloadError
+from drgen.files import read_at_most
 from drgen.schema import Workload
 from drgen.strict import Loc
 from drgen.yamlsource import Document, SourceMap, read_document
@@ -208,9 +209,7 @@ def _prompt_paths(folder: Path) -> list[tuple[str, str | None]]:
 def _read_prompt(path: Path) -> tuple[str | None, str]:
     """The file's text, or None and why it cannot be deployed; never follows a link."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        with os.fdopen(descriptor, "rb") as stream:
-            data = stream.read(PROMPT_FILE_MAX_BYTES + 1)
+        data = read_at_most(path, PROMPT_FILE_MAX_BYTES)
     except OSError as error:
         return None, f"cannot be read: {error.strerror or error}"
     if len(data) > PROMPT_FILE_MAX_BYTES:

@@ -21,6 +21,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from drgen.errors import RenderError, display_path
+from drgen.files import read_at_most
 from drgen.plan import DrPlan, StackPlan
 
 MAX_BYTES = 256 * 1024
@@ -167,8 +168,7 @@ def _only_adds(old: str, new: str) -> bool:
 
 def _read(target: Path) -> str:
     try:
-        with target.open("rb") as stream:
-            raw = stream.read(MAX_BYTES + 1)
+        raw = read_at_most(target, MAX_BYTES)
         if len(raw) > MAX_BYTES:
             raise RenderError(
                 f"{display_path(target)} is over {MAX_BYTES // 1024} KiB; a stack config file"

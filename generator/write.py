@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from drgen.errors import RenderError, display_path
+from drgen.files import read_at_most
 
 MANIFEST = ".drgen-manifest"
 """Lists the files drgen wrote, with their hashes: the only files it will ever replace or remove."""
@@ -61,8 +62,7 @@ def manifest_entries(project: Path) -> tuple[dict[str, str], list[str]]:
     if manifest.is_symlink():
         return {}, [f"{MANIFEST} is a symbolic link; ignored"]
     try:
-        with manifest.open("rb") as stream:
-            raw = stream.read(MANIFEST_MAX_BYTES + 1)
+        raw = read_at_most(manifest, MANIFEST_MAX_BYTES)
     except (FileNotFoundError, NotADirectoryError):
         return {}, []
     except OSError as error:

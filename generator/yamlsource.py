@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from drgen.errors import Problem, WorkloadError, display_path
+from drgen.files import read_at_most
 
 Loc = tuple[str | int, ...]
 
@@ -84,8 +85,7 @@ def read_document(path: Path) -> Document:
     try:
         if path.exists() and not path.is_file():
             raise WorkloadError([Problem(shown, 1, 1, "", "not a regular file")])
-        with path.open("rb") as stream:
-            raw = stream.read(DOCUMENT_MAX_BYTES + 1)
+        raw = read_at_most(path, DOCUMENT_MAX_BYTES)
     except FileNotFoundError:
         raise WorkloadError([Problem(shown, 1, 1, "", "file not found")]) from None
     except OSError as error:

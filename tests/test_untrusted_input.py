@@ -541,3 +541,17 @@ def test_init_below_a_file_names_the_path(tmp_path: Path, monkeypatch: pytest.Mo
     assert result.exit_code == 1
     assert "cannot write README.md" in result.output
     assert Path("README.md").read_text() == "hello\n"
+
+
+def test_repository_files_are_read_without_following_a_link(tmp_path: Path) -> None:
+    # The is_symlink() checks give the messages; the read itself refuses a link swapped in
+    # after them (O_NOFOLLOW), and never reads more than one byte past its bound.
+    from drgen.files import read_at_most
+
+    target = tmp_path / "target.yaml"
+    target.write_text("x" * 100)
+    (tmp_path / "link.yaml").symlink_to(target)
+
+    assert read_at_most(target, 10) == b"x" * 11
+    with pytest.raises(OSError):
+        read_at_most(tmp_path / "link.yaml", 1000)
