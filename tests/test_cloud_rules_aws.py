@@ -581,3 +581,23 @@ def test_the_managed_rpo_never_goes_below_auroras_minimum(rpo: str, expected: in
     vectors = plan.component("vector_store")
     assert vectors is not None
     assert vectors.params["global_db_rpo_seconds"] == expected
+
+
+@AWS_STACKS
+def test_a_failed_vendor_poll_is_not_retried_into_a_double_count(
+    project_stack: tuple[Path, str],
+) -> None:
+    # Scheduler invokes asynchronously and Lambda retries a failed asynchronous invocation
+    # twice unless told otherwise (pulumi_aws.lambda_.FunctionEventInvokeConfig
+    # `maximum_retry_attempts`: "Valid values between 0 and 2. Defaults to 2."): a retried
+    # poll would count one outage twice toward the switch.
+    result = run(*project_stack)
+    watchers = [
+        f
+        for f in of_type(result, "aws:lambda/function:Function")
+        if f["handler"] == "vendor_watcher_function.handler"
+    ]
+    configs = of_type(result, "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+    for watcher in watchers:
+        (config,) = [c for c in configs if c["functionName"] == watcher["name"]]
+        assert config["maximumRetryAttempts"] == 0

@@ -621,3 +621,19 @@ def test_a_one_region_bigtable_has_no_copy_job(tmp_path: Path) -> None:
     assert plan.secondary is None and not (project / "bigtable_copy.py").exists()
     assert len(of_type(result, "gcp:bigtable/instance:Instance")) == 1
     assert of_type(result, "gcp:bigtable/instanceIamMember:InstanceIamMember") == []
+
+
+@projects_of("gcp", takes_snapshots)
+def test_the_snapshot_job_gives_up_before_cloud_run_kills_it(project: Path) -> None:
+    # Cloud Run's task `timeout` kills the container ("the system will actively try to mark it
+    # failed and kill associated containers", pulumi_gcp cloudrunv2 JobTemplateTemplate
+    # `timeout`); the trigger's own bound must end first so the engine's state is logged.
+    vectors = plan_of(project).component("vector_store")
+    assert vectors is not None
+    for region in vectors.serving:
+        (job,) = of_type(run(project, region), "gcp:cloudrunv2/job:Job")
+        task = job["template"]["template"]
+        timeout = int(task["timeout"].removesuffix("s"))
+        (container,) = task["containers"]
+        env = {e["name"]: e.get("value") for e in container["envs"]}
+        assert int(env["SNAPSHOT_BUDGET_SECONDS"]) < timeout
