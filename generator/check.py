@@ -227,10 +227,10 @@ def _live(plan: DrPlan, c: ComponentPlan) -> tuple[Estimate, Estimate, list[Figu
     rpo = Estimate(row.rpo, row.assumed, row.rpo_typical)
     rto = Estimate(row.rto, row.assumed) if row.rto is not None else Estimate(row.rto_typical, True)
     cited, notes = [row], []
-    if c.block == "aurora-global" and plan.pattern == "active-active":
-        # The active-active stacks set Aurora PostgreSQL's managed RPO to the objective (>= 20 s).
+    if "global_db_rpo_seconds" in c.params:
+        # The stacks set Aurora PostgreSQL's managed RPO to this value (the plan decides where).
         managed = f["aurora_managed_rpo"]
-        bound = max(managed.rpo or 0, plan.objectives.rpo_seconds)
+        bound = int(c.params["global_db_rpo_seconds"])
         rpo = Estimate(bound)
         cited.append(managed)
         notes.append(f"rds.global_db_rpo = {bound} s bounds the lag")

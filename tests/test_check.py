@@ -301,6 +301,16 @@ def test_aurora_global_is_bounded_only_by_the_managed_rpo_of_active_active_stack
     assert standby.cells()[1] == "1s typ., no bound"
 
 
+def test_the_managed_rpo_counts_only_where_the_stacks_set_it() -> None:
+    # A tier-1 workload forced to active-active renders no rds.global_db_rpo (the plan sets it
+    # on tier 0 only), so its lag stays unbounded however the pattern reads.
+    pgvector = {"vector_store": {"engine": "pgvector"}}
+    forced = estimate(1, "aws", "vector_store", components=pgvector, pattern="active-active")
+
+    assert forced.rpo == Estimate(None, typical=1)
+    assert "rds.global_db_rpo" not in forced.basis
+
+
 def test_dynamodb_strong_consistency_needs_three_regions() -> None:
     features = estimate(
         0, "aws", "feature_store", components={"feature_store": {"engine": "dynamodb"}}
