@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from drgen.drill.base import DrillError
+from drgen.files import read_at_most
 
 EVAL_MAX_BYTES = 16 * 1024 * 1024
 """An evaluation set is a few hundred queries; anything this large is a mistake."""
@@ -40,7 +41,10 @@ class EvalQuery:
 def read_eval(workload_dir: Path, relative: str) -> tuple[EvalQuery, ...]:
     """Parse the evaluation set; raise `DrillError` naming the file and line of any problem."""
     path = _inside(workload_dir, relative)
-    data = path.read_bytes()
+    try:
+        data = read_at_most(path, EVAL_MAX_BYTES)
+    except OSError as error:
+        raise DrillError(f"{relative}: cannot be read: {error.strerror or error}") from None
     if len(data) > EVAL_MAX_BYTES:
         raise DrillError(f"{relative}: over {EVAL_MAX_BYTES // 2**20} MiB")
     try:
