@@ -171,16 +171,6 @@ def test_an_unlocked_audit_bucket_is_never_probed(
     ]
 
 
-def test_firestore_is_skipped_with_a_reason(
-    gcs: str, workload: Path, run_cli: Any, tmp_path: Path
-) -> None:
-    _deploy()
-    run_cli("drill", str(workload), "--component", "feature_store", "--evidence", "out")
-    features = _component(_report(tmp_path / "out"), "feature_store")
-    assert features["outcome"] == "skipped"
-    assert "firestore" in features["failures"][0]
-
-
 def test_dry_run_names_the_gcp_calls_and_makes_none(
     gcs: str, workload: Path, run_cli: Any, tmp_path: Path
 ) -> None:
@@ -189,6 +179,11 @@ def test_dry_run_names_the_gcp_calls_and_makes_none(
     lines = result.output.splitlines()
     assert "  storage objects.list triage-gcp-models [read]" in lines
     assert "  storage objects.delete triage-gcp-audit/<newest record> [refusal-probe]" in lines
-    assert any(line.startswith("  skipped: firestore") for line in lines)
+    # The Firestore restore is drilled against its API's contract in test_drill_firestore.py.
+    assert any(
+        line.startswith("  firestore RestoreDatabase databases/drgen-drill-features-")
+        and line.endswith("[scratch]")
+        for line in lines
+    )
     assert not (tmp_path / "drills").exists()
     assert list(_client().list_buckets()) == []

@@ -35,7 +35,7 @@ class GcsStore:
 
     def __init__(self, ctx: Context) -> None:
         try:
-            from google.cloud import storage
+            import google.cloud.storage as storage
         except ImportError as error:
             raise DrillError(
                 "the drill needs google-cloud-storage: pip install 'drgen[drill]'"

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from drgen import __version__
-from drgen.drill import audit_log, dynamodb, models, pgvector, snapshots
+from drgen.drill import audit_log, bigtable, dynamodb, firestore, models, pgvector, snapshots
 from drgen.drill.base import Call, Context, DrillError, Result, new_result
 from drgen.drill.buckets import EVIDENCE_PREFIX, bucket, explain, store
 from drgen.drill.evidence import as_json, as_markdown, report_payload, sha256
@@ -46,6 +46,10 @@ def module_for(plan: DrPlan, component: ComponentPlan) -> Module | str:
         return pgvector.calls, pgvector.run
     if component.engine == "dynamodb":
         return dynamodb.calls, dynamodb.run
+    if component.engine == "bigtable":
+        return bigtable.calls, bigtable.run
+    if component.engine == "firestore":
+        return firestore.calls, firestore.run
     if component.module == "vector_snapshots":
         return snapshots.calls, snapshots.run
     return (

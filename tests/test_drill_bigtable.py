@@ -1,0 +1,426 @@
+"""`drgen drill` for a Bigtable feature store, against the Bigtable APIs' documented contract.
+
+No server that restores Bigtable backups can run here (the emulator needs the gcloud SDK and has
+no backups), so the real google-cloud-bigtable clients talk over gRPC to a loopback stand-in
+(tests/grpc_fake.py) that decodes each request with its proto type and answers as the API
+reference describes, errors included:
+- RestoreTable, CreateBackup, ListBackups, GetTable, DeleteTable, DeleteBackup:
+  https://cloud.google.com/bigtable/docs/reference/admin/rpc/google.bigtable.admin.v2
+- ReadRows (rows_limit, row_keys; chunked cells with commit_row):
+  https://cloud.google.com/bigtable/docs/reference/data/rpc/google.bigtable.v2
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.cloud.bigtable_admin_v2 import types as admin
+from google.cloud.bigtable_v2.types import ReadRowsRequest, ReadRowsResponse
+from google.longrunning.operations_pb2 import Operation
+from google.protobuf import empty_pb2
+
+from drgen.drill import bigtable
+from drgen.drill.base import Context
+from tests.conftest import ROOT
+from tests.drill_servers import gcs_endpoint_fixture, gcs_fixture  # noqa: F401 (fixtures)
+from tests.grpc_fake import FakeApi, PendingOperation
+
+# The data client announces the emulator variable on every connection.
+pytestmark = pytest.mark.filterwarnings("ignore:Connecting to Bigtable emulator:RuntimeWarning")
+
+PROJECT = "drgen-test"
+CATALOG = ROOT / "examples/catalog-search/workload.yaml"
+RECS = ROOT / "examples/recommendations/workload.yaml"
+P = f"projects/{PROJECT}/instances"
+ADMIN = "/google.bigtable.admin.v2.BigtableTableAdmin/"
+ID = re.compile(r"[_a-zA-Z0-9][-_.a-zA-Z0-9]{0,49}")
+"""Table and backup ids (CreateTableRequest.table_id, CreateBackupRequest.backup_id)."""
+NOW = datetime.datetime.now(datetime.UTC)
+
+Rows = dict[bytes, dict[tuple[str, bytes], bytes]]
+
+
+class FakeBigtable:
+    """Instances, tables, backups and restores as the Bigtable Admin and Data APIs keep them."""
+
+    def __init__(self) -> None:
+        self.api = FakeApi()
+        self.clusters: set[str] = set()
+        self.tables: dict[str, Rows] = {}
+        self.backups: dict[str, tuple[admin.Backup, Rows]] = {}
+        self.restore_polls = 2
+        self.encryption = admin.EncryptionInfo.EncryptionType.CUSTOMER_MANAGED_ENCRYPTION
+        api = self.api
+        api.unary(
+            ADMIN + "ListBackups",
+            admin.ListBackupsRequest,
+            admin.ListBackupsResponse,
+            self.list_backups,
+        )
+        api.unary(ADMIN + "CreateBackup", admin.CreateBackupRequest, Operation, self.create_backup)
+        api.unary(ADMIN + "RestoreTable", admin.RestoreTableRequest, Operation, self.restore)
+        api.unary(ADMIN + "GetTable", admin.GetTableRequest, admin.Table, self.get_table)
+        api.unary(ADMIN + "DeleteTable", admin.DeleteTableRequest, empty_pb2.Empty, self.delete)
+        api.unary(ADMIN + "DeleteBackup", admin.DeleteBackupRequest, empty_pb2.Empty, self.delete)
+        api.stream(
+            "/google.bigtable.v2.Bigtable/ReadRows",
+            ReadRowsRequest,
+            ReadRowsResponse,
+            self.read_rows,
+        )
+
+    def instance_exists(self, instance: str) -> bool:
+        return any(c.startswith(instance + "/clusters/") for c in self.clusters)
+
+    def list_backups(self, request: Any, context: grpc.ServicerContext) -> Any:
+        instance, _, cluster = request.parent.partition("/clusters/")
+        if not self.instance_exists(instance) or (
+            cluster != "-" and request.parent not in self.clusters
+        ):
+            context.abort(grpc.StatusCode.NOT_FOUND, f"{request.parent} not found")
+        prefix = instance + "/clusters/" + ("" if cluster == "-" else cluster + "/")
+        found = [b for name, (b, _) in self.backups.items() if name.startswith(prefix)]
+        return admin.ListBackupsResponse(backups=found)
+
+    def create_backup(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if request.parent not in self.clusters:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"cluster {request.parent} not found")
+        if not ID.fullmatch(request.backup_id):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"bad backup_id {request.backup_id}")
+        source = request.backup.source_table
+        if source not in self.tables or not source.startswith(
+            request.parent.split("/clusters/")[0] + "/"
+        ):
+            context.abort(grpc.StatusCode.NOT_FOUND, f"table {source} not in the instance")
+        if request.backup.expire_time < NOW + datetime.timedelta(hours=6):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "expire_time under 6 hours away")
+        name = f"{request.parent}/backups/{request.backup_id}"
+        backup = admin.Backup(
+            name=name,
+            source_table=source,
+            start_time=datetime.datetime.now(datetime.UTC),
+            end_time=datetime.datetime.now(datetime.UTC),
+            expire_time=request.backup.expire_time,
+            size_bytes=4096,
+            state=admin.Backup.State.READY,
+        )
+        self.backups[name] = (backup, {k: dict(v) for k, v in self.tables[source].items()})
+        return self.api.operation(
+            f"operations/backup-{request.backup_id}", PendingOperation(1, backup)
+        )
+
+    def restore(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if not re.fullmatch(rf"{P}/[^/]+", request.parent) or not self.instance_exists(
+            request.parent
+        ):
+            context.abort(grpc.StatusCode.NOT_FOUND, f"instance {request.parent} not found")
+        if not ID.fullmatch(request.table_id):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"bad table_id {request.table_id}")
+        if request.backup not in self.backups:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"backup {request.backup} not found")
+        name = f"{request.parent}/tables/{request.table_id}"
+        if name in self.tables:
+            context.abort(grpc.StatusCode.ALREADY_EXISTS, f"table {name} exists")
+        self.tables[name] = {k: dict(v) for k, v in self.backups[request.backup][1].items()}
+        metadata = admin.RestoreTableMetadata(name=name, source_type=admin.RestoreSourceType.BACKUP)
+        return self.api.operation(
+            f"operations/restore-{request.table_id}",
+            PendingOperation(self.restore_polls, admin.Table(name=name), metadata),
+        )
+
+    def get_table(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if request.name not in self.tables:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"table {request.name} not found")
+        assert request.view == admin.Table.View.ENCRYPTION_VIEW
+        instance = request.name.split("/tables/")[0]
+        clusters = [c.rsplit("/", 1)[1] for c in self.clusters if c.startswith(instance + "/")]
+        state = admin.Table.ClusterState(
+            encryption_info=[admin.EncryptionInfo(encryption_type=self.encryption)]
+        )
+        return admin.Table(name=request.name, cluster_states=dict.fromkeys(clusters, state))
+
+    def delete(self, request: Any, context: grpc.ServicerContext) -> Any:
+        held: dict[str, Any] = self.tables if "/tables/" in request.name else self.backups
+        if request.name not in held:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"{request.name} not found")
+        del held[request.name]
+        return empty_pb2.Empty()
+
+    def read_rows(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        if request.table_name not in self.tables:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"table {request.table_name} not found")
+        rows = self.tables[request.table_name]
+        keys = sorted(set(request.rows.row_keys) & set(rows) if request.rows.row_keys else rows)
+        if request.rows_limit:
+            keys = keys[: request.rows_limit]
+        for key in keys:
+            cells = sorted(rows[key].items())
+            chunks = [
+                ReadRowsResponse.CellChunk(
+                    row_key=key,
+                    family_name=family,
+                    qualifier=qualifier,
+                    timestamp_micros=1000,
+                    value=value,
+                    commit_row=n == len(cells) - 1,
+                )
+                for n, ((family, qualifier), value) in enumerate(cells)
+            ]
+            yield ReadRowsResponse(chunks=chunks)
+
+
+def _rows(count: int, value: bytes = b"0.5") -> Rows:
+    return {f"user#{n:03}".encode(): {("f", b"ctr_7d"): value} for n in range(count)}
+
+
+@pytest.fixture(name="bt")
+def bt_fixture(gcs: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBigtable]:
+    fake = FakeBigtable()
+    monkeypatch.setenv("BIGTABLE_EMULATOR_HOST", fake.api.start())
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
+    monkeypatch.setattr(bigtable, "POLL_SECONDS", 0.05)
+    try:
+        yield fake
+    finally:
+        fake.api.stop()
+
+
+def _catalog_deployed(fake: FakeBigtable, copies: bool = True) -> None:
+    """catalog-search (tier 2): daily backups in the primary, copies in the secondary's DR
+    instance, and production changed since (one row updated)."""
+    fake.clusters |= {
+        f"{P}/catalog-search-features/clusters/catalog-search-pri",
+        f"{P}/catalog-search-dr/clusters/catalog-search-dr",
+    }
+    table = f"{P}/catalog-search-features/tables/features"
+    fake.tables[table] = _rows(30)
+    fake.tables[table][b"user#007"] = {("f", b"ctr_7d"): b"0.9"}
+    for age_hours, cluster in ((2, "catalog-search-pri"), (26, "catalog-search-pri")):
+        _backup(
+            fake,
+            f"{P}/catalog-search-features/clusters/{cluster}/backups/daily-{age_hours}",
+            age_hours,
+            table,
+        )
+    if copies:
+        for age_hours in (8, 32):
+            _backup(
+                fake,
+                f"{P}/catalog-search-dr/clusters/catalog-search-dr/backups/copy-{age_hours}",
+                age_hours,
+                table,
+                copied_from=f"daily-{age_hours}",
+            )
+
+
+def _backup(
+    fake: FakeBigtable, name: str, age_hours: int, table: str, copied_from: str = ""
+) -> None:
+    start = NOW - datetime.timedelta(hours=age_hours)
+    backup = admin.Backup(
+        name=name,
+        source_table=table,
+        source_backup=copied_from,
+        start_time=start,
+        end_time=start + datetime.timedelta(minutes=3),
+        expire_time=NOW + datetime.timedelta(days=10),
+        size_bytes=(30 + age_hours) * 1024 * 1024,  # older backups are larger
+        state=admin.Backup.State.READY,
+    )
+    fake.backups[name] = (backup, _rows(30))
+
+
+def _drill(run_cli: Any, workload: Path, folder: Path, *extra: str) -> dict[str, Any]:
+    result = run_cli(
+        "drill", str(workload), "--component", "feature_store", "--evidence", str(folder), *extra
+    )
+    assert "Traceback" not in result.output
+    [path] = [p for p in folder.glob("*.json") if not p.name.endswith(".receipt.json")]
+    report = json.loads(path.read_text())
+    return dict(next(c for c in report["components"] if c["component"] == "feature_store"))
+
+
+def test_tier2_restores_the_newest_copy_in_the_dr_instance(
+    bt: FakeBigtable, run_cli: Any, tmp_path: Path
+) -> None:
+    _catalog_deployed(bt)
+    features = _drill(run_cli, CATALOG, tmp_path)
+    assert features["outcome"] == "pass", features["failures"]
+    [listed] = bt.api.called("ListBackups")[:1]
+    assert listed.parent == f"{P}/catalog-search-dr/clusters/catalog-search-dr"
+    [restore] = bt.api.called("RestoreTable")
+    assert restore.parent == f"{P}/catalog-search-dr"
+    assert restore.backup == f"{P}/catalog-search-dr/clusters/catalog-search-dr/backups/copy-8"
+    assert restore.table_id.startswith("drgen-drill-features-") and ID.fullmatch(restore.table_id)
+    # Polled until done (two polls), then measured.
+    assert len(bt.api.called("GetOperation")) == 2
+    assert features["restore_seconds"] is not None
+    assert 8 * 3600 <= features["data_age_seconds"] < 8 * 3600 + 300
+    assert features["bytes"] == 38 * 1024 * 1024 and features["throughput_mb_s"] > 0
+    assert features["measurements"]["copy_behind_primary_seconds"] == 6 * 3600
+    assert features["integrity"]["sampled"] == 25
+    assert features["integrity"]["changed_since_backup"] == ["user#007"]
+    assert features["integrity"]["identical"] == 24
+    assert features["integrity"]["encryption"] == {
+        "catalog-search-dr": ["CUSTOMER_MANAGED_ENCRYPTION"]
+    }
+    # Production was only read; the scratch table is gone.
+    [production_read] = [
+        r for r in bt.api.called("ReadRows") if "catalog-search-features" in r.table_name
+    ]
+    assert len(production_read.rows.row_keys) == 25
+    assert [d.name for d in bt.api.called("DeleteTable")] == [
+        f"{P}/catalog-search-dr/tables/{restore.table_id}"
+    ]
+    assert set(bt.tables) == {f"{P}/catalog-search-features/tables/features"}
+
+
+def test_tier1_replicated_instance_is_backed_up_and_restored_in_the_recovery_cluster(
+    bt: FakeBigtable, run_cli: Any, tmp_path: Path
+) -> None:
+    instance = f"{P}/recommendations-features"
+    bt.clusters |= {
+        f"{instance}/clusters/recommendations-pri",
+        f"{instance}/clusters/recommendations-sec",
+    }
+    bt.tables[f"{instance}/tables/features"] = _rows(10)
+    features = _drill(run_cli, RECS, tmp_path)
+    assert features["outcome"] == "pass", features["failures"]
+    [create] = bt.api.called("CreateBackup")
+    assert create.parent == f"{instance}/clusters/recommendations-sec"  # us-east1, the secondary
+    assert create.backup.source_table == f"{instance}/tables/features"
+    [restore] = bt.api.called("RestoreTable")
+    assert restore.parent == instance
+    assert restore.backup == f"{create.parent}/backups/{create.backup_id}"
+    assert features["integrity"]["identical"] == 10
+    # Both scratch resources removed, the table first.
+    assert [r.name for r in bt.api.called("DeleteTable")] == [
+        f"{instance}/tables/{restore.table_id}"
+    ]
+    assert [r.name for r in bt.api.called("DeleteBackup")] == [restore.backup]
+    assert set(bt.tables) == {f"{instance}/tables/features"} and not bt.backups
+
+
+def test_no_backup_in_the_recovery_region_is_reported(
+    bt: FakeBigtable, run_cli: Any, tmp_path: Path
+) -> None:
+    _catalog_deployed(bt, copies=False)
+    features = _drill(run_cli, CATALOG, tmp_path)
+    assert features["outcome"] == "error"
+    assert "no READY backup of features in instances/catalog-search-dr" in features["failures"][0]
+    assert bt.api.called("RestoreTable") == [] and features["cleanup"] == []
+
+
+def test_a_restore_past_the_timeout_is_abandoned_and_its_table_removed(
+    bt: FakeBigtable, run_cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _catalog_deployed(bt)
+    bt.restore_polls = 10**6
+    monkeypatch.setattr(bigtable, "POLL_SECONDS", 0.2)
+    features = _drill(run_cli, CATALOG, tmp_path, "--timeout", "1")
+    assert features["outcome"] == "error"
+    assert "timed out" in features["failures"][0]
+    [restore] = bt.api.called("RestoreTable")
+    assert [d.name for d in bt.api.called("DeleteTable")] == [
+        f"{P}/catalog-search-dr/tables/{restore.table_id}"
+    ]
+    assert features["cleanup"][0].startswith("deleted bigtable table")
+
+
+def test_a_stack_not_deployed_is_a_message(bt: FakeBigtable, run_cli: Any, tmp_path: Path) -> None:
+    features = _drill(run_cli, CATALOG, tmp_path)
+    assert features["outcome"] == "error"
+    assert "not found" in features["failures"][0] and "deployed" in features["failures"][0]
+
+
+def test_missing_credentials_are_a_message(
+    gcs: str, run_cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("BIGTABLE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+    monkeypatch.setenv("NO_GCE_CHECK", "True")  # google.auth skips the metadata server
+    features = _drill(run_cli, CATALOG, tmp_path / "e")
+    assert features["outcome"] == "error"
+    assert features["failures"] == [
+        "no Google credentials found (gcloud auth application-default login)"
+    ]
+
+
+def test_keep_leaves_the_scratch_table(bt: FakeBigtable, run_cli: Any, tmp_path: Path) -> None:
+    _catalog_deployed(bt)
+    features = _drill(run_cli, CATALOG, tmp_path, "--keep")
+    assert features["outcome"] == "pass"
+    assert features["cleanup"][0].startswith("kept bigtable table instances/catalog-search-dr/")
+    assert bt.api.called("DeleteTable") == [] and len(bt.tables) == 2
+
+
+def test_a_table_not_under_a_customer_managed_key_fails(
+    bt: FakeBigtable, run_cli: Any, tmp_path: Path
+) -> None:
+    _catalog_deployed(bt)
+    bt.encryption = admin.EncryptionInfo.EncryptionType.GOOGLE_DEFAULT_ENCRYPTION
+    features = _drill(run_cli, CATALOG, tmp_path)
+    assert features["outcome"] == "fail"
+    assert "customer-managed key" in features["failures"][0]
+    assert len(bt.api.called("DeleteTable")) == 1
+
+
+def test_the_guard_refuses_a_restore_or_delete_outside_the_scratch(
+    bt: FakeBigtable, run_cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A drill whose scratch name came out as the production table's: nothing is sent."""
+    _catalog_deployed(bt)
+    monkeypatch.setattr(Context, "scratch_name", lambda self, kind: "features")
+    features = _drill(run_cli, CATALOG, tmp_path)
+    assert features["outcome"] == "error"
+    assert "refused bigtableadmin RestoreTable" in features["failures"][0]
+    assert bt.api.called("RestoreTable") == [] and bt.api.called("DeleteTable") == []
+
+
+def test_dry_run_lists_every_call_the_real_run_makes(
+    bt: FakeBigtable, run_cli: Any, tmp_path: Path
+) -> None:
+    _catalog_deployed(bt)
+    dry = run_cli("drill", str(CATALOG), "--component", "feature_store", "--dry-run")
+    assert dry.exit_code == 0
+    listed = {tuple(line.split()[:2]) for line in dry.output.splitlines() if line.startswith("  ")}
+    assert bt.api.requests == []
+    _drill(run_cli, CATALOG, tmp_path)
+    made = json.loads(
+        next(p for p in tmp_path.glob("*.json") if "receipt" not in p.name).read_text()
+    )
+    for call in made["calls"]:
+        if call.startswith(("bigtable", "storage")):
+            assert tuple(call.split()[:2]) in listed, f"{call} was not listed by --dry-run"
+
+
+@pytest.mark.parametrize("example", ["catalog-search", "recommendations"])
+def test_the_drill_names_what_the_stacks_create(example: str) -> None:
+    """Instance, DR instance and cluster ids as the rendered feature_store.py names them."""
+    from drgen.loader import load_workload
+    from drgen.plan import resolve
+
+    sourced = load_workload(ROOT / f"examples/{example}/workload.yaml")
+    plan = resolve(sourced)
+    rendered = (ROOT / f"stacks/{example}/feature_store.py").read_text()
+    constants = dict(re.findall(r'^([A-Z_]+) = "([^"]+)"$', rendered, re.MULTILINE))
+    assert plan.secondary is not None
+    ctx = Context(plan, sourced.workload, ROOT, plan.secondary.region, "r1", 0.0)
+    where = bigtable.layout(ctx, plan.component("feature_store"))  # type: ignore[arg-type]
+    assert where.instance == constants["INSTANCE"]
+    assert f'name="{bigtable.TABLE}"' in rendered
+    if "DR_INSTANCE" in constants:
+        assert where.restore_instance == constants["DR_INSTANCE"]
+        assert where.backup_cluster.endswith(f"/clusters/{constants['DR_CLUSTER']}")
+    else:
+        assert where.backup_cluster.endswith(f"/clusters/{example[:20]}-sec")
+        assert 'f"{settings.WORKLOAD[:20]}-{role}"' in rendered
