@@ -397,7 +397,7 @@ def _drilled(
     notes: list[str] = []
     verdict, rto = finding.verdict, finding.rto
     measured = [r for r in records if r.outcome == "pass" and r.restore_seconds is not None]
-    if measured and rto is not None and rto.assumed:
+    if measured and rto is not None and (rto.assumed or _untimed(plan, rto, measured[-1])):
         drill = measured[-1]
         seconds = float(drill.restore_seconds or 0)
         size = c.params.get("size_gb")
@@ -443,6 +443,13 @@ def _drilled(
     return dataclasses.replace(
         finding, rto=rto, verdict=verdict, basis="; ".join([*notes, finding.basis])
     )
+
+
+def _untimed(plan: DrPlan, rto: Estimate, drill: DrillRecord) -> bool:
+    """An RTO the plan cannot estimate (a table of undeclared size) that the drill timed where a
+    region's loss is recovered: the secondary."""
+    secondary = plan.secondary.region if plan.secondary else None
+    return rto.seconds is None and secondary is not None and drill.region == secondary
 
 
 # Vendors

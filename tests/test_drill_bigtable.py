@@ -12,6 +12,7 @@ reference describes, errors included:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import re
@@ -424,3 +425,40 @@ def test_the_drill_names_what_the_stacks_create(example: str) -> None:
     else:
         assert where.backup_cluster.endswith(f"/clusters/{example[:20]}-sec")
         assert 'f"{settings.WORKLOAD[:20]}-{role}"' in rendered
+
+
+def test_check_uses_the_measured_restore_of_an_untimed_table(
+    bt: FakeBigtable, run_cli: Any, tmp_path: Path
+) -> None:
+    """The plan cannot time a Bigtable restore (the table's size is not declared); a drill that
+    restored in the secondary can, and `drgen check --evidence` takes its measurement."""
+    from drgen.check import check
+    from drgen.drill.evidence import read_evidence
+    from drgen.loader import load_workload
+    from drgen.plan import resolve
+
+    plan = resolve(load_workload(CATALOG))
+    today = datetime.date.today()
+    [before] = [f for f in check(plan, today).findings if f.subject.startswith("feature_store")]
+    assert before.rto is not None and before.rto.seconds is None
+    _catalog_deployed(bt)
+    features = _drill(run_cli, CATALOG, tmp_path)
+    assert features["region"] == "asia-northeast1"
+    evidence = read_evidence(tmp_path)
+    [after] = [
+        f
+        for f in check(plan, today, evidence=evidence).findings
+        if f.subject.startswith("feature_store")
+    ]
+    assert after.rto is not None and after.rto.seconds == round(features["restore_seconds"])
+    assert "restore measured by drill" in after.basis
+    # A drill in the primary does not time a recovery from the primary's loss.
+    moved = [dataclasses.replace(r, region="asia-southeast1") for r in evidence]
+    [primary] = [
+        f
+        for f in check(plan, today, evidence=moved).findings
+        if f.subject.startswith("feature_store")
+    ]
+    assert primary.rto is not None and primary.rto.seconds is None
+    shown = run_cli("check", str(CATALOG), "--evidence", str(tmp_path))
+    assert "restore measured by drill" in shown.output

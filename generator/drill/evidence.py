@@ -120,6 +120,8 @@ class DrillRecord:
     throughput_mb_s: float | None
     data_age_seconds: float | None
     file: str
+    region: str | None = None
+    """Where the drill restored (reports before this field was read say nothing)."""
 
 
 def read_evidence(folder: Path) -> list[DrillRecord]:
@@ -154,6 +156,7 @@ def read_evidence(folder: Path) -> list[DrillRecord]:
                     throughput_mb_s=c["throughput_mb_s"],
                     data_age_seconds=c["data_age_seconds"],
                     file=str(path),
+                    region=c.get("region"),
                 )
             )
     return records
