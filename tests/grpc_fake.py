@@ -18,7 +18,7 @@ from typing import Any
 
 import grpc
 from google.longrunning import operations_pb2
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, empty_pb2
 
 Handler = Callable[[Any, grpc.ServicerContext], Any]
 
@@ -42,6 +42,8 @@ class PendingOperation:
     response: Any
     metadata: Any = None
     error: tuple[grpc.StatusCode, str] | None = None
+    on_cancel: Callable[[], object] | None = None
+    """What the service does when the operation is cancelled (e.g. delete what it created)."""
 
 
 @dataclass
@@ -106,12 +108,29 @@ class FakeApi:
         self.operations[request.name].polls_left -= 1
         return self._state(request.name)
 
+    def _cancel_operation(
+        self, request: operations_pb2.CancelOperationRequest, context: grpc.ServicerContext
+    ) -> empty_pb2.Empty:
+        if request.name not in self.operations:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"operation {request.name} not found")
+        pending = self.operations[request.name]
+        pending.polls_left, pending.error = 0, (grpc.StatusCode.CANCELLED, "cancelled")
+        if pending.on_cancel is not None:
+            pending.on_cancel()
+        return empty_pb2.Empty()
+
     def start(self) -> str:
         self.unary(
             "/google.longrunning.Operations/GetOperation",
             operations_pb2.GetOperationRequest,
             operations_pb2.Operation,
             self._get_operation,
+        )
+        self.unary(
+            "/google.longrunning.Operations/CancelOperation",
+            operations_pb2.CancelOperationRequest,
+            empty_pb2.Empty,
+            self._cancel_operation,
         )
         handlers = self._handlers
 

@@ -57,6 +57,7 @@ class FakeBigtable:
         self.tables: dict[str, Rows] = {}
         self.backups: dict[str, tuple[admin.Backup, Rows]] = {}
         self.restore_polls = 2
+        self.backup_polls = 1
         self.encryption = admin.EncryptionInfo.EncryptionType.CUSTOMER_MANAGED_ENCRYPTION
         api = self.api
         api.unary(
@@ -114,7 +115,11 @@ class FakeBigtable:
         )
         self.backups[name] = (backup, {k: dict(v) for k, v in self.tables[source].items()})
         return self.api.operation(
-            f"operations/backup-{request.backup_id}", PendingOperation(1, backup)
+            f"operations/backup-{request.backup_id}",
+            # Cancelling stops the creation and deletes the backup (backups.create reference).
+            PendingOperation(
+                self.backup_polls, backup, on_cancel=lambda: self.backups.pop(name, None)
+            ),
         )
 
     def restore(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -329,10 +334,41 @@ def test_a_restore_past_the_timeout_is_abandoned_and_its_table_removed(
     assert features["outcome"] == "error"
     assert "timed out" in features["failures"][0]
     [restore] = bt.api.called("RestoreTable")
+    # The restore's operation is cancelled, then its table deleted.
+    assert [c.name for c in bt.api.called("CancelOperation")] == [
+        f"operations/restore-{restore.table_id}"
+    ]
     assert [d.name for d in bt.api.called("DeleteTable")] == [
         f"{P}/catalog-search-dr/tables/{restore.table_id}"
     ]
     assert features["cleanup"][0].startswith("deleted bigtable table")
+    assert set(bt.tables) == {f"{P}/catalog-search-features/tables/features"}
+
+
+def test_a_scratch_backup_past_the_timeout_is_cancelled(
+    bt: FakeBigtable, run_cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    instance = f"{P}/recommendations-features"
+    bt.clusters |= {
+        f"{instance}/clusters/recommendations-pri",
+        f"{instance}/clusters/recommendations-sec",
+    }
+    bt.tables[f"{instance}/tables/features"] = _rows(3)
+    bt.backup_polls = 10**6
+    monkeypatch.setattr(bigtable, "POLL_SECONDS", 0.2)
+    features = _drill(run_cli, RECS, tmp_path, "--timeout", "1")
+    assert features["outcome"] == "error" and "timed out" in features["failures"][0]
+    [create] = bt.api.called("CreateBackup")
+    # Cancelling a CreateBackup stops it and deletes the backup: no DeleteBackup follows.
+    assert [c.name for c in bt.api.called("CancelOperation")] == [
+        f"operations/backup-{create.backup_id}"
+    ]
+    assert bt.api.called("DeleteBackup") == [] and bt.api.called("RestoreTable") == []
+    assert not bt.backups
+    assert features["cleanup"] == [
+        f"cancelled the creation of bigtable backup {create.parent.split('/', 2)[2]}"
+        f"/backups/{create.backup_id}"
+    ]
 
 
 def test_a_stack_not_deployed_is_a_message(bt: FakeBigtable, run_cli: Any, tmp_path: Path) -> None:

@@ -8,8 +8,9 @@ Where the recovery region's backups are depends on the stack (patterns/gcp/featu
 - one cluster with scheduled backups (no secondary): the primary cluster's backups, restored
   into the same instance;
 - a replicated instance (bigtable-multi-cluster): no scheduled backups, replication is the
-  recovery; the drill takes a scratch backup on the recovery region's cluster (the replica's
-  data) and restores that, so the restore path of the region is exercised all the same.
+  recovery; the drill takes a scratch backup stored in the recovery region's cluster
+  (CreateBackupRequest.parent) and restores that, so the region's restore path is exercised
+  all the same.
 Scratch tables and backups are named `drgen-drill-features-<run id>`: Bigtable table and backup
 ids are 1-50 characters of `[_a-zA-Z0-9][-_.a-zA-Z0-9]*` (CreateTableRequest.table_id,
 CreateBackupRequest.backup_id, google.cloud.bigtable_admin_v2 types). Bigtable tables and backups
@@ -85,6 +86,7 @@ def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
     listed += [
         Call("bigtableadmin", "RestoreTable", scratch_table, "scratch"),
         Call("bigtableadmin", "GetOperation", "operations/<restore>"),
+        Call("bigtableadmin", "CancelOperation", f"{scratch_table} (at --timeout only)", "scratch"),
         Call("bigtableadmin", "GetTable", scratch_table),
     ]
     if where.primary_backups:
@@ -112,7 +114,8 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
     full = f"projects/{project}/"
     scratch_table = f"instances/{where.restore_instance}/tables/{scratch}"
     scratch_backup = f"{where.backup_cluster}/backups/{scratch}"
-    made: list[str] = []
+    made: dict[str, Any] = {}
+    """Scratch resources requested, by kind, with the operation that creates them."""
     try:
         if where.scratch_backup:
             backup = _take_backup(ctx, admin, full, where, scratch, made, result)
@@ -137,7 +140,7 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
                 "backup": backup.name,
             }
         )
-        made.append("table")
+        made["table"] = operation
         result.scratch.append(f"bigtable table {where.restore_instance}/{scratch}")
         gcp_admin.wait(ctx, operation, "bigtableadmin", POLL_SECONDS)
         result.restore_seconds = round(time.monotonic() - started, 3)
@@ -167,7 +170,13 @@ def _newest_backup(ctx: Context, admin: Any, cluster: str) -> Any:
 
 
 def _take_backup(
-    ctx: Context, admin: Any, full: str, where: Layout, scratch: str, made: list[str], r: Result
+    ctx: Context,
+    admin: Any,
+    full: str,
+    where: Layout,
+    scratch: str,
+    made: dict[str, Any],
+    r: Result,
 ) -> Any:
     """A backup of the production table on the recovery region's cluster (replicated instance)."""
     target = f"{where.backup_cluster}/backups/{scratch}"
@@ -182,11 +191,11 @@ def _take_backup(
             },
         }
     )
-    made.append("backup")
+    made["backup"] = operation
     r.scratch.append(f"bigtable backup {target}")
     r.measurements["backup_taken_by_drill"] = (
-        "a replicated instance has no scheduled backups: the drill backed up the recovery"
-        " region's cluster"
+        "a replicated instance has no scheduled backups: the drill took one, stored in the"
+        " recovery region's cluster"
     )
     return gcp_admin.wait(ctx, operation, "bigtableadmin", POLL_SECONDS)
 
@@ -283,11 +292,15 @@ def _clean_up(
     full: str,
     table: str,
     backup: str,
-    made: list[str],
+    made: dict[str, Any],
     r: Result,
 ) -> None:
     """The scratch table, then the scratch backup it was restored from; each failure is
-    recorded and the next still tried."""
+    recorded and the next still tried. An operation still running (--timeout) is cancelled
+    first: cancelling a CreateBackup stops it and deletes the backup, and a RestoreTable's
+    operation is documented as cancellable
+    (https://cloud.google.com/bigtable/docs/reference/admin/rest/v2/projects.instances.clusters.backups/create,
+    https://cloud.google.com/bigtable/docs/reference/admin/rest/v2/projects.instances.tables/restore)."""
     targets = [("table", "DeleteTable", table), ("backup", "DeleteBackup", backup)]
     for kind, operation, target in targets:
         if kind not in made:
@@ -296,11 +309,19 @@ def _clean_up(
             r.cleanup.append(f"kept bigtable {kind} {target} (--keep)")
             continue
         try:
+            cancelled = _cancel(ctx, made[kind], target)
+            if cancelled and kind == "backup":
+                r.cleanup.append(f"cancelled the creation of bigtable backup {target}")
+                continue
             ctx.record("bigtableadmin", operation, target, "scratch")
-            if kind == "table":
-                admin.delete_table(request={"name": full + target})
-            else:
-                admin.delete_backup(request={"name": full + target})
+            try:
+                if kind == "table":
+                    admin.delete_table(request={"name": full + target})
+                else:
+                    admin.delete_backup(request={"name": full + target})
+            except Exception as error:
+                if not (cancelled and type(error).__name__ == "NotFound"):
+                    raise
             r.cleanup.append(f"deleted bigtable {kind} {target}")
         except Exception as error:
             from drgen.drill.gcp import explain
@@ -310,3 +331,12 @@ def _clean_up(
             )
             r.cleanup.append(message)
             r.error(message)
+
+
+def _cancel(ctx: Context, operation: Any, target: str) -> bool:
+    """Cancel the operation creating a scratch resource, if it is still running."""
+    if operation.operation.done:
+        return False
+    ctx.record("bigtableadmin", "CancelOperation", target, "scratch")
+    operation.cancel()
+    return True
