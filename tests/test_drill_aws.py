@@ -450,3 +450,272 @@ def test_a_snapshot_older_than_the_rpo_fails(aws: str) -> None:
     snapshots.run(ctx, component, result)
     assert result.outcome == "fail"
     assert "older than the RPO of 2h" in result.failures[0]
+
+
+# A cold-restore tier: the table's AWS Backup copies in the secondary's vault, restored by an
+# AWS Backup restore job. No local server runs AWS Backup, so the clients are botocore Stubbers:
+# each request is checked against the service model and the expected parameters, each
+# response against its documented shape
+# (https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListRecoveryPointsByBackupVault.html,
+# https://docs.aws.amazon.com/aws-backup/latest/devguide/API_StartRestoreJob.html,
+# https://docs.aws.amazon.com/aws-backup/latest/devguide/API_DescribeRestoreJob.html).
+
+CLAIMS = ROOT / "examples/claims-triage/workload.yaml"
+CLAIMS_TABLE = "claims-triage-features"
+CLAIMS_PRIMARY, CLAIMS_RECOVERY = "eu-west-2", "eu-west-1"
+ACCOUNT = "123456789012"
+KEY_ARN = f"arn:aws:kms:{CLAIMS_RECOVERY}:{ACCOUNT}:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/features-backups-role-1a2b3c"
+NOW = datetime.datetime.now(datetime.UTC)
+
+
+def _point(n: int, hours: int, status: str = "COMPLETED") -> dict[str, Any]:
+    return {
+        "RecoveryPointArn": f"arn:aws:backup:{CLAIMS_RECOVERY}:{ACCOUNT}:recovery-point:rp-{n}",
+        "BackupVaultName": CLAIMS_TABLE,
+        "ResourceType": "DynamoDB",
+        "Status": status,
+        "IamRoleArn": ROLE,
+        "CreationDate": NOW - datetime.timedelta(hours=hours),
+        "InitiationDate": NOW - datetime.timedelta(hours=hours, minutes=10),
+        "BackupSizeInBytes": 5_000_000 + n,
+    }
+
+
+class Stubbed:
+    """boto3 clients for the claims-triage restore, each behind a Stubber, and what was sent."""
+
+    def __init__(self) -> None:
+        from botocore.stub import Stubber
+
+        self.clients = {
+            (name, region): boto3.client(
+                name,
+                region_name=region,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
+            for name, region in (
+                ("backup", CLAIMS_RECOVERY),
+                ("kms", CLAIMS_RECOVERY),
+                ("dynamodb", CLAIMS_RECOVERY),
+                ("dynamodb", CLAIMS_PRIMARY),
+            )
+        }
+        self.stubs = {key: Stubber(c) for key, c in self.clients.items()}
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+        for client in self.clients.values():
+            client.meta.events.register("provide-client-params.*.*", self._keep)
+
+    def _keep(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.sent.append((model.name, dict(params)))
+
+    def stub(self, name: str, region: str = CLAIMS_RECOVERY) -> Any:
+        return self.stubs[(name, region)]
+
+    def client(self, name: str, region: str) -> Any:
+        return self.clients[(name, region)]
+
+    def params(self, operation: str) -> list[dict[str, Any]]:
+        return [params for name, params in self.sent if name == operation]
+
+
+def _restore_until(stubbed: Stubbed, status: str = "COMPLETED", polls: int = 1) -> None:
+    from botocore.stub import ANY
+
+    backup = stubbed.stub("backup")
+    backup.add_response(
+        "list_recovery_points_by_backup_vault",
+        {"RecoveryPoints": [_point(1, 30), _point(2, 3), _point(3, 0, "CREATING")]},
+        {"BackupVaultName": CLAIMS_TABLE, "ByResourceType": "DynamoDB"},
+    )
+    newest = _point(2, 3)["RecoveryPointArn"]
+    backup.add_response(
+        "get_recovery_point_restore_metadata",
+        {"RestoreMetadata": {"originalTableName": CLAIMS_TABLE}, "ResourceType": "DynamoDB"},
+        {"BackupVaultName": CLAIMS_TABLE, "RecoveryPointArn": newest},
+    )
+    stubbed.stub("kms").add_response(
+        "describe_key",
+        {"KeyMetadata": {"KeyId": KEY_ARN.rsplit("/", 1)[1], "Arn": KEY_ARN}},
+        {"KeyId": "alias/drgen/claims-triage"},
+    )
+    backup.add_response(
+        "start_restore_job",
+        {"RestoreJobId": "job-1"},
+        {
+            "RecoveryPointArn": newest,
+            "Metadata": ANY,
+            "IamRoleArn": ROLE,
+            "ResourceType": "DynamoDB",
+        },
+    )
+    for _ in range(polls - 1):
+        backup.add_response(
+            "describe_restore_job",
+            {"RestoreJobId": "job-1", "Status": "RUNNING"},
+            {"RestoreJobId": "job-1"},
+        )
+    backup.add_response(
+        "describe_restore_job",
+        {"RestoreJobId": "job-1", "Status": status, "BackupSizeInBytes": 5_000_002},
+        {"RestoreJobId": "job-1"},
+    )
+
+
+def _scratch_table(stubbed: Stubbed, key_arn: str = KEY_ARN) -> None:
+    from botocore.stub import ANY
+
+    db, source = stubbed.stub("dynamodb"), stubbed.stub("dynamodb", CLAIMS_PRIMARY)
+    db.add_response(
+        "describe_table",
+        {
+            "Table": {
+                "TableStatus": "ACTIVE",
+                "TableArn": f"arn:aws:dynamodb:{CLAIMS_RECOVERY}:{ACCOUNT}:table/scratch",
+                "KeySchema": [
+                    {"AttributeName": "entity_key", "KeyType": "HASH"},
+                    {"AttributeName": "feature_view", "KeyType": "RANGE"},
+                ],
+                "SSEDescription": {
+                    "Status": "ENABLED",
+                    "SSEType": "KMS",
+                    "KMSMasterKeyArn": key_arn,
+                },
+            }
+        },
+        {"TableName": ANY},
+    )
+    db.add_response("tag_resource", {}, {"ResourceArn": ANY, "Tags": ANY})
+    item = {"entity_key": {"S": "claim#1"}, "feature_view": {"S": "history"}, "n": {"N": "3"}}
+    db.add_response("scan", {"Items": [item]}, {"TableName": ANY, "Limit": 25})
+    source.add_response(
+        "get_item",
+        {"Item": item},
+        {
+            "TableName": CLAIMS_TABLE,
+            "Key": {"entity_key": {"S": "claim#1"}, "feature_view": {"S": "history"}},
+            "ConsistentRead": False,
+        },
+    )
+    db.add_response("delete_table", {}, {"TableName": ANY})
+
+
+@pytest.fixture(name="stubbed")
+def stubbed_fixture(aws: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from drgen.drill import dynamodb
+
+    stubbed = Stubbed()
+    monkeypatch.setattr(dynamodb, "client", stubbed.client)
+    monkeypatch.setattr(dynamodb, "POLL_SECONDS", 0.05)
+    for stub in stubbed.stubs.values():
+        stub.activate()
+    return stubbed
+
+
+def _claims(run_cli: Any, folder: Path, *extra: str) -> dict[str, Any]:
+    run_cli("drill", str(CLAIMS), "--component", "feature_store", "--evidence", str(folder), *extra)
+    return _component(_report(folder), "feature_store")
+
+
+def test_cold_tier_restores_the_newest_copy_with_an_aws_backup_restore_job(
+    stubbed: Stubbed, run_cli: Any, tmp_path: Path
+) -> None:
+    _restore_until(stubbed, polls=2)
+    _scratch_table(stubbed)
+    features = _claims(run_cli, tmp_path)
+    assert features["outcome"] == "pass", features["failures"]
+    for stub in stubbed.stubs.values():
+        stub.assert_no_pending_responses()
+    [started] = stubbed.params("StartRestoreJob")
+    scratch = started["Metadata"]["targetTableName"]
+    assert scratch.startswith("drgen-drill-features-")
+    assert started["Metadata"]["encryptionType"] == "KMS"
+    assert started["Metadata"]["kmsMasterKeyArn"] == KEY_ARN
+    assert started["Metadata"]["originalTableName"] == CLAIMS_TABLE
+    # Everything after the restore is on the scratch table, but the read of production.
+    assert [p["TableName"] for p in stubbed.params("DescribeTable")] == [scratch]
+    assert [p["TableName"] for p in stubbed.params("DeleteTable")] == [scratch]
+    tags = {t["Key"]: t["Value"] for t in stubbed.params("TagResource")[0]["Tags"]}
+    assert tags["drgen:scratch"] == "true"
+    # Data age from the backup's initiation (3h10m), not the copy's creation.
+    assert 3 * 3600 + 600 <= features["data_age_seconds"] < 3 * 3600 + 900
+    assert features["region"] == CLAIMS_RECOVERY and features["bytes"] == 5_000_002
+    assert features["integrity"]["identical"] == 1 and features["integrity"]["kms_key"] == KEY_ARN
+
+
+def test_cold_tier_without_a_copy_is_an_error(
+    stubbed: Stubbed, run_cli: Any, tmp_path: Path
+) -> None:
+    stubbed.stub("backup").add_response(
+        "list_recovery_points_by_backup_vault",
+        {"RecoveryPoints": [_point(1, 1, "CREATING")]},
+        {"BackupVaultName": CLAIMS_TABLE, "ByResourceType": "DynamoDB"},
+    )
+    features = _claims(run_cli, tmp_path)
+    assert features["outcome"] == "error"
+    assert (
+        "no completed recovery point in the claims-triage-features vault" in features["failures"][0]
+    )
+    assert stubbed.params("StartRestoreJob") == [] and features["cleanup"] == []
+
+
+def test_a_failed_restore_job_is_an_error_and_its_table_removed(
+    stubbed: Stubbed, run_cli: Any, tmp_path: Path
+) -> None:
+    from botocore.stub import ANY
+
+    _restore_until(stubbed, status="FAILED")
+    stubbed.stub("dynamodb").add_response("delete_table", {}, {"TableName": ANY})
+    features = _claims(run_cli, tmp_path)
+    assert features["outcome"] == "error" and "restore job job-1 FAILED" in features["failures"][0]
+    assert len(stubbed.params("DeleteTable")) == 1
+
+
+def test_a_restore_job_past_the_timeout_is_named_for_removal(
+    stubbed: Stubbed, run_cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drgen.drill import dynamodb
+
+    _restore_until(stubbed, polls=10**3)
+    monkeypatch.setattr(dynamodb, "POLL_SECONDS", 0.3)
+    features = _claims(run_cli, tmp_path, "--timeout", "1")
+    assert features["outcome"] == "error"
+    assert any("timed out" in f for f in features["failures"])
+    # AWS Backup cannot stop a restore job: the report says what to delete, and nothing was
+    # deleted before the table exists.
+    assert "restore job job-1 was still running" in features["cleanup"][0]
+    assert "delete table drgen-drill-features-" in features["cleanup"][0]
+    assert stubbed.params("DeleteTable") == []
+
+
+def test_a_copy_restored_under_another_key_fails(
+    stubbed: Stubbed, run_cli: Any, tmp_path: Path
+) -> None:
+    _restore_until(stubbed)
+    _scratch_table(stubbed, key_arn=KEY_ARN.replace("0b1c", "ffff"))
+    features = _claims(run_cli, tmp_path)
+    assert features["outcome"] == "fail"
+    assert "not under the region's key" in features["failures"][0]
+
+
+def test_cold_tier_dry_run_lists_the_restore_job(aws: str, run_cli: Any) -> None:
+    dry = run_cli("drill", str(CLAIMS), "--component", "feature_store", "--dry-run")
+    assert "  backup StartRestoreJob drgen-drill-features-" in dry.output
+    assert "RestoreTableToPointInTime" not in dry.output
+    primary = run_cli(
+        "drill", str(CLAIMS), "--component", "feature_store", "--dry-run", "--region", "eu-west-2"
+    )
+    assert "RestoreTableToPointInTime" in primary.output
+
+
+def test_the_guard_refuses_a_restore_job_onto_production(
+    stubbed: Stubbed, run_cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A drill whose scratch name came out as the production table's sends no restore job."""
+    _restore_until(stubbed)
+    monkeypatch.setattr(Context, "scratch_name", lambda self, kind: CLAIMS_TABLE)
+    features = _claims(run_cli, tmp_path)
+    assert features["outcome"] == "error"
+    assert "refused backup StartRestoreJob on claims-triage-features" in features["failures"][0]
+    assert stubbed.params("StartRestoreJob") == [] and stubbed.params("DeleteTable") == []

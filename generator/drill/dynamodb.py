@@ -1,9 +1,11 @@
-"""Feature store on DynamoDB: point-in-time restore into a scratch table, then a sample compared.
+"""Feature store on DynamoDB: a restore into a scratch table, then a sample compared.
 
-The restore runs where the table's continuous backups are: the recovery region's replica for a
-global table, the primary's table otherwise (its AWS Backup copies in the secondary are what
-the stack's restore testing plan exercises). The scratch table is tagged, never protected from
-deletion, and deleted at the end unless --keep.
+Where the recovery region has the table's continuous backups (the replica of a global table, or
+a drill of the primary itself), a point-in-time restore at the latest restorable time. Where it
+has only the AWS Backup copies (a table with PITR in the primary and copies to the secondary's
+vault, which the stacks name after the table), an AWS Backup restore job of the newest copied
+recovery point, under the region's key: the restore a regional disaster would run. The scratch
+table is tagged, never protected from deletion, and deleted at the end unless --keep.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import time
 from typing import Any
 
 from drgen.drill.aws import client, explain
-from drgen.drill.base import Call, Context, Result
+from drgen.drill.base import Call, Context, DrillError, Result
 from drgen.plan import ComponentPlan
 
 SAMPLE = 25
 """Items read from the scratch table and looked up in the source."""
 POLL_SECONDS = 5.0
+FINISHED = ("COMPLETED", "ABORTED", "FAILED")
+"""A restore job's final states (DescribeRestoreJob.Status)."""
 
 
 def source_region(ctx: Context, component: ComponentPlan) -> str:
@@ -25,8 +29,15 @@ def source_region(ctx: Context, component: ComponentPlan) -> str:
     return ctx.region if component.block == "dynamodb-global-table" else ctx.primary
 
 
+def from_copies(ctx: Context, component: ComponentPlan) -> bool:
+    """Whether the drilled region holds only AWS Backup copies of the table."""
+    return component.block != "dynamodb-global-table" and ctx.region != ctx.primary
+
+
 def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
     table, scratch = component.global_name, ctx.scratch_name("features")
+    if from_copies(ctx, component):
+        return _copy_calls(table, scratch)
     return [
         Call("dynamodb", "DescribeContinuousBackups", table),
         Call("dynamodb", "RestoreTableToPointInTime", scratch, "scratch"),
@@ -39,6 +50,9 @@ def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
 
 
 def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
+    if from_copies(ctx, component):
+        _restore_copy(ctx, component.global_name, result)
+        return
     region = source_region(ctx, component)
     result.region = region
     db = client("dynamodb", region)
@@ -72,12 +86,12 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
             result.measurements["restore_point"] = restored_at.isoformat()
         result.bytes = int(described.get("TableSizeBytes", 0))
         result.measure_rate()
-        _compare_sample(ctx, db, table, scratch, described["KeySchema"], result)
+        compare_sample(ctx, db, db, table, scratch, described["KeySchema"], result)
     finally:
         if ctx.keep:
             result.cleanup.append(f"kept dynamodb table {scratch} (--keep)")
         elif result.scratch:
-            _delete(ctx, db, scratch, result)
+            delete(ctx, db, scratch, result)
 
 
 def _wait_active(ctx: Context, db: Any, scratch: str) -> dict[str, Any]:
@@ -89,9 +103,16 @@ def _wait_active(ctx: Context, db: Any, scratch: str) -> dict[str, Any]:
         time.sleep(min(POLL_SECONDS, ctx.remaining()))
 
 
-def _compare_sample(
-    ctx: Context, db: Any, table: str, scratch: str, schema: list[dict[str, str]], result: Result
+def compare_sample(
+    ctx: Context,
+    db: Any,
+    source: Any,
+    table: str,
+    scratch: str,
+    schema: list[dict[str, str]],
+    result: Result,
 ) -> None:
+    """Items of the scratch table (`db`) looked up in the production table (`source`)."""
     keys = [k["AttributeName"] for k in schema]
     ctx.record("dynamodb", "Scan", scratch)
     items = db.scan(TableName=scratch, Limit=SAMPLE).get("Items", [])
@@ -100,7 +121,7 @@ def _compare_sample(
         ctx.remaining()
         key = {name: item[name] for name in keys}
         ctx.record("dynamodb", "GetItem", table)
-        current = db.get_item(TableName=table, Key=key, ConsistentRead=False).get("Item")
+        current = source.get_item(TableName=table, Key=key, ConsistentRead=False).get("Item")
         label = "/".join(next(iter(v.values())) for v in key.values())
         if current is None:
             missing.append(label)
@@ -108,12 +129,12 @@ def _compare_sample(
             same += 1
         else:
             changed.append(label)
-    result.integrity = {
-        "sampled": len(items),
-        "identical": same,
-        "changed_since_restore_point": changed,
-        "missing_from_source": missing,
-    }
+    result.integrity.update(
+        sampled=len(items),
+        identical=same,
+        changed_since_restore_point=changed,
+        missing_from_source=missing,
+    )
     if not items:
         result.fail(f"the restored table {scratch} is empty: nothing to compare")
     if missing:
@@ -123,7 +144,7 @@ def _compare_sample(
         )
 
 
-def _delete(ctx: Context, db: Any, scratch: str, result: Result) -> None:
+def delete(ctx: Context, db: Any, scratch: str, result: Result) -> None:
     try:
         ctx.record("dynamodb", "DeleteTable", scratch, "scratch")
         db.delete_table(TableName=scratch)
@@ -132,3 +153,119 @@ def _delete(ctx: Context, db: Any, scratch: str, result: Result) -> None:
         message = f"could not delete scratch table {scratch}: {explain(error)}; delete it by hand"
         result.cleanup.append(message)
         result.error(message)
+
+
+# AWS Backup copies in the secondary's vault
+
+
+def _copy_calls(table: str, scratch: str) -> list[Call]:
+    return [
+        Call("backup", "ListRecoveryPointsByBackupVault", table),
+        Call("backup", "GetRecoveryPointRestoreMetadata", table),
+        Call("kms", "DescribeKey", "alias/drgen/<workload>"),
+        Call("backup", "StartRestoreJob", scratch, "scratch"),
+        Call("backup", "DescribeRestoreJob", scratch),
+        Call("dynamodb", "DescribeTable", scratch),
+        Call("dynamodb", "TagResource", scratch, "scratch"),
+        Call("dynamodb", "Scan", scratch),
+        Call("dynamodb", "GetItem", table),
+        Call("dynamodb", "DeleteTable", scratch, "scratch"),
+    ]
+
+
+def _restore_copy(ctx: Context, table: str, result: Result) -> None:
+    """The newest completed recovery point in this region's vault (named after the table),
+    restored by an AWS Backup restore job into a scratch table under the region's key."""
+    backup = client("backup", ctx.region)
+    db = client("dynamodb", ctx.region)
+    scratch = ctx.scratch_name("features")
+    point = _newest_point(ctx, backup, table)
+    arn = point["RecoveryPointArn"]
+    # The earliest of the copy's dates: a copy may be dated when it was copied, not backed up.
+    taken = min(d for d in (point.get("InitiationDate"), point["CreationDate"]) if d is not None)
+    result.measurements.update(recovery_point=arn, recovery_point_created=taken.isoformat())
+    ctx.record("backup", "GetRecoveryPointRestoreMetadata", table)
+    metadata = backup.get_recovery_point_restore_metadata(
+        BackupVaultName=table, RecoveryPointArn=arn
+    )["RestoreMetadata"]
+    alias = f"alias/drgen/{ctx.plan.workload}"
+    ctx.record("kms", "DescribeKey", alias)
+    key = client("kms", ctx.region).describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
+    # Restore metadata for DynamoDB: the new table's name and its encryption; without them
+    # the restored table would take an AWS owned key
+    # (https://docs.aws.amazon.com/aws-backup/latest/devguide/restoring-dynamodb.html).
+    metadata.update(targetTableName=scratch, encryptionType="KMS", kmsMasterKeyArn=key)
+    started = time.monotonic()
+    running: str | None = None
+    try:
+        ctx.record("backup", "StartRestoreJob", scratch, "scratch")
+        job = backup.start_restore_job(
+            RecoveryPointArn=arn,
+            Metadata=metadata,
+            # The role that made the copy: IAM is global, and the stacks give it the restore
+            # policy and the peer region's key.
+            IamRoleArn=point["IamRoleArn"],
+            ResourceType="DynamoDB",
+        )["RestoreJobId"]
+        result.scratch.append(f"dynamodb table {scratch} ({ctx.region})")
+        result.measurements["restore_job"] = job
+        running = job
+        finished = _wait_job(ctx, backup, job, scratch)
+        running = None
+        if finished["Status"] != "COMPLETED":
+            raise DrillError(
+                f"restore job {job} {finished['Status']}: {finished.get('StatusMessage', '')}"
+            )
+        described = _wait_active(ctx, db, scratch)
+        result.restore_seconds = round(time.monotonic() - started, 3)
+        result.data_age_seconds = max((ctx.now() - taken).total_seconds(), 0.0)
+        result.bytes = int(finished.get("BackupSizeInBytes") or point.get("BackupSizeInBytes", 0))
+        result.measure_rate()
+        ctx.record("dynamodb", "TagResource", scratch, "scratch")
+        db.tag_resource(
+            ResourceArn=described["TableArn"],
+            Tags=[{"Key": k, "Value": v} for k, v in ctx.tags.items()],
+        )
+        sse = described.get("SSEDescription", {})
+        result.integrity["kms_key"] = sse.get("KMSMasterKeyArn")
+        if sse.get("SSEType") != "KMS" or sse.get("KMSMasterKeyArn") != key:
+            result.fail(f"the restored table is not under the region's key {key}")
+        source = client("dynamodb", ctx.primary)
+        compare_sample(ctx, db, source, table, scratch, described["KeySchema"], result)
+    finally:
+        if ctx.keep and result.scratch:
+            result.cleanup.append(f"kept dynamodb table {scratch} (--keep)")
+        elif running is not None:
+            # AWS Backup has no call to stop a restore job (StopBackupJob stops backups only).
+            message = (
+                f"restore job {running} was still running at --timeout and cannot be stopped:"
+                f" delete table {scratch} in {ctx.region} once it finishes"
+            )
+            result.cleanup.append(message)
+            result.error(message)
+        elif result.scratch:
+            delete(ctx, db, scratch, result)
+
+
+def _newest_point(ctx: Context, backup: Any, vault: str) -> dict[str, Any]:
+    ctx.record("backup", "ListRecoveryPointsByBackupVault", vault)
+    pages = backup.get_paginator("list_recovery_points_by_backup_vault").paginate(
+        BackupVaultName=vault, ByResourceType="DynamoDB"
+    )
+    done = [p for page in pages for p in page["RecoveryPoints"] if p["Status"] == "COMPLETED"]
+    if not done:
+        raise DrillError(
+            f"no completed recovery point in the {vault} vault of {ctx.region}: nothing to"
+            " restore in the recovery region (have the copies from the primary run?)"
+        )
+    newest: dict[str, Any] = max(done, key=lambda p: p["CreationDate"])
+    return newest
+
+
+def _wait_job(ctx: Context, backup: Any, job: str, scratch: str) -> dict[str, Any]:
+    while True:
+        ctx.record("backup", "DescribeRestoreJob", scratch)
+        described: dict[str, Any] = backup.describe_restore_job(RestoreJobId=job)
+        if described["Status"] in FINISHED:
+            return described
+        time.sleep(min(POLL_SECONDS, ctx.remaining()))
