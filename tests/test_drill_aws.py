@@ -466,18 +466,18 @@ CLAIMS_PRIMARY, CLAIMS_RECOVERY = "eu-west-2", "eu-west-1"
 ACCOUNT = "123456789012"
 KEY_ARN = f"arn:aws:kms:{CLAIMS_RECOVERY}:{ACCOUNT}:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/features-backups-role-1a2b3c"
-NOW = datetime.datetime.now(datetime.UTC)
 
 
 def _point(n: int, hours: int, status: str = "COMPLETED") -> dict[str, Any]:
+    now = datetime.datetime.now(datetime.UTC).replace(second=0, microsecond=0)
     return {
         "RecoveryPointArn": f"arn:aws:backup:{CLAIMS_RECOVERY}:{ACCOUNT}:recovery-point:rp-{n}",
         "BackupVaultName": CLAIMS_TABLE,
         "ResourceType": "DynamoDB",
         "Status": status,
         "IamRoleArn": ROLE,
-        "CreationDate": NOW - datetime.timedelta(hours=hours),
-        "InitiationDate": NOW - datetime.timedelta(hours=hours, minutes=10),
+        "CreationDate": now - datetime.timedelta(hours=hours),
+        "InitiationDate": now - datetime.timedelta(hours=hours, minutes=10),
         "BackupSizeInBytes": 5_000_000 + n,
     }
 

@@ -43,7 +43,6 @@ P = f"projects/{PROJECT}/instances"
 ADMIN = "/google.bigtable.admin.v2.BigtableTableAdmin/"
 ID = re.compile(r"[_a-zA-Z0-9][-_.a-zA-Z0-9]{0,49}")
 """Table and backup ids (CreateTableRequest.table_id, CreateBackupRequest.backup_id)."""
-NOW = datetime.datetime.now(datetime.UTC)
 
 Rows = dict[bytes, dict[tuple[str, bytes], bytes]]
 
@@ -101,7 +100,8 @@ class FakeBigtable:
             request.parent.split("/clusters/")[0] + "/"
         ):
             context.abort(grpc.StatusCode.NOT_FOUND, f"table {source} not in the instance")
-        if request.backup.expire_time < NOW + datetime.timedelta(hours=6):
+        received = datetime.datetime.now(datetime.UTC)
+        if request.backup.expire_time < received + datetime.timedelta(hours=6):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "expire_time under 6 hours away")
         name = f"{request.parent}/backups/{request.backup_id}"
         backup = admin.Backup(
@@ -206,6 +206,7 @@ def _catalog_deployed(fake: FakeBigtable, copies: bool = True) -> None:
         f"{P}/catalog-search-dr/clusters/catalog-search-dr",
     }
     table = f"{P}/catalog-search-features/tables/features"
+    now = datetime.datetime.now(datetime.UTC)
     fake.tables[table] = _rows(30)
     fake.tables[table][b"user#007"] = {("f", b"ctr_7d"): b"0.9"}
     for age_hours, cluster in ((2, "catalog-search-pri"), (26, "catalog-search-pri")):
@@ -214,6 +215,7 @@ def _catalog_deployed(fake: FakeBigtable, copies: bool = True) -> None:
             f"{P}/catalog-search-features/clusters/{cluster}/backups/daily-{age_hours}",
             age_hours,
             table,
+            now,
         )
     if copies:
         for age_hours in (8, 32):
@@ -222,21 +224,27 @@ def _catalog_deployed(fake: FakeBigtable, copies: bool = True) -> None:
                 f"{P}/catalog-search-dr/clusters/catalog-search-dr/backups/copy-{age_hours}",
                 age_hours,
                 table,
+                now,
                 copied_from=f"daily-{age_hours}",
             )
 
 
 def _backup(
-    fake: FakeBigtable, name: str, age_hours: int, table: str, copied_from: str = ""
+    fake: FakeBigtable,
+    name: str,
+    age_hours: int,
+    table: str,
+    now: datetime.datetime,
+    copied_from: str = "",
 ) -> None:
-    start = NOW - datetime.timedelta(hours=age_hours)
+    start = now - datetime.timedelta(hours=age_hours)
     backup = admin.Backup(
         name=name,
         source_table=table,
         source_backup=copied_from,
         start_time=start,
         end_time=start + datetime.timedelta(minutes=3),
-        expire_time=NOW + datetime.timedelta(days=10),
+        expire_time=now + datetime.timedelta(days=10),
         size_bytes=(30 + age_hours) * 1024 * 1024,  # older backups are larger
         state=admin.Backup.State.READY,
     )

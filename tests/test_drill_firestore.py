@@ -41,7 +41,6 @@ DATA = "/google.firestore.v1.Firestore/"
 DATABASE_ID = re.compile(r"[a-z][a-z0-9-]{2,61}[a-z0-9]")
 UUID_LIKE = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}")
 KEY = f"projects/{PROJECT}/locations/europe/keyRings/drgen-patient-triage/cryptoKeys/data"
-NOW = datetime.datetime.now(datetime.UTC)
 
 Documents = dict[str, dict[str, data.Value]]
 
@@ -89,7 +88,7 @@ class FakeFirestore:
         backup = admin.Backup(
             name=name,
             database=database,
-            snapshot_time=NOW - datetime.timedelta(hours=age_hours),
+            snapshot_time=datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=age_hours),
             state=extra.get("state", admin.Backup.State.READY),
             stats={"size_bytes": 2_000_000 + age_hours, "document_count": 12},
         )
