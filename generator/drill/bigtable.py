@@ -114,8 +114,7 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
     full = f"projects/{project}/"
     scratch_table = f"instances/{where.restore_instance}/tables/{scratch}"
     scratch_backup = f"{where.backup_cluster}/backups/{scratch}"
-    made: dict[str, Any] = {}
-    """Scratch resources requested, by kind, with the operation that creates them."""
+    made: dict[str, Any] = {}  # scratch requested, by kind, with the operation creating it
     try:
         if where.scratch_backup:
             backup = _take_backup(ctx, admin, full, where, scratch, made, result)
