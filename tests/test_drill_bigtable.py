@@ -4,7 +4,9 @@ No server that restores Bigtable backups can run here (the emulator needs the gc
 no backups), so the real google-cloud-bigtable clients talk over gRPC to a loopback stand-in
 (tests/grpc_fake.py) that decodes each request with its proto type and answers as the API
 reference describes, errors included:
-- RestoreTable, CreateBackup, ListBackups, GetTable, DeleteTable, DeleteBackup:
+- RestoreTable, CreateBackup, ListBackups, GetTable, DeleteTable, DeleteBackup, CreateInstance
+  (ids, display name, clusters, labels as CreateInstanceRequest, Instance and Cluster define
+  them), DeleteInstance (deletes the instance and all its tables):
   https://cloud.google.com/bigtable/docs/reference/admin/rpc/google.bigtable.admin.v2
 - ReadRows (rows_limit, row_keys; chunked cells with commit_row):
   https://cloud.google.com/bigtable/docs/reference/data/rpc/google.bigtable.v2
@@ -41,8 +43,14 @@ CATALOG = ROOT / "examples/catalog-search/workload.yaml"
 RECS = ROOT / "examples/recommendations/workload.yaml"
 P = f"projects/{PROJECT}/instances"
 ADMIN = "/google.bigtable.admin.v2.BigtableTableAdmin/"
+INSTANCES = "/google.bigtable.admin.v2.BigtableInstanceAdmin/"
 ID = re.compile(r"[_a-zA-Z0-9][-_.a-zA-Z0-9]{0,49}")
 """Table and backup ids (CreateTableRequest.table_id, CreateBackupRequest.backup_id)."""
+INSTANCE_ID = re.compile(r"[a-z][a-z0-9-]+[a-z0-9]")
+"""CreateInstanceRequest.instance_id: `[a-z][a-z0-9\\-]+[a-z0-9]`, 6-33 characters long;
+CreateClusterRequest.cluster_id: the same, 6-30 characters."""
+LABEL = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+"""Instance.labels keys (values: [a-z0-9_-]{0,63}); at most 64 labels."""
 
 Rows = dict[bytes, dict[tuple[str, bytes], bytes]]
 
@@ -57,8 +65,21 @@ class FakeBigtable:
         self.backups: dict[str, tuple[admin.Backup, Rows]] = {}
         self.restore_polls = 2
         self.backup_polls = 1
-        self.encryption = admin.EncryptionInfo.EncryptionType.CUSTOMER_MANAGED_ENCRYPTION
+        self.instance_polls = 1
+        self.keys: dict[str, str] = {}
+        """The customer-managed key of each cluster (`projects/../clusters/<id>`)."""
+        self.encryption: admin.EncryptionInfo.EncryptionType | None = None
+        """Overrides what GetTable reports (a table under Google's default encryption)."""
         api = self.api
+        api.unary(
+            INSTANCES + "CreateInstance", admin.CreateInstanceRequest, Operation, self.new_instance
+        )
+        api.unary(
+            INSTANCES + "DeleteInstance",
+            admin.DeleteInstanceRequest,
+            empty_pb2.Empty,
+            self.delete_instance,
+        )
         api.unary(
             ADMIN + "ListBackups",
             admin.ListBackupsRequest,
@@ -79,6 +100,47 @@ class FakeBigtable:
 
     def instance_exists(self, instance: str) -> bool:
         return any(c.startswith(instance + "/clusters/") for c in self.clusters)
+
+    def new_instance(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if not re.fullmatch(r"projects/[^/]+", request.parent):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"bad parent {request.parent}")
+        name = f"{request.parent}/instances/{request.instance_id}"
+        if not (6 <= len(request.instance_id) <= 33 and INSTANCE_ID.fullmatch(request.instance_id)):
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"bad instance_id {request.instance_id}"
+            )
+        if not 4 <= len(request.instance.display_name) <= 30:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "display_name must be 4-30 characters")
+        labels = request.instance.labels
+        if len(labels) > 64 or not all(
+            LABEL.fullmatch(k) and re.fullmatch(r"[a-z0-9_-]{0,63}", v) for k, v in labels.items()
+        ):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"bad labels {dict(labels)}")
+        if not request.clusters:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "at least one cluster is required")
+        if self.instance_exists(name):
+            context.abort(grpc.StatusCode.ALREADY_EXISTS, f"instance {name} exists")
+        for cluster_id, cluster in request.clusters.items():
+            if not (6 <= len(cluster_id) <= 30 and INSTANCE_ID.fullmatch(cluster_id)):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"bad cluster_id {cluster_id}")
+            if not re.fullmatch(rf"{request.parent}/locations/[a-z0-9-]+", cluster.location):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"bad location {cluster.location}")
+        for cluster_id, cluster in request.clusters.items():
+            self.clusters.add(f"{name}/clusters/{cluster_id}")
+            self.keys[f"{name}/clusters/{cluster_id}"] = cluster.encryption_config.kms_key_name
+        return self.api.operation(
+            f"operations/instance-{request.instance_id}",
+            PendingOperation(self.instance_polls, admin.Instance(name=name)),
+        )
+
+    def delete_instance(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if not self.instance_exists(request.name):
+            context.abort(grpc.StatusCode.NOT_FOUND, f"instance {request.name} not found")
+        inside = request.name + "/"
+        self.clusters = {c for c in self.clusters if not c.startswith(inside)}
+        self.tables = {t: rows for t, rows in self.tables.items() if not t.startswith(inside)}
+        self.backups = {b: kept for b, kept in self.backups.items() if not b.startswith(inside)}
+        return empty_pb2.Empty()
 
     def list_backups(self, request: Any, context: grpc.ServicerContext) -> Any:
         instance, _, cluster = request.parent.partition("/clusters/")
@@ -146,11 +208,17 @@ class FakeBigtable:
             context.abort(grpc.StatusCode.NOT_FOUND, f"table {request.name} not found")
         assert request.view == admin.Table.View.ENCRYPTION_VIEW
         instance = request.name.split("/tables/")[0]
-        clusters = [c.rsplit("/", 1)[1] for c in self.clusters if c.startswith(instance + "/")]
-        state = admin.Table.ClusterState(
-            encryption_info=[admin.EncryptionInfo(encryption_type=self.encryption)]
-        )
-        return admin.Table(name=request.name, cluster_states=dict.fromkeys(clusters, state))
+        states = {}
+        for cluster in (c for c in self.clusters if c.startswith(instance + "/")):
+            key = self.keys.get(cluster, "")
+            cmek = admin.EncryptionInfo.EncryptionType.CUSTOMER_MANAGED_ENCRYPTION
+            default = admin.EncryptionInfo.EncryptionType.GOOGLE_DEFAULT_ENCRYPTION
+            info = admin.EncryptionInfo(
+                encryption_type=self.encryption or (cmek if key else default),
+                kms_key_version=f"{key}/cryptoKeyVersions/1" if key and not self.encryption else "",
+            )
+            states[cluster.rsplit("/", 1)[1]] = admin.Table.ClusterState(encryption_info=[info])
+        return admin.Table(name=request.name, cluster_states=states)
 
     def delete(self, request: Any, context: grpc.ServicerContext) -> Any:
         held: dict[str, Any] = self.tables if "/tables/" in request.name else self.backups
@@ -261,20 +329,45 @@ def _drill(run_cli: Any, workload: Path, folder: Path, *extra: str) -> dict[str,
     return dict(next(c for c in report["components"] if c["component"] == "feature_store"))
 
 
-def test_tier2_restores_the_newest_copy_in_the_dr_instance(
+def _scratch(fake: FakeBigtable) -> str:
+    [create] = fake.api.called("CreateInstance")
+    return f"{create.parent}/instances/{create.instance_id}"
+
+
+def _written(fake: FakeBigtable) -> set[str]:
+    """Every resource a request created or deleted (or would have)."""
+    names = {f"{r.parent}/tables/{r.table_id}" for r in fake.api.called("RestoreTable")}
+    names |= {f"{r.parent}/backups/{r.backup_id}" for r in fake.api.called("CreateBackup")}
+    names |= {f"{r.parent}/instances/{r.instance_id}" for r in fake.api.called("CreateInstance")}
+    for method in ("DeleteTable", "DeleteBackup", "DeleteInstance"):
+        names |= {r.name for r in fake.api.called(method)}
+    return names
+
+
+def test_tier2_restores_the_newest_copy_into_a_scratch_instance(
     bt: FakeBigtable, run_cli: Any, tmp_path: Path
 ) -> None:
     _catalog_deployed(bt)
+    production = set(bt.clusters)
     features = _drill(run_cli, CATALOG, tmp_path)
     assert features["outcome"] == "pass", features["failures"]
     [listed] = bt.api.called("ListBackups")[:1]
     assert listed.parent == f"{P}/catalog-search-dr/clusters/catalog-search-dr"
+    # A one-cluster instance of the drill's own, in the drilled region under its key.
+    [create] = bt.api.called("CreateInstance")
+    assert create.instance_id.startswith("drgen-drill-") and len(create.instance_id) <= 33
+    [(cluster_id, cluster)] = create.clusters.items()
+    assert cluster.location == f"projects/{PROJECT}/locations/asia-northeast1-b"
+    assert cluster.encryption_config.kms_key_name == (
+        f"projects/{PROJECT}/locations/asia-northeast1/keyRings/drgen-catalog-search"
+        "/cryptoKeys/data"
+    )
+    assert create.instance.labels["drgen-drill"] in create.instance_id
     [restore] = bt.api.called("RestoreTable")
-    assert restore.parent == f"{P}/catalog-search-dr"
+    assert restore.parent == _scratch(bt) and restore.table_id == "features"
     assert restore.backup == f"{P}/catalog-search-dr/clusters/catalog-search-dr/backups/copy-8"
-    assert restore.table_id.startswith("drgen-drill-features-") and ID.fullmatch(restore.table_id)
-    # Polled until done (two polls), then measured.
-    assert len(bt.api.called("GetOperation")) == 2
+    # Polled until done (one poll for the instance, two for the restore), then measured.
+    assert len(bt.api.called("GetOperation")) == 3
     assert features["restore_seconds"] is not None
     assert 8 * 3600 <= features["data_age_seconds"] < 8 * 3600 + 300
     assert features["bytes"] == 38 * 1024 * 1024 and features["throughput_mb_s"] > 0
@@ -282,44 +375,63 @@ def test_tier2_restores_the_newest_copy_in_the_dr_instance(
     assert features["integrity"]["sampled"] == 25
     assert features["integrity"]["changed_since_backup"] == ["user#007"]
     assert features["integrity"]["identical"] == 24
-    assert features["integrity"]["encryption"] == {
-        "catalog-search-dr": ["CUSTOMER_MANAGED_ENCRYPTION"]
-    }
-    # Production was only read; the scratch table is gone.
+    assert features["integrity"]["encryption"] == {cluster_id: ["CUSTOMER_MANAGED_ENCRYPTION"]}
+    # Production was only read: nothing was created or deleted outside the scratch instance,
+    # which is gone with its table.
     [production_read] = [
         r for r in bt.api.called("ReadRows") if "catalog-search-features" in r.table_name
     ]
     assert len(production_read.rows.row_keys) == 25
-    assert [d.name for d in bt.api.called("DeleteTable")] == [
-        f"{P}/catalog-search-dr/tables/{restore.table_id}"
-    ]
+    assert all(name.startswith(_scratch(bt)) for name in _written(bt))
+    assert [d.name for d in bt.api.called("DeleteInstance")] == [_scratch(bt)]
+    assert bt.clusters == production
     assert set(bt.tables) == {f"{P}/catalog-search-features/tables/features"}
 
 
-def test_tier1_replicated_instance_is_backed_up_and_restored_in_the_recovery_cluster(
-    bt: FakeBigtable, run_cli: Any, tmp_path: Path
-) -> None:
+def _recommendations_deployed(fake: FakeBigtable, backed_up: bool = True) -> str:
     instance = f"{P}/recommendations-features"
-    bt.clusters |= {
+    fake.clusters |= {
         f"{instance}/clusters/recommendations-pri",
         f"{instance}/clusters/recommendations-sec",
     }
-    bt.tables[f"{instance}/tables/features"] = _rows(10)
+    fake.tables[f"{instance}/tables/features"] = _rows(30)
+    if backed_up:  # automated backups, taken in every cluster of the instance
+        now = datetime.datetime.now(datetime.UTC)
+        for role in ("pri", "sec"):
+            cluster = f"{instance}/clusters/recommendations-{role}"
+            _backup(fake, f"{cluster}/backups/auto-1", 5, f"{instance}/tables/features", now)
+    return instance
+
+
+def test_tier1_replicated_instance_restores_its_recovery_clusters_backup_and_takes_none(
+    bt: FakeBigtable, run_cli: Any, tmp_path: Path
+) -> None:
+    instance = _recommendations_deployed(bt)
+    backups = set(bt.backups)
     features = _drill(run_cli, RECS, tmp_path)
     assert features["outcome"] == "pass", features["failures"]
-    [create] = bt.api.called("CreateBackup")
-    assert create.parent == f"{instance}/clusters/recommendations-sec"  # us-east1, the secondary
-    assert create.backup.source_table == f"{instance}/tables/features"
+    assert bt.api.called("CreateBackup") == []  # a backup would be a write into production
     [restore] = bt.api.called("RestoreTable")
-    assert restore.parent == instance
-    assert restore.backup == f"{create.parent}/backups/{create.backup_id}"
-    assert features["integrity"]["identical"] == 10
-    # Both scratch resources removed, the table first.
-    assert [r.name for r in bt.api.called("DeleteTable")] == [
-        f"{instance}/tables/{restore.table_id}"
-    ]
-    assert [r.name for r in bt.api.called("DeleteBackup")] == [restore.backup]
-    assert set(bt.tables) == {f"{instance}/tables/features"} and not bt.backups
+    assert restore.backup == f"{instance}/clusters/recommendations-sec/backups/auto-1"
+    assert restore.parent == _scratch(bt)
+    [create] = bt.api.called("CreateInstance")
+    [cluster] = create.clusters.values()
+    assert cluster.location == f"projects/{PROJECT}/locations/us-east1-b"  # the secondary
+    assert features["integrity"]["identical"] == 25
+    assert 5 * 3600 <= features["data_age_seconds"] < 5 * 3600 + 300
+    assert all(name.startswith(_scratch(bt)) for name in _written(bt))
+    assert set(bt.backups) == backups and set(bt.tables) == {f"{instance}/tables/features"}
+
+
+def test_a_replicated_instance_without_backups_is_reported_not_backed_up_by_the_drill(
+    bt: FakeBigtable, run_cli: Any, tmp_path: Path
+) -> None:
+    _recommendations_deployed(bt, backed_up=False)
+    features = _drill(run_cli, RECS, tmp_path)
+    assert features["outcome"] == "error"
+    assert "no READY backup of features" in features["failures"][0]
+    assert "enable automated backups" in features["failures"][0]
+    assert _written(bt) == set() and features["cleanup"] == []
 
 
 def test_no_backup_in_the_recovery_region_is_reported(
@@ -329,53 +441,49 @@ def test_no_backup_in_the_recovery_region_is_reported(
     features = _drill(run_cli, CATALOG, tmp_path)
     assert features["outcome"] == "error"
     assert "no READY backup of features in instances/catalog-search-dr" in features["failures"][0]
-    assert bt.api.called("RestoreTable") == [] and features["cleanup"] == []
+    assert _written(bt) == set() and features["cleanup"] == []
 
 
-def test_a_restore_past_the_timeout_is_abandoned_and_its_table_removed(
+def test_a_restore_past_the_timeout_is_cancelled_and_its_instance_removed(
     bt: FakeBigtable, run_cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _catalog_deployed(bt)
+    production = set(bt.clusters)
     bt.restore_polls = 10**6
     monkeypatch.setattr(bigtable, "POLL_SECONDS", 0.2)
     features = _drill(run_cli, CATALOG, tmp_path, "--timeout", "1")
     assert features["outcome"] == "error"
     assert "timed out" in features["failures"][0]
-    [restore] = bt.api.called("RestoreTable")
-    # The restore's operation is cancelled, then its table deleted.
-    assert [c.name for c in bt.api.called("CancelOperation")] == [
-        f"operations/restore-{restore.table_id}"
-    ]
-    assert [d.name for d in bt.api.called("DeleteTable")] == [
-        f"{P}/catalog-search-dr/tables/{restore.table_id}"
-    ]
-    assert features["cleanup"][0].startswith("deleted bigtable table")
+    # The restore's operation is cancelled, then the instance holding its table deleted.
+    assert [c.name for c in bt.api.called("CancelOperation")] == ["operations/restore-features"]
+    assert [d.name for d in bt.api.called("DeleteInstance")] == [_scratch(bt)]
+    assert features["cleanup"][0].startswith("deleted bigtable instance")
+    assert bt.clusters == production
     assert set(bt.tables) == {f"{P}/catalog-search-features/tables/features"}
 
 
-def test_a_scratch_backup_past_the_timeout_is_cancelled(
+def test_a_scratch_instance_that_failed_to_create_is_not_deleted(
     bt: FakeBigtable, run_cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    instance = f"{P}/recommendations-features"
-    bt.clusters |= {
-        f"{instance}/clusters/recommendations-pri",
-        f"{instance}/clusters/recommendations-sec",
-    }
-    bt.tables[f"{instance}/tables/features"] = _rows(3)
-    bt.backup_polls = 10**6
-    monkeypatch.setattr(bigtable, "POLL_SECONDS", 0.2)
-    features = _drill(run_cli, RECS, tmp_path, "--timeout", "1")
-    assert features["outcome"] == "error" and "timed out" in features["failures"][0]
-    [create] = bt.api.called("CreateBackup")
-    # Cancelling a CreateBackup stops it and deletes the backup: no DeleteBackup follows.
-    assert [c.name for c in bt.api.called("CancelOperation")] == [
-        f"operations/backup-{create.backup_id}"
-    ]
-    assert bt.api.called("DeleteBackup") == [] and bt.api.called("RestoreTable") == []
-    assert not bt.backups
+    """A CreateInstance whose operation ends in an error (e.g. the key is not usable) leaves no
+    instance: cleanup says so rather than reporting a failed delete."""
+    _catalog_deployed(bt)
+    create = bt.new_instance
+
+    def refused(request: Any, context: grpc.ServicerContext) -> Any:
+        started = create(request, context)
+        bt.delete_instance(admin.DeleteInstanceRequest(name=f"{P}/{request.instance_id}"), context)
+        pending = bt.api.operations[started.name]
+        pending.error = (grpc.StatusCode.FAILED_PRECONDITION, "key not usable")
+        return started
+
+    monkeypatch.setattr(bt, "new_instance", refused)
+    bt.api.unary(INSTANCES + "CreateInstance", admin.CreateInstanceRequest, Operation, refused)
+    features = _drill(run_cli, CATALOG, tmp_path)
+    assert features["outcome"] == "error" and "key not usable" in features["failures"][0]
+    assert bt.api.called("DeleteInstance") == [] and bt.api.called("RestoreTable") == []
     assert features["cleanup"] == [
-        f"cancelled the creation of bigtable backup {create.parent.split('/', 2)[2]}"
-        f"/backups/{create.backup_id}"
+        f"bigtable instance {_scratch(bt).split('/', 2)[2]} was never created: nothing to delete"
     ]
 
 
@@ -400,12 +508,12 @@ def test_missing_credentials_are_a_message(
     ]
 
 
-def test_keep_leaves_the_scratch_table(bt: FakeBigtable, run_cli: Any, tmp_path: Path) -> None:
+def test_keep_leaves_the_scratch_instance(bt: FakeBigtable, run_cli: Any, tmp_path: Path) -> None:
     _catalog_deployed(bt)
     features = _drill(run_cli, CATALOG, tmp_path, "--keep")
     assert features["outcome"] == "pass"
-    assert features["cleanup"][0].startswith("kept bigtable table instances/catalog-search-dr/")
-    assert bt.api.called("DeleteTable") == [] and len(bt.tables) == 2
+    assert features["cleanup"][0].startswith("kept bigtable instance instances/drgen-drill-")
+    assert bt.api.called("DeleteInstance") == [] and len(bt.tables) == 2
 
 
 def test_a_table_not_under_a_customer_managed_key_fails(
@@ -415,20 +523,20 @@ def test_a_table_not_under_a_customer_managed_key_fails(
     bt.encryption = admin.EncryptionInfo.EncryptionType.GOOGLE_DEFAULT_ENCRYPTION
     features = _drill(run_cli, CATALOG, tmp_path)
     assert features["outcome"] == "fail"
-    assert "customer-managed key" in features["failures"][0]
-    assert len(bt.api.called("DeleteTable")) == 1
+    assert "not under the region's key" in features["failures"][0]
+    assert len(bt.api.called("DeleteInstance")) == 1
 
 
 def test_the_guard_refuses_a_restore_or_delete_outside_the_scratch(
     bt: FakeBigtable, run_cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A drill whose scratch name came out as the production table's: nothing is sent."""
+    """A drill whose scratch name came out as the production instance's: nothing is sent."""
     _catalog_deployed(bt)
-    monkeypatch.setattr(Context, "scratch_name", lambda self, kind: "features")
+    monkeypatch.setattr(Context, "scratch_name", lambda self, kind="": "catalog-search-features")
     features = _drill(run_cli, CATALOG, tmp_path)
     assert features["outcome"] == "error"
-    assert "refused bigtableadmin RestoreTable" in features["failures"][0]
-    assert bt.api.called("RestoreTable") == [] and bt.api.called("DeleteTable") == []
+    assert "refused bigtableadmin CreateInstance" in features["failures"][0]
+    assert _written(bt) == set()
 
 
 def test_dry_run_lists_every_call_the_real_run_makes(
@@ -463,9 +571,17 @@ def test_the_drill_names_what_the_stacks_create(example: str) -> None:
     where = bigtable.layout(ctx, plan.component("feature_store"))  # type: ignore[arg-type]
     assert where.instance == constants["INSTANCE"]
     assert f'name="{bigtable.TABLE}"' in rendered
+    settings = (ROOT / f"stacks/{example}/settings.py").read_text()
+    [ring] = re.findall(r'^KEY_RING = "([^"]+)"$', settings, re.MULTILINE)
+    assert f"/keyRings/{ring}/cryptoKeys/data" in bigtable.key_name(ctx, "p")
+    assert 'f"projects/{project}/locations/{location}/keyRings/{KEY_RING}/cryptoKeys/data"' in (
+        settings
+    )
+    assert f'ZONE_SUFFIX = "{bigtable.ZONE_SUFFIX}"' in rendered
     if "DR_INSTANCE" in constants:
-        assert where.restore_instance == constants["DR_INSTANCE"]
-        assert where.backup_cluster.endswith(f"/clusters/{constants['DR_CLUSTER']}")
+        assert where.backup_cluster == (
+            f"instances/{constants['DR_INSTANCE']}/clusters/{constants['DR_CLUSTER']}"
+        )
     else:
         assert where.backup_cluster.endswith(f"/clusters/{example[:20]}-sec")
         assert 'f"{settings.WORKLOAD[:20]}-{role}"' in rendered

@@ -139,9 +139,10 @@ class Context:
             "drgen:scratch": "true",
         }
 
-    def scratch_name(self, kind: str) -> str:
-        """A scratch resource's name: `drgen-drill-<kind>-<run id>`."""
-        return f"{SCRATCH_PREFIX}-{kind}-{self.run_id}"
+    def scratch_name(self, kind: str = "") -> str:
+        """A scratch resource's name: `drgen-drill-<kind>-<run id>`, or `drgen-drill-<run id>`
+        where the cloud's ids are too short for a kind (a Bigtable instance: 33 characters)."""
+        return "-".join(part for part in (SCRATCH_PREFIX, kind, self.run_id) if part)
 
     def record(self, service: str, operation: str, target: str, effect: Effect = "read") -> None:
         """Note a call before it is made; refuse any write that is not to this run's scratch."""

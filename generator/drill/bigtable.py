@@ -1,25 +1,31 @@
 """Feature store on Bigtable: the newest backup in the recovery region restored into a scratch
-table, then a sample of rows compared with the production table (read only).
+instance the drill creates, then a sample of rows compared with the production table (read only).
 
-Where the recovery region's backups are depends on the stack (patterns/gcp/feature_store.py.j2):
+The drill writes nothing into a production instance. RestoreTable can create its table in
+another instance than the backup's ("restore a backup to a table in a different instance from
+the one where the backup was created", https://cloud.google.com/bigtable/docs/backups), so every
+restore goes into a one-cluster instance of its own, `drgen-drill-<run id>` (instance ids are
+6-33 characters of [a-z0-9-], a letter first; cluster ids 6-30: CreateInstanceRequest,
+https://cloud.google.com/bigtable/docs/reference/admin/rpc/google.bigtable.admin.v2), labelled
+with the run, in the drilled region under that region's key (the stacks' key, which every stack
+lets Bigtable use), and deleted with everything in it at the end unless --keep.
+
+Which backups the recovery region has depends on the stack (patterns/gcp/feature_store.py.j2):
 - backups copied to a DR instance (bigtable-backup with a secondary): the copy job keeps the
-  newest READY backup in the DR instance's one cluster; the scratch table is restored there,
-  where the runbook restores in a real recovery;
-- one cluster with scheduled backups (no secondary): the primary cluster's backups, restored
-  into the same instance;
-- a replicated instance (bigtable-multi-cluster): no scheduled backups, replication is the
-  recovery; the drill takes a scratch backup stored in the recovery region's cluster
-  (CreateBackupRequest.parent) and restores that, so the region's restore path is exercised
-  all the same.
-Scratch tables and backups are named `drgen-drill-features-<run id>`: Bigtable table and backup
-ids are 1-50 characters of `[_a-zA-Z0-9][-_.a-zA-Z0-9]*` (CreateTableRequest.table_id,
-CreateBackupRequest.backup_id, google.cloud.bigtable_admin_v2 types). Bigtable tables and backups
-take no labels, so the name is the tag. Both are deleted at the end unless --keep.
+  newest READY backup in the DR instance's one cluster;
+- one cluster with scheduled backups (no secondary): the primary cluster's backups;
+- a replicated instance (bigtable-multi-cluster): the stack schedules none (replication is the
+  recovery); the drill restores the newest backup the team keeps in the recovery region's
+  cluster (automated backups are taken in every cluster of the instance) and reports an error
+  when there is none. It takes no backup itself: CreateBackup adds a resource to the production
+  instance, which shares physical storage with the production table (backups are incremental,
+  same page) and needs bigtable.backups.create there; it reads the table, but it is a write to
+  the production instance, which the drill never makes.
 """
 
 from __future__ import annotations
 
-import datetime
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -29,30 +35,28 @@ from drgen.drill.base import Call, Context, DrillError, Result
 from drgen.plan import ComponentPlan
 
 TABLE = "features"
-"""The table every stack creates in the feature store instance."""
+"""The table every stack creates in the feature store instance, and the restored table's id."""
 SAMPLE = 25
 """Rows read from the scratch table and looked up in production."""
 POLL_SECONDS = 10.0
-SCRATCH_BACKUP_EXPIRY = datetime.timedelta(hours=6, minutes=5)
-"""A backup's expire_time must be at least 6 hours after its creation (Backup.expire_time,
-google.cloud.bigtable_admin_v2 types); the drill deletes its scratch backup long before."""
 EMULATOR = "BIGTABLE_EMULATOR_HOST"
+INSTANCE_ID = re.compile(r"[a-z][-a-z0-9]{4,31}[a-z0-9]")
+"""Instance ids: 6-33 characters (CreateInstanceRequest.instance_id)."""
+ZONE_SUFFIX = "-b"
+"""The zone the stacks put their clusters in (feature_store.py.j2), which every region has."""
 
 
 @dataclass(frozen=True)
 class Layout:
-    """Where production lives, where the recovery region's backups are, where to restore."""
+    """Where production lives and where the recovery region's backups are."""
 
     instance: str
     """Production instance id (its table `features` is the one compared)."""
     backup_cluster: str
     """`instances/<id>/clusters/<id>` holding the recovery region's backups."""
-    restore_instance: str
-    """Instance id the scratch table is restored into."""
-    scratch_backup: bool
-    """True when no scheduled backups exist and the drill takes its own."""
     primary_backups: str | None
     """`instances/<id>/clusters/-` of the primary's backups, when the restored one is a copy."""
+    replicated: bool = False
 
 
 def layout(ctx: Context, component: ComponentPlan) -> Layout:
@@ -62,44 +66,49 @@ def layout(ctx: Context, component: ComponentPlan) -> Layout:
     if component.block == "bigtable-multi-cluster":
         role = "pri" if ctx.region == ctx.primary else "sec"
         cluster = f"instances/{instance}/clusters/{workload[:20]}-{role}"
-        return Layout(instance, cluster, instance, True, None)
+        return Layout(instance, cluster, None, replicated=True)
     secondary = ctx.plan.secondary
     if secondary is not None and ctx.region == secondary.region:
-        dr = f"{workload[:24]}-dr"
-        cluster = f"instances/{dr}/clusters/{workload[:20]}-dr"
-        return Layout(instance, cluster, dr, False, f"instances/{instance}/clusters/-")
-    cluster = f"instances/{instance}/clusters/{workload[:20]}-pri"
-    return Layout(instance, cluster, instance, False, None)
+        cluster = f"instances/{workload[:24]}-dr/clusters/{workload[:20]}-dr"
+        return Layout(instance, cluster, f"instances/{instance}/clusters/-")
+    return Layout(instance, f"instances/{instance}/clusters/{workload[:20]}-pri", None)
+
+
+def scratch_instance(ctx: Context) -> str:
+    """The scratch instance's id, checked against Bigtable's rule before anything is sent."""
+    name = ctx.scratch_name()
+    if not INSTANCE_ID.fullmatch(name):
+        raise DrillError(f"scratch instance id {name!r} is not a valid Bigtable instance id")
+    return name
+
+
+def key_name(ctx: Context, project: str) -> str:
+    """The drilled region's key, as the stacks name it (settings.key_name in
+    patterns/gcp/settings.py.j2)."""
+    ring = f"drgen-{ctx.plan.workload}"
+    return f"projects/{project}/locations/{ctx.region}/keyRings/{ring}/cryptoKeys/data"
 
 
 def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
     where = layout(ctx, component)
-    scratch = ctx.scratch_name("features")
-    scratch_table = f"instances/{where.restore_instance}/tables/{scratch}"
-    listed = [Call("bigtableadmin", "ListBackups", where.backup_cluster)]
-    if where.scratch_backup:
-        backup = f"{where.backup_cluster}/backups/{scratch}"
-        listed += [
-            Call("bigtableadmin", "CreateBackup", backup, "scratch"),
-            Call("bigtableadmin", "GetOperation", "operations/<backup>"),
-        ]
-    listed += [
-        Call("bigtableadmin", "RestoreTable", scratch_table, "scratch"),
+    scratch = f"instances/{ctx.scratch_name()}"
+    listed = [
+        Call("bigtableadmin", "ListBackups", where.backup_cluster),
+        Call("bigtableadmin", "CreateInstance", scratch, "scratch"),
+        Call("bigtableadmin", "GetOperation", "operations/<instance>"),
+        Call("bigtableadmin", "RestoreTable", f"{scratch}/tables/{TABLE}", "scratch"),
         Call("bigtableadmin", "GetOperation", "operations/<restore>"),
-        Call("bigtableadmin", "CancelOperation", f"{scratch_table} (at --timeout only)", "scratch"),
-        Call("bigtableadmin", "GetTable", scratch_table),
+        Call("bigtableadmin", "CancelOperation", f"{scratch} (at --timeout only)", "scratch"),
+        Call("bigtableadmin", "GetTable", f"{scratch}/tables/{TABLE}"),
     ]
     if where.primary_backups:
         listed.append(Call("bigtableadmin", "ListBackups", where.primary_backups))
-    listed += [
-        Call("bigtable", "ReadRows", scratch_table),
+    return [
+        *listed,
+        Call("bigtable", "ReadRows", f"{scratch}/tables/{TABLE}"),
         Call("bigtable", "ReadRows", f"instances/{where.instance}/tables/{TABLE}"),
-        Call("bigtableadmin", "DeleteTable", scratch_table, "scratch"),
+        Call("bigtableadmin", "DeleteInstance", scratch, "scratch"),
     ]
-    if where.scratch_backup:
-        backup = f"{where.backup_cluster}/backups/{scratch}"
-        listed.append(Call("bigtableadmin", "DeleteBackup", backup, "scratch"))
-    return listed
 
 
 def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
@@ -109,39 +118,41 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
         raise gcp_admin.need("google-cloud-bigtable") from error
     project = gcp_admin.project()
     admin = gcp_admin.gapic(bigtable_admin_v2.BigtableTableAdminClient, EMULATOR)
+    instances = gcp_admin.gapic(bigtable_admin_v2.BigtableInstanceAdminClient, EMULATOR)
     where = layout(ctx, component)
-    scratch = ctx.scratch_name("features")
+    scratch = scratch_instance(ctx)
     full = f"projects/{project}/"
-    scratch_table = f"instances/{where.restore_instance}/tables/{scratch}"
-    scratch_backup = f"{where.backup_cluster}/backups/{scratch}"
-    made: dict[str, Any] = {}  # scratch requested, by kind, with the operation creating it
+    backup = _newest_backup(ctx, admin, full + where.backup_cluster)
+    if backup is None:
+        more = (
+            ": the stack schedules none for a replicated instance; enable automated backups on"
+            f" {TABLE} (or keep on-demand ones in that cluster) to drill a restore"
+            if where.replicated
+            else ""
+        )
+        raise DrillError(
+            f"no READY backup of {TABLE} in {where.backup_cluster} ({ctx.region}):"
+            f" nothing to restore in the recovery region{more}"
+        )
+    result.measurements["backup"] = backup.name
+    result.measurements["backup_start"] = backup.start_time.isoformat()
+    result.measurements["backup_end"] = backup.end_time.isoformat()
+    if backup.source_backup:
+        result.measurements["copied_from"] = backup.source_backup
+    made: dict[str, Any] = {}  # the operations creating the scratch instance and table
     try:
-        if where.scratch_backup:
-            backup = _take_backup(ctx, admin, full, where, scratch, made, result)
-        else:
-            backup = _newest_backup(ctx, admin, full + where.backup_cluster)
-            if backup is None:
-                raise DrillError(
-                    f"no READY backup of {TABLE} in {where.backup_cluster} ({ctx.region}):"
-                    " nothing to restore in the recovery region"
-                )
-        result.measurements["backup"] = backup.name
-        result.measurements["backup_start"] = backup.start_time.isoformat()
-        result.measurements["backup_end"] = backup.end_time.isoformat()
-        if backup.source_backup:
-            result.measurements["copied_from"] = backup.source_backup
+        _create_instance(ctx, instances, project, scratch, made, result)
+        scratch_table = f"instances/{scratch}/tables/{TABLE}"
         ctx.record("bigtableadmin", "RestoreTable", scratch_table, "scratch")
         started = time.monotonic()
-        operation = admin.restore_table(
+        made["table"] = admin.restore_table(
             request={
-                "parent": f"{full}instances/{where.restore_instance}",
-                "table_id": scratch,
+                "parent": f"{full}instances/{scratch}",
+                "table_id": TABLE,
                 "backup": backup.name,
             }
         )
-        made["table"] = operation
-        result.scratch.append(f"bigtable table {where.restore_instance}/{scratch}")
-        gcp_admin.wait(ctx, operation, "bigtableadmin", POLL_SECONDS)
+        gcp_admin.wait(ctx, made["table"], "bigtableadmin", POLL_SECONDS)
         result.restore_seconds = round(time.monotonic() - started, 3)
         # The row data is no older than the backup's start (Backup.start_time): the
         # conservative age to hold against the RPO.
@@ -150,10 +161,42 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
         result.measure_rate()
         if where.primary_backups:
             _behind_primary(ctx, admin, full + where.primary_backups, backup, result)
-        _check_encryption(ctx, admin, full + scratch_table, result)
+        _check_encryption(ctx, admin, full + scratch_table, key_name(ctx, project), result)
         _compare_sample(ctx, project, where, scratch, result)
     finally:
-        _clean_up(ctx, admin, full, scratch_table, scratch_backup, made, result)
+        if made:
+            _clean_up(ctx, instances, f"{full}instances/{scratch}", made, result)
+
+
+def _create_instance(
+    ctx: Context, instances: Any, project: str, scratch: str, made: dict[str, Any], r: Result
+) -> None:
+    """A one-node, one-cluster instance in the drilled region under the region's key."""
+    from google.cloud.bigtable_admin_v2 import Instance, StorageType
+
+    ctx.record("bigtableadmin", "CreateInstance", f"instances/{scratch}", "scratch")
+    made["instance"] = instances.create_instance(
+        request={
+            "parent": f"projects/{project}",
+            "instance_id": scratch,
+            "instance": {
+                "display_name": f"drill {ctx.run_id}"[:30],
+                "type_": Instance.Type.PRODUCTION,
+                # Label keys and values: lowercase letters, digits, - and _ (Instance.labels).
+                "labels": {k.replace(":", "-"): v for k, v in ctx.tags.items()},
+            },
+            "clusters": {
+                f"drill-{ctx.run_id}"[:30]: {
+                    "location": f"projects/{project}/locations/{ctx.region}{ZONE_SUFFIX}",
+                    "serve_nodes": 1,
+                    "default_storage_type": StorageType.SSD,
+                    "encryption_config": {"kms_key_name": key_name(ctx, project)},
+                }
+            },
+        }
+    )
+    r.scratch.append(f"bigtable instance {scratch} ({ctx.region})")
+    gcp_admin.wait(ctx, made["instance"], "bigtableadmin", POLL_SECONDS)
 
 
 def _newest_backup(ctx: Context, admin: Any, cluster: str) -> Any:
@@ -168,37 +211,6 @@ def _newest_backup(ctx: Context, admin: Any, cluster: str) -> Any:
     return max(ready, key=lambda b: b.start_time, default=None)
 
 
-def _take_backup(
-    ctx: Context,
-    admin: Any,
-    full: str,
-    where: Layout,
-    scratch: str,
-    made: dict[str, Any],
-    r: Result,
-) -> Any:
-    """A backup of the production table on the recovery region's cluster (replicated instance)."""
-    target = f"{where.backup_cluster}/backups/{scratch}"
-    ctx.record("bigtableadmin", "CreateBackup", target, "scratch")
-    operation = admin.create_backup(
-        request={
-            "parent": full + where.backup_cluster,
-            "backup_id": scratch,
-            "backup": {
-                "source_table": f"{full}instances/{where.instance}/tables/{TABLE}",
-                "expire_time": ctx.now() + SCRATCH_BACKUP_EXPIRY,
-            },
-        }
-    )
-    made["backup"] = operation
-    r.scratch.append(f"bigtable backup {target}")
-    r.measurements["backup_taken_by_drill"] = (
-        "a replicated instance has no scheduled backups: the drill took one, stored in the"
-        " recovery region's cluster"
-    )
-    return gcp_admin.wait(ctx, operation, "bigtableadmin", POLL_SECONDS)
-
-
 def _behind_primary(ctx: Context, admin: Any, primary: str, restored: Any, r: Result) -> None:
     """How far the copy in the recovery region lags the primary's newest backup."""
     newest = _newest_backup(ctx, admin, primary)
@@ -210,24 +222,32 @@ def _behind_primary(ctx: Context, admin: Any, primary: str, restored: Any, r: Re
     )
 
 
-def _check_encryption(ctx: Context, admin: Any, table: str, r: Result) -> None:
-    """The restored table must be under a customer-managed key, as the stacks' clusters are."""
+def _check_encryption(ctx: Context, admin: Any, table: str, key: str, r: Result) -> None:
+    """The restored table must be under the region's customer-managed key, as the stacks'
+    clusters are (EncryptionInfo.kms_key_version names a version of the key)."""
     from google.cloud.bigtable_admin_v2 import EncryptionInfo, Table
 
     ctx.record("bigtableadmin", "GetTable", table.split("/", 2)[2])
     described = admin.get_table(request={"name": table, "view": Table.View.ENCRYPTION_VIEW})
-    kinds = {
-        cluster: sorted(
-            EncryptionInfo.EncryptionType(i.encryption_type).name for i in state.encryption_info
-        )
+    found = {
+        cluster: [
+            (EncryptionInfo.EncryptionType(i.encryption_type).name, i.kms_key_version)
+            for i in state.encryption_info
+        ]
         for cluster, state in described.cluster_states.items()
     }
-    r.integrity["encryption"] = kinds
+    r.integrity["encryption"] = {c: sorted(kind for kind, _ in i) for c, i in found.items()}
+    r.integrity["kms_key"] = key
     cmek = "CUSTOMER_MANAGED_ENCRYPTION"
-    plain = [c for c, k in kinds.items() if k != [cmek]]
-    if not kinds or plain:
+    plain = [
+        c
+        for c, infos in found.items()
+        if not infos
+        or any(kind != cmek or not version.startswith(key + "/") for kind, version in infos)
+    ]
+    if not found or plain:
         r.fail(
-            "the restored table is not under a customer-managed key in every cluster"
+            f"the restored table is not under the region's key {key} in every cluster"
             f" ({', '.join(plain) or 'no encryption info'})"
         )
 
@@ -247,8 +267,8 @@ def _compare_sample(ctx: Context, project: str, where: Layout, scratch: str, r: 
 
     data = BigtableDataClient(project=project)
     try:
-        ctx.record("bigtable", "ReadRows", f"instances/{where.restore_instance}/tables/{scratch}")
-        restored = data.get_table(where.restore_instance, scratch).read_rows(
+        ctx.record("bigtable", "ReadRows", f"instances/{scratch}/tables/{TABLE}")
+        restored = data.get_table(scratch, TABLE).read_rows(
             ReadRowsQuery(limit=SAMPLE), operation_timeout=ctx.remaining()
         )
         current: dict[bytes, Any] = {}
@@ -277,7 +297,7 @@ def _compare_sample(ctx: Context, project: str, where: Layout, scratch: str, r: 
         missing_from_source=missing,
     )
     if not restored:
-        r.fail(f"the restored table {scratch} is empty: nothing to compare")
+        r.fail(f"the table restored in {scratch} is empty: nothing to compare")
     if missing:
         r.fail(
             f"{len(missing)} restored row(s) no longer exist in {TABLE}: deleted since the"
@@ -285,57 +305,36 @@ def _compare_sample(ctx: Context, project: str, where: Layout, scratch: str, r: 
         )
 
 
-def _clean_up(
-    ctx: Context,
-    admin: Any,
-    full: str,
-    table: str,
-    backup: str,
-    made: dict[str, Any],
-    r: Result,
-) -> None:
-    """The scratch table, then the scratch backup it was restored from; each failure is
-    recorded and the next still tried. An operation still running (--timeout) is cancelled
-    first: cancelling a CreateBackup stops it and deletes the backup, and a RestoreTable's
-    operation is documented as cancellable
-    (https://cloud.google.com/bigtable/docs/reference/admin/rest/v2/projects.instances.clusters.backups/create,
-    https://cloud.google.com/bigtable/docs/reference/admin/rest/v2/projects.instances.tables/restore)."""
-    targets = [("table", "DeleteTable", table), ("backup", "DeleteBackup", backup)]
-    for kind, operation, target in targets:
-        if kind not in made:
-            continue
-        if ctx.keep:
-            r.cleanup.append(f"kept bigtable {kind} {target} (--keep)")
-            continue
-        try:
-            cancelled = _cancel(ctx, made[kind], target)
-            if cancelled and kind == "backup":
-                r.cleanup.append(f"cancelled the creation of bigtable backup {target}")
-                continue
-            ctx.record("bigtableadmin", operation, target, "scratch")
-            try:
-                if kind == "table":
-                    admin.delete_table(request={"name": full + target})
-                else:
-                    admin.delete_backup(request={"name": full + target})
-            except Exception as error:
-                if not (cancelled and type(error).__name__ == "NotFound"):
-                    raise
-            r.cleanup.append(f"deleted bigtable {kind} {target}")
-        except Exception as error:
-            from drgen.drill.gcp import explain
+def _clean_up(ctx: Context, instances: Any, instance: str, made: dict[str, Any], r: Result) -> None:
+    """The scratch instance, with the table restored in it, once the operations creating them
+    have ended: a restore still running at --timeout is cancelled first (RestoreTable's
+    operation is cancellable, https://cloud.google.com/bigtable/docs/reference/admin/rest/v2/projects.instances.tables/restore),
+    and cleanup waits for both within its own budget (gcp_admin.CLEANUP_SECONDS)."""
+    target = instance.split("/", 2)[2]
+    if ctx.keep:
+        r.cleanup.append(f"kept bigtable instance {target} (--keep)")
+        return
+    try:
+        restoring = made.get("table")
+        if restoring is not None and not restoring.operation.done:
+            ctx.record("bigtableadmin", "CancelOperation", target, "scratch")
+            restoring.cancel()
+        for operation in made.values():
+            if not gcp_admin.settle(ctx, operation, "bigtableadmin", POLL_SECONDS):
+                raise DrillError(
+                    f"{operation.operation.name} still running after"
+                    f" {gcp_admin.CLEANUP_SECONDS:g} s of cleanup"
+                )
+        if made["instance"].exception() is not None:
+            # The creation failed: no instance came of it (a NotFound below says so as well).
+            r.cleanup.append(f"bigtable instance {target} was never created: nothing to delete")
+            return
+        ctx.record("bigtableadmin", "DeleteInstance", target, "scratch")
+        instances.delete_instance(request={"name": instance})
+        r.cleanup.append(f"deleted bigtable instance {target} and the table restored in it")
+    except Exception as error:
+        from drgen.drill.gcp import explain
 
-            message = (
-                f"could not delete scratch {kind} {target}: {explain(error)}; delete it by hand"
-            )
-            r.cleanup.append(message)
-            r.error(message)
-
-
-def _cancel(ctx: Context, operation: Any, target: str) -> bool:
-    """Cancel the operation creating a scratch resource, if it is still running."""
-    if operation.operation.done:
-        return False
-    ctx.record("bigtableadmin", "CancelOperation", target, "scratch")
-    operation.cancel()
-    return True
+        message = f"could not delete scratch instance {target}: {explain(error)}; delete it by hand"
+        r.cleanup.append(message)
+        r.error(message)

@@ -58,5 +58,26 @@ def wait(ctx: Context, operation: Any, service: str, poll_seconds: float) -> Any
         time.sleep(min(poll_seconds, ctx.remaining()))
 
 
+CLEANUP_SECONDS = 600.0
+"""How long cleanup waits, past --timeout, for an operation that must end before its resource
+can be deleted."""
+
+
+def settle(ctx: Context, operation: Any, service: str, poll_seconds: float) -> bool:
+    """Whether the operation has ended (done, whatever its result), polled for at most
+    CLEANUP_SECONDS: cleanup's own budget, which --timeout having passed does not cut short."""
+    name = operation.operation.name
+    until = time.monotonic() + CLEANUP_SECONDS
+    while True:
+        if not operation.operation.done:
+            ctx.record(service, "GetOperation", name)
+        if operation.done():
+            return True
+        left = until - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(poll_seconds, left))
+
+
 def age(now: datetime.datetime, then: datetime.datetime) -> float:
     return max((now - then).total_seconds(), 0.0)
