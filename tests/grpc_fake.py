@@ -44,6 +44,8 @@ class PendingOperation:
     error: tuple[grpc.StatusCode, str] | None = None
     on_cancel: Callable[[], object] | None = None
     """What the service does when the operation is cancelled (e.g. delete what it created)."""
+    cancellable: bool = True
+    """False: a cancel comes too late and the operation completes despite it."""
 
 
 @dataclass
@@ -113,10 +115,17 @@ class FakeApi:
     ) -> empty_pb2.Empty:
         if request.name not in self.operations:
             context.abort(grpc.StatusCode.NOT_FOUND, f"operation {request.name} not found")
+        # Best effort: an operation that has ended, or ends despite the request, keeps its
+        # result; a cancelled one ends with error code CANCELLED (google.longrunning
+        # Operations.CancelOperation, https://cloud.google.com/bigtable/docs/reference/admin/rpc/google.longrunning).
         pending = self.operations[request.name]
-        pending.polls_left, pending.error = 0, (grpc.StatusCode.CANCELLED, "cancelled")
-        if pending.on_cancel is not None:
-            pending.on_cancel()
+        if pending.polls_left <= 0:
+            return empty_pb2.Empty()
+        pending.polls_left = 0
+        if pending.cancellable:
+            pending.error = (grpc.StatusCode.CANCELLED, "cancelled")
+            if pending.on_cancel is not None:
+                pending.on_cancel()
         return empty_pb2.Empty()
 
     def start(self) -> str:

@@ -457,8 +457,35 @@ def test_a_restore_past_the_timeout_is_cancelled_and_its_instance_removed(
     # The restore's operation is cancelled, then the instance holding its table deleted.
     assert [c.name for c in bt.api.called("CancelOperation")] == ["operations/restore-features"]
     assert [d.name for d in bt.api.called("DeleteInstance")] == [_scratch(bt)]
-    assert features["cleanup"][0].startswith("deleted bigtable instance")
+    assert features["cleanup"] == [
+        "cancelled the restore",
+        f"deleted bigtable instance {_scratch(bt).split('/', 2)[2]} and the table restored in it",
+    ]
     assert bt.clusters == production
+    assert set(bt.tables) == {f"{P}/catalog-search-features/tables/features"}
+
+
+def test_a_restore_that_completes_despite_its_cancellation_is_reported_and_removed(
+    bt: FakeBigtable, run_cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancellation is best effort: the report says the restore finished, not that it was
+    cancelled, and its table goes with the instance all the same."""
+    _catalog_deployed(bt)
+    bt.restore_polls = 10**6
+    restore = bt.restore
+
+    def late(request: Any, context: grpc.ServicerContext) -> Any:
+        started = restore(request, context)
+        bt.api.operations[started.name].cancellable = False
+        return started
+
+    bt.api.unary(ADMIN + "RestoreTable", admin.RestoreTableRequest, Operation, late)
+    monkeypatch.setattr(bigtable, "POLL_SECONDS", 0.2)
+    features = _drill(run_cli, CATALOG, tmp_path, "--timeout", "1")
+    assert features["outcome"] == "error" and "timed out" in features["failures"][0]
+    assert len(bt.api.called("CancelOperation")) == 1
+    assert features["cleanup"][0] == "the restore completed despite its cancellation"
+    assert [d.name for d in bt.api.called("DeleteInstance")] == [_scratch(bt)]
     assert set(bt.tables) == {f"{P}/catalog-search-features/tables/features"}
 
 

@@ -316,15 +316,25 @@ def _clean_up(ctx: Context, instances: Any, instance: str, made: dict[str, Any],
         return
     try:
         restoring = made.get("table")
-        if restoring is not None and not restoring.operation.done:
+        cancelling = restoring is not None and not restoring.operation.done
+        if cancelling:
             ctx.record("bigtableadmin", "CancelOperation", target, "scratch")
-            restoring.cancel()
+            # False: it had finished meanwhile (cancel() polls first) and no request was sent.
+            cancelling = restoring.cancel()
         for operation in made.values():
             if not gcp_admin.settle(ctx, operation, "bigtableadmin", POLL_SECONDS):
                 raise DrillError(
                     f"{operation.operation.name} still running after"
                     f" {gcp_admin.CLEANUP_SECONDS:g} s of cleanup"
                 )
+        if cancelling:
+            # Cancellation is best effort: the operation may complete all the same
+            # (google.longrunning.Operations.CancelOperation).
+            r.cleanup.append(
+                "cancelled the restore"
+                if restoring.cancelled()
+                else "the restore completed despite its cancellation"
+            )
         if made["instance"].exception() is not None:
             # The creation failed: no instance came of it (a NotFound below says so as well).
             r.cleanup.append(f"bigtable instance {target} was never created: nothing to delete")
