@@ -29,6 +29,7 @@ from drgen.render import render
 from drgen.write import write_project
 from tests.conftest import make_workload
 from tests.stacks import (
+    not_the_vendor_watcher,
     of_type,
     plan_of,
     projects_of,
@@ -235,8 +236,13 @@ def test_a_stale_or_failed_snapshot_alerts_within_the_rpo(project: Path) -> None
 
     for region in vectors.serving:
         result = run(project, region)
-        (job,) = of_type(result, "gcp:cloudrunv2/job:Job")
-        conditions = [c for a in of_type(result, ALERT) for c in a["conditions"]]
+        (job,) = not_the_vendor_watcher(of_type(result, "gcp:cloudrunv2/job:Job"))
+        conditions = [
+            c
+            for a in of_type(result, ALERT)
+            if "vendor" not in a["displayName"]
+            for c in a["conditions"]
+        ]
         (absent,) = [c["conditionAbsent"] for c in conditions if "conditionAbsent" in c]
         (failed,) = [
             c["conditionThreshold"]
@@ -568,9 +574,13 @@ def test_the_secondary_copies_bigtable_backups_into_its_own_dr_instance(project:
     (source,) = of_type(primary, instance)
     (dr,) = of_type(secondary, instance)
     (cluster,) = dr["clusters"]
-    (job,) = of_type(secondary, "gcp:cloudrunv2/job:Job")
-    (schedule,) = of_type(secondary, "gcp:cloudscheduler/job:Job")
-    accounts = {a["accountId"] for a in of_type(secondary, "gcp:serviceaccount/account:Account")}
+    (job,) = not_the_vendor_watcher(of_type(secondary, "gcp:cloudrunv2/job:Job"))
+    (schedule,) = not_the_vendor_watcher(of_type(secondary, "gcp:cloudscheduler/job:Job"))
+    accounts = {
+        a["accountId"]
+        for a in of_type(secondary, "gcp:serviceaccount/account:Account")
+        if "-vwatch-" not in a["accountId"] and "-vsched-" not in a["accountId"]
+    }
     env = {e["name"]: e["value"] for e in job["template"]["template"]["containers"][0]["envs"]}
     runner = job["template"]["template"]["serviceAccount"]
     (reads,) = of_type(primary, grant)
@@ -631,7 +641,7 @@ def test_the_snapshot_job_gives_up_before_cloud_run_kills_it(project: Path) -> N
     vectors = plan_of(project).component("vector_store")
     assert vectors is not None
     for region in vectors.serving:
-        (job,) = of_type(run(project, region), "gcp:cloudrunv2/job:Job")
+        (job,) = not_the_vendor_watcher(of_type(run(project, region), "gcp:cloudrunv2/job:Job"))
         task = job["template"]["template"]
         timeout = int(task["timeout"].removesuffix("s"))
         (container,) = task["containers"]

@@ -55,6 +55,7 @@ NAMED_INPUTS: dict[tuple[str, str], str] = {
     ("gcp:bigtable/instance:Instance", "clusters.clusterId"): "gcp.bigtable_cluster",
     ("gcp:firestore/database:Database", "name"): "gcp.firestore_database",
     ("gcp:compute/healthCheck:HealthCheck", "name"): "gcp.health_check",
+    ("gcp:pubsub/topic:Topic", "name"): "gcp.pubsub_topic",
 }
 """Which input of which resource carries a name drgen derives, and its row in NAME_LIMITS."""
 

@@ -14,6 +14,7 @@ import feature_store
 import model_store
 import settings
 import vector_snapshots
+import vendor_watcher
 from storage import RegionalKey, Stack
 
 config = pulumi.Config()
@@ -51,6 +52,6 @@ stack = Stack(
 
 pulumi.export("role", role)
 pulumi.export("kms_key", stack.key.id)
-for module in (model_store, vector_snapshots, feature_store, audit_vault):
+for module in (model_store, vector_snapshots, feature_store, audit_vault, vendor_watcher):
     for name, value in module.deploy(stack).items():
         pulumi.export(name, value)

@@ -129,6 +129,35 @@ def next_switch(switch: Switch, state: str) -> Switch:
     return {"route": route, "bad": bad, "good": good, "hold": False}
 
 
+def switch_record(
+    before: str, after: str, state: str, detail: str, region: str, where: dict[str, str]
+) -> tuple[str, bytes, dict[str, object]]:
+    """The audit record of one switch: (key under vendor-switch/, body, record).
+
+    `where` names the switch (the SSM parameter, the Cloud Storage object). The alternates'
+    pages are read now, so a switch to an alternate that is failing too shows in the record.
+    """
+    now = datetime.datetime.now(datetime.UTC)
+    record = {
+        "kind": "vendor-failover-switch",
+        "at": now.isoformat(timespec="seconds"),
+        "region": region,
+        **where,
+        "from": before,
+        "to": after,
+        "primary": {"vendor": PRIMARY["vendor"], "state": state, "detail": detail},
+        "others": [
+            {"vendor": page["vendor"], "reading": read(page["url"], page["components"])}
+            for page in OTHERS
+        ],
+        "rule": f"{BAD_POLLS} outage polls to switch away, {GOOD_POLLS} operational polls back",
+    }
+    body = json.dumps(record, sort_keys=True).encode()
+    digest = hashlib.sha256(body).hexdigest()[:12]
+    key = f"vendor-switch/{region}/{now:%Y/%m/%d/%H%M%S}-{after}-{digest}.json"
+    return key, body, record
+
+
 def handler(event: dict[str, object], context: object) -> dict[str, object]:
     """One poll: read the page, update the switch, and record and announce any switch."""
     ssm = boto3.client("ssm")
@@ -149,25 +178,14 @@ def handler(event: dict[str, object], context: object) -> dict[str, object]:
 
 def _record_switch(before: str, after: str, state: str, detail: str) -> None:
     """Write the switch into the audit vault, then announce it."""
-    now = datetime.datetime.now(datetime.UTC)
-    region = os.environ["AWS_REGION"]
-    record = {
-        "kind": "vendor-failover-switch",
-        "at": now.isoformat(timespec="seconds"),
-        "region": region,
-        "parameter": os.environ["SWITCH_PARAMETER"],
-        "from": before,
-        "to": after,
-        "primary": {"vendor": PRIMARY["vendor"], "state": state, "detail": detail},
-        "others": [
-            {"vendor": page["vendor"], "reading": read(page["url"], page["components"])}
-            for page in OTHERS
-        ],
-        "rule": f"{BAD_POLLS} outage polls to switch away, {GOOD_POLLS} operational polls back",
-    }
-    body = json.dumps(record, sort_keys=True).encode()
-    digest = hashlib.sha256(body).hexdigest()[:12]
-    key = f"vendor-switch/{region}/{now:%Y/%m/%d/%H%M%S}-{after}-{digest}.json"
+    key, body, record = switch_record(
+        before,
+        after,
+        state,
+        detail,
+        os.environ["AWS_REGION"],
+        {"parameter": os.environ["SWITCH_PARAMETER"]},
+    )
     # Object lock refuses writes without Content-MD5 or a checksum (S3 PutObject API reference);
     # SHA-256 also proves the record later.
     boto3.client("s3").put_object(
