@@ -50,6 +50,12 @@ class Watch(Frozen):
     """The gateway's model group to call while the switch says `alternate`, if any."""
 
     @property
+    def task_timeout(self) -> int:
+        """Seconds one GCP poll may run: it ends before the next one starts (10 s to spare),
+        and at most 4 min, room for every request of a switch at its 10 s bound."""
+        return min(self.interval - 10, 240)
+
+    @property
     def primary_page(self) -> dict[str, object]:
         """The primary's page as plain data, for the generated code's literal."""
         return self.primary.model_dump()

@@ -34,9 +34,9 @@ AUDIT_BUCKETS = {
 }
 SCHEDULE = "*/15 * * * *"
 INTERVAL_SECONDS = 900
-TASK_TIMEOUT_SECONDS = 50
-"""Under a minute, the shortest interval: a poll ends (or is stopped) before the next one
-starts, so two never read and write the switch at once; each request is bounded at 10 seconds."""
+TASK_TIMEOUT_SECONDS = 240
+"""Shorter than the interval: a poll ends (or is stopped) before the next one starts, so two
+never read and write the switch at once; each request is bounded at 10 seconds."""
 SWITCH_HISTORY_DAYS = 30
 """Earlier values of the switch stay readable this long as noncurrent versions."""
 EXECUTIONS = "run.googleapis.com/job/completed_execution_count"
