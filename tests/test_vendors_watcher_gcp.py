@@ -25,9 +25,11 @@ from typing import Any
 import pytest
 from werkzeug import Request, Response
 
+from drgen.limits import derived_names, plan_name_problems
 from drgen.loader import load_workload
 from drgen.plan import resolve
 from drgen.render import render
+from drgen.vendors.watch import watch
 from tests.drill_servers import gcs_endpoint_fixture  # noqa: F401 (fixture)
 from tests.vendor_pages import PAGES
 
@@ -291,3 +293,22 @@ def test_a_switch_written_during_the_poll_wins(
     assert json.loads(media) == {**switch, "bad": 2, "route": "alternate"}
     assert [r for r, _ in httpserver.log if "vendor-switch" in r.full_path] == []
     assert _published(google) == []
+
+
+def test_switch_buckets_carry_the_naming_suffix_and_fit_the_bucket_limit(tmp_path: Path) -> None:
+    path = _workload(tmp_path, "https://status.example.com")
+    path.write_text(path.read_text() + "naming: {suffix: x7k2}\n", encoding="utf-8")
+    plan = resolve(load_workload(path))
+    vendor_watch = watch(plan)
+    assert vendor_watch is not None
+
+    assert vendor_watch.switch_buckets == {
+        "europe-west1": "chat-desk-route-europe-west1-x7k2",
+        "europe-west4": "chat-desk-route-europe-west4-x7k2",
+    }
+    derived = {(d.limit, d.name) for d in derived_names(plan)}
+    for bucket in vendor_watch.switch_buckets.values():
+        assert ("gcp.gcs_bucket", bucket) in derived
+    assert plan_name_problems(plan) == []
+    # The poll ends before the next one starts, whatever the interval.
+    assert 0 < vendor_watch.task_timeout < vendor_watch.interval
