@@ -826,3 +826,41 @@ def test_a_secondary_first_deployment_grants_no_records_on_the_primarys_audit_bu
     grants = of_type(first, BUCKET_GRANT)
     assert [g for g in grants if g["bucket"] == audit.global_name] == []
     assert _watcher(first, "gcp:cloudrunv2/job:Job")  # the watcher itself is deployed
+
+
+API_OF_MODULE = {
+    "bigtable": "bigtableadmin.googleapis.com",
+    "cloudrunv2": "run.googleapis.com",
+    "cloudscheduler": "cloudscheduler.googleapis.com",
+    "compute": "compute.googleapis.com",
+    "dns": "dns.googleapis.com",
+    "firestore": "firestore.googleapis.com",
+    "kms": "cloudkms.googleapis.com",
+    "monitoring": "monitoring.googleapis.com",
+    "pubsub": "pubsub.googleapis.com",
+    "secretmanager": "secretmanager.googleapis.com",
+    "serviceaccount": "iam.googleapis.com",
+    "sql": "sqladmin.googleapis.com",
+    "storage": "storage.googleapis.com",
+}
+"""The API behind each pulumi-gcp module the stacks use (`projects` is ServiceIdentity, served by
+Service Usage, which every project has on)."""
+
+
+# 24. A call to an API the project has not enabled is refused (403 SERVICE_DISABLED,
+#     https://cloud.google.com/service-usage/docs/enable-disable): the README's `gcloud services
+#     enable` line names the API of every resource the stacks declare.
+@projects_of("gcp")
+def test_the_readme_enables_every_api_the_stacks_call(project: Path) -> None:
+    line = re.search(r"gcloud services enable ([^`]*)`", (project / "README.md").read_text())
+    assert line is not None
+    enabled = set(line.group(1).split())
+    modules = {
+        r["type"].split(":")[1].split("/")[0]
+        for stack in plan_of(project).stacks
+        for r in run(project, stack.name)["resources"]
+        if r["type"].startswith("gcp:")
+    }
+
+    assert modules - {"projects"} <= API_OF_MODULE.keys(), modules
+    assert {API_OF_MODULE[m] for m in modules - {"projects"}} <= enabled
