@@ -828,6 +828,48 @@ def test_a_secondary_first_deployment_grants_no_records_on_the_primarys_audit_bu
     assert _watcher(first, "gcp:cloudrunv2/job:Job")  # the watcher itself is deployed
 
 
+def _records_grant_waits_for_its_bucket(result: dict[str, Any]) -> None:
+    """The watcher's grant on the audit bucket depends on the Bucket resource of that name."""
+    job = _watcher(result, "gcp:cloudrunv2/job:Job")
+    env = {e["name"]: e["value"] for e in job["template"]["template"]["containers"][0]["envs"]}
+    (bucket,) = [
+        b for b in records_of_type(result, BUCKET) if b["inputs"]["name"] == env["AUDIT_BUCKET"]
+    ]
+    waits_for = result["dependencies"][f"{BUCKET_GRANT} vendor-switch-records"]
+    assert f"{BUCKET} {bucket['name']}" in waits_for, waits_for
+
+
+# 25. A grant on a bucket that does not exist yet fails the deploy, and Pulumi orders creation
+#     only by what it can see: "Pulumi automatically tracks dependencies between resources when
+#     you supply an input argument that came from another resource's output properties"
+#     (https://www.pulumi.com/docs/iac/concepts/resources/options/dependson/); a bucket named by
+#     a plain string is created in parallel with its grant. The watcher's grant on this stack's
+#     audit bucket takes the name from the bucket's resource.
+@projects_of("gcp", watches)
+def test_the_watchers_record_grant_waits_for_the_audit_bucket(project: Path) -> None:
+    for stack in plan_of(project).stacks:
+        _records_grant_waits_for_its_bucket(run(project, stack.name))
+
+
+def test_the_primarys_record_grant_waits_for_its_dual_region_audit_bucket(
+    tmp_path: Path,
+) -> None:
+    workload = make_workload(
+        1,
+        "gcp",
+        vendors=[
+            {"name": "anthropic", "model": "claude-sonnet", "role": "primary"},
+            {"name": "openai", "model": "gpt-4o", "role": "alternate"},
+        ],
+        degraded_mode="human",
+    )
+    plan, project = rendered(tmp_path, workload)
+    audit = plan.component("audit_log")
+    assert audit is not None and audit.replication == "dual-region"
+
+    _records_grant_waits_for_its_bucket(mock_run(project, plan.primary))
+
+
 API_OF_MODULE = {
     "bigtable": "bigtableadmin.googleapis.com",
     "cloudrunv2": "run.googleapis.com",

@@ -52,6 +52,11 @@ stack = Stack(
 
 pulumi.export("role", role)
 pulumi.export("kms_key", stack.key.id)
-for module in (model_store, vector_snapshots, feature_store, audit_vault, vendor_watcher):
-    for name, value in module.deploy(stack).items():
-        pulumi.export(name, value)
+exports: dict[str, pulumi.Output[str]] = {}
+for module in (model_store, vector_snapshots, feature_store, audit_vault):
+    exports.update(module.deploy(stack))
+# The watcher's record grant takes the audit bucket's name from its resource, so the grant waits
+# until this stack has created the bucket.
+exports.update(vendor_watcher.deploy(stack, audit_bucket=exports.get("audit_log_bucket")))
+for name, value in exports.items():
+    pulumi.export(name, value)

@@ -49,8 +49,12 @@ WATCHER_IMAGE = "python:3.12-slim"
 Registry if policy asks."""
 
 
-def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
-    """The switch's bucket, the topic, the job, its schedule and its alerts."""
+def deploy(
+    stack: Stack, audit_bucket: pulumi.Output[str] | None
+) -> dict[str, pulumi.Output[str]]:
+    """The switch's bucket, the topic, the job, its schedule and its alerts. `audit_bucket` is
+    the audit bucket's name as this stack's audit_vault created it (None where another stack
+    owns it)."""
     labels = settings.labels_for("vendors")
     switch_bucket = SecureBucket(
         "vendor-switch",
@@ -84,8 +88,11 @@ def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
         },
     )
     grants: list[pulumi.Resource] = [switch_grant]
-    audit_bucket = AUDIT_BUCKETS[stack.region]
-    grants.append(_allow_records(audit_bucket, runner_member))
+    audit_bucket_name = AUDIT_BUCKETS[stack.region]
+    if audit_bucket is None:
+        raise ValueError(f"the audit bucket {audit_bucket_name} is not deployed by this stack")
+    # Named through the resource: a grant on a bucket that does not exist yet fails the deploy.
+    grants.append(_allow_records(audit_bucket, audit_bucket_name, runner_member))
     # Pub/Sub's service agent encrypts the topic's messages with the region's key.
     key_grant = stack.key.allow_service("pubsub.googleapis.com")
     topic = gcp.pubsub.Topic(
@@ -129,7 +136,7 @@ def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
                         "envs": [
                             {"name": "SWITCH_BUCKET", "value": SWITCH_BUCKETS[stack.region]},
                             {"name": "SWITCH_OBJECT", "value": SWITCH_OBJECT},
-                            {"name": "AUDIT_BUCKET", "value": audit_bucket},
+                            {"name": "AUDIT_BUCKET", "value": audit_bucket_name},
                             {"name": "TOPIC", "value": topic.id},
                             {"name": "REGION", "value": stack.region},
                         ],
@@ -168,8 +175,11 @@ def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
     }
 
 
-def _allow_records(bucket: str, member: pulumi.Output[str]) -> gcp.storage.BucketIAMMember:
-    """Create-only under vendor-switch/: the locked audit bucket keeps every record anyway."""
+def _allow_records(
+    bucket: pulumi.Input[str], name: str, member: pulumi.Output[str]
+) -> gcp.storage.BucketIAMMember:
+    """Create-only under vendor-switch/ of the audit bucket `name` (`bucket`: the same name, from
+    the bucket's resource where this stack creates it): the locked bucket keeps every record."""
     return gcp.storage.BucketIAMMember(
         "vendor-switch-records",
         bucket=bucket,
@@ -179,7 +189,7 @@ def _allow_records(bucket: str, member: pulumi.Output[str]) -> gcp.storage.Bucke
             "title": "vendor-switch-records-only",
             "description": "Only switch records under vendor-switch/",
             "expression": (
-                f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/vendor-switch/")'
+                f'resource.name.startsWith("projects/_/buckets/{name}/objects/vendor-switch/")'
             ),
         },
     )
