@@ -205,6 +205,13 @@ NAME_LIMITS: dict[str, NameLimit] = {
         "https://cloud.google.com/scheduler/docs/reference/rest/v1/projects.locations.jobs"
         " (name: letters, numbers, hyphens, underscores; at most 500 characters)",
     ),
+    "gcp.pubsub_topic": NameLimit(
+        "Pub/Sub topic", "gcp", 3, 255, r"(?!goog)[a-zA-Z][a-zA-Z0-9._~+%-]*",
+        "letters, digits and - _ . ~ + %, starting with a letter, not starting with goog",
+        "https://cloud.google.com/python/docs/reference/pubsub/latest/google.cloud.pubsub_v1.types.Topic"
+        " (name: start with a letter; letters, numbers, - _ . ~ + %; 3-255 characters; must not"
+        " start with goog)",
+    ),
     "gcp.bigtable_instance": NameLimit(
         "Bigtable instance", "gcp", 6, 33, _DNS_LIKE,
         "lowercase letters, digits and -, starting with a letter",
@@ -517,6 +524,42 @@ def _gcp_names(plan: DrPlan) -> list[DerivedName]:
             found.append(DerivedName("gcp.firestore_database", c.global_name, "the database"))
     if plan.routing is not None:
         found.append(DerivedName("gcp.health_check", f"{workload}-endpoint", "the health check"))
+    return found + _gcp_watcher_names(plan)
+
+
+def _gcp_watcher_names(plan: DrPlan) -> list[DerivedName]:
+    """The vendor watcher's job, schedule, accounts, bucket and topic (gcp/vendor_watcher.py)."""
+    from drgen.vendors.watch import watch  # the plan module imports this one
+
+    vendor_watch = watch(plan)
+    if vendor_watch is None:
+        return []
+    job = vendor_watch.function
+    found = [
+        DerivedName("gcp.cloud_run_job", job, "the vendor watcher"),
+        DerivedName("gcp.scheduler_job", job, "its schedule"),
+    ]
+    for stack in plan.stacks:
+        found += [
+            DerivedName(
+                "gcp.gcs_bucket",
+                vendor_watch.switch_buckets[stack.region],
+                f"the vendor switch bucket in {stack.region}",
+            ),
+            DerivedName(
+                "gcp.pubsub_topic",
+                vendor_watch.switch_topics[stack.region],
+                f"the vendor switch topic in {stack.region}",
+            ),
+            *(
+                DerivedName(
+                    "gcp.service_account",
+                    f"{plan.workload[:16]}-v{purpose}-{stack.role[0]}",
+                    f"the vendor {purpose} service account ({stack.role})",
+                )
+                for purpose in ("watch", "sched")
+            ),
+        ]
     return found
 
 

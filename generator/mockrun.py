@@ -20,6 +20,7 @@ import re
 import runpy
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +184,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.region = region
         self.resources: list[dict[str, Any]] = []
         self.problems: list[str] = []
+        self.dependencies: dict[str, list[str]] = {}
+        """`type name` of each resource -> `type name` of every resource it waits for (its
+        inputs' resources and its depends_on), as the engine would order their creation."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         resource_id, outputs = self.outputs(args.typ, args.name, dict(args.inputs))
@@ -285,6 +289,7 @@ def run_stack(project: Path, stack: str, inputs: dict[str, str]) -> dict[str, An
             # Lazy modules load on first real attribute access.
             getattr(importlib.import_module(f"pulumi_{cloud}.{name}"), "_utilities", None)
     mocks = (AwsMocks if cloud == "aws" else GcpMocks)(project, region)
+    _record_dependencies(mocks)
 
     pulumi.runtime.set_mocks(mocks, project=project_name, stack=stack, preview=False)
     pulumi.runtime.set_all_config(
@@ -312,7 +317,36 @@ def run_stack(project: Path, stack: str, inputs: dict[str, str]) -> dict[str, An
 
     program()
     resources = sorted(mocks.resources, key=lambda r: (r["type"], r["name"]))
-    return {"resources": resources, "problems": mocks.problems, "config_read": sorted(read)}
+    return {
+        "resources": resources,
+        "problems": mocks.problems,
+        "config_read": sorted(read),
+        "dependencies": dict(sorted(mocks.dependencies.items())),
+    }
+
+
+def _record_dependencies(mocks: RecordingMocks) -> None:
+    """Keep the dependencies of every registration: the mocks' `new_resource` never sees them,
+    and a resource that names another by a plain string is created in parallel with it."""
+    monitor = pulumi.runtime.mocks.MockMonitor
+    register: Callable[[Any, Any], Any] = monitor.RegisterResource
+
+    def recording(self: Any, request: Any) -> Any:
+        urns = set(request.dependencies)
+        for property_dependencies in request.propertyDependencies.values():
+            urns.update(property_dependencies.urns)
+        mocks.dependencies[f"{request.type} {request.name}"] = sorted(
+            _type_and_name(urn) for urn in urns
+        )
+        return register(self, request)
+
+    monitor.RegisterResource = recording  # type: ignore[method-assign]
+
+
+def _type_and_name(urn: str) -> str:
+    """`type name` of `urn:pulumi:STACK::PROJECT::[PARENT$...]TYPE::NAME`."""
+    *_, qualified_type, name = urn.split("::")
+    return f"{qualified_type.split('$')[-1]} {name}"
 
 
 def main(argv: list[str]) -> int:

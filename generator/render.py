@@ -31,6 +31,7 @@ COMPANIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("aws", "vector_snapshots"): ("snapshot_trigger",),
     ("gcp", "vector_snapshots"): ("snapshot_trigger",),
     ("aws", "vendor_watcher"): ("vendor_watcher_function",),
+    ("gcp", "vendor_watcher"): ("vendor_watcher_function",),
 }
 """Files a module's resources package (function code), rendered next to the module."""
 COPIED_BLOCKS: dict[str, tuple[str, ...]] = {"bigtable-backup": ("bigtable_copy",)}
@@ -46,8 +47,7 @@ def render(plan: DrPlan) -> dict[str, str]:
         "project": plan.workload,
         "dual_region": dual_region,
         "dual_region_key_location": KMS_MULTI_REGIONS.get(dual_region or ""),
-        # GCP's watcher is not written yet: its stacks deploy none (README, "Vendor failover").
-        "watch": watch(plan) if plan.cloud == "aws" else None,
+        "watch": watch(plan),
     }
     files: dict[str, str] = {
         "Pulumi.yaml": env.get_template("project/Pulumi.yaml.j2").render(context),

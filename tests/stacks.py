@@ -36,6 +36,11 @@ def of_type(result: dict[str, Any], token: str) -> list[dict[str, Any]]:
     return [r["inputs"] for r in result["resources"] if r["type"] == token]
 
 
+def not_the_vendor_watcher(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Jobs or schedules other than the vendor watcher's (named `<workload>-vendor-watch`)."""
+    return [i for i in inputs if not str(i.get("name", "")).endswith("-vendor-watch")]
+
+
 def records_of_type(result: dict[str, Any], token: str) -> list[dict[str, Any]]:
     """Every resource of type `token`, with its id (and arn or email where the mocks set one)."""
     return [r for r in result["resources"] if r["type"] == token]

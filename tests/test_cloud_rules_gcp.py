@@ -25,13 +25,16 @@ from drgen.diff import mock_run
 from drgen.errors import DrgenError
 from drgen.loader import SourcedWorkload
 from drgen.plan import DrPlan, StackPlan, resolve
-from drgen.render import render
+from drgen.render import cron_every, render
+from drgen.vendors.watch import watch
 from drgen.write import write_project
 from tests.conftest import make_workload
 from tests.stacks import (
+    not_the_vendor_watcher,
     of_type,
     plan_of,
     projects_of,
+    records_of_type,
     run,
     stacks_of,
     takes_snapshots,
@@ -235,8 +238,13 @@ def test_a_stale_or_failed_snapshot_alerts_within_the_rpo(project: Path) -> None
 
     for region in vectors.serving:
         result = run(project, region)
-        (job,) = of_type(result, "gcp:cloudrunv2/job:Job")
-        conditions = [c for a in of_type(result, ALERT) for c in a["conditions"]]
+        (job,) = not_the_vendor_watcher(of_type(result, "gcp:cloudrunv2/job:Job"))
+        conditions = [
+            c
+            for a in of_type(result, ALERT)
+            if "vendor" not in a["displayName"]
+            for c in a["conditions"]
+        ]
         (absent,) = [c["conditionAbsent"] for c in conditions if "conditionAbsent" in c]
         (failed,) = [
             c["conditionThreshold"]
@@ -568,9 +576,13 @@ def test_the_secondary_copies_bigtable_backups_into_its_own_dr_instance(project:
     (source,) = of_type(primary, instance)
     (dr,) = of_type(secondary, instance)
     (cluster,) = dr["clusters"]
-    (job,) = of_type(secondary, "gcp:cloudrunv2/job:Job")
-    (schedule,) = of_type(secondary, "gcp:cloudscheduler/job:Job")
-    accounts = {a["accountId"] for a in of_type(secondary, "gcp:serviceaccount/account:Account")}
+    (job,) = not_the_vendor_watcher(of_type(secondary, "gcp:cloudrunv2/job:Job"))
+    (schedule,) = not_the_vendor_watcher(of_type(secondary, "gcp:cloudscheduler/job:Job"))
+    accounts = {
+        a["accountId"]
+        for a in of_type(secondary, "gcp:serviceaccount/account:Account")
+        if "-vwatch-" not in a["accountId"] and "-vsched-" not in a["accountId"]
+    }
     env = {e["name"]: e["value"] for e in job["template"]["template"]["containers"][0]["envs"]}
     runner = job["template"]["template"]["serviceAccount"]
     (reads,) = of_type(primary, grant)
@@ -631,9 +643,266 @@ def test_the_snapshot_job_gives_up_before_cloud_run_kills_it(project: Path) -> N
     vectors = plan_of(project).component("vector_store")
     assert vectors is not None
     for region in vectors.serving:
-        (job,) = of_type(run(project, region), "gcp:cloudrunv2/job:Job")
+        (job,) = not_the_vendor_watcher(of_type(run(project, region), "gcp:cloudrunv2/job:Job"))
         task = job["template"]["template"]
         timeout = int(task["timeout"].removesuffix("s"))
         (container,) = task["containers"]
         env = {e["name"]: e.get("value") for e in container["envs"]}
         assert int(env["SNAPSHOT_BUDGET_SECONDS"]) < timeout
+
+
+def watches(plan: DrPlan) -> bool:
+    return watch(plan) is not None
+
+
+def _watcher(result: dict[str, Any], token: str) -> dict[str, Any]:
+    (found,) = [r for r in of_type(result, token) if str(r["name"]).endswith("-vendor-watch")]
+    return found
+
+
+# 19. The vendor watcher polls at most once a minute and two polls never overlap. Cloud
+#     Scheduler's unix-cron fires at most every minute
+#     (https://cloud.google.com/scheduler/docs/configuring/cron-job-schedules); pulumi-gcp
+#     cloudscheduler.Job `attempt_deadline`: "For HTTP targets, between 15 seconds and 30
+#     minutes"; cloudrunv2 JobTemplateTemplate `max_retries`: "Defaults to 3" (a retried poll
+#     would count one outage twice), `timeout` kills the task, and `parallelism` "Must be <=
+#     taskCount".
+@projects_of("gcp", watches)
+def test_the_vendor_watcher_runs_one_task_per_interval_never_retried(project: Path) -> None:
+    assert "between 15 seconds and 30 minutes" in sdk_doc("cloudscheduler", "job")
+    inputs = sdk_doc("cloudrunv2", "_inputs")
+    assert (
+        "Number of retries allowed per Task, before marking this Task failed. Defaults to 3."
+        in (inputs)
+    )
+    vendor_watch = watch(plan_of(project))
+    assert vendor_watch is not None
+    assert vendor_watch.interval % 60 == 0 and vendor_watch.interval >= 60
+
+    for stack in plan_of(project).stacks:
+        result = run(project, stack.name)
+        job = _watcher(result, "gcp:cloudrunv2/job:Job")
+        schedule = _watcher(result, "gcp:cloudscheduler/job:Job")
+        task = job["template"]["template"]
+        assert (job["template"]["taskCount"], job["template"]["parallelism"]) == (1, 1)
+        assert task["maxRetries"] == 0
+        assert int(task["timeout"].removesuffix("s")) < vendor_watch.interval
+        assert schedule["schedule"] == cron_every(vendor_watch.interval)
+        assert 15 <= int(schedule["attemptDeadline"].removesuffix("s")) <= 1800
+        assert schedule["retryConfig"]["retryCount"] == 0
+        assert schedule["httpTarget"]["uri"].endswith(f"/jobs/{job['name']}:run")
+        # The image the other jobs run, pinned to the same Python minor version.
+        assert task["containers"][0]["image"] == "python:3.12-slim"
+
+
+# 20. A topic encrypted with a customer-managed key needs the project's Pub/Sub service agent
+#     to hold the key: pulumi-gcp pubsub.Topic `kms_key_name`: "Your project's PubSub service
+#     account (service-{{PROJECT_NUMBER}}@gcp-sa-pubsub.iam.gserviceaccount.com) must have
+#     roles/cloudkms.cryptoKeyEncrypterDecrypter to use this feature." Messages stay in the
+#     key's region (https://cloud.google.com/pubsub/docs/resource-location-restriction).
+@projects_of("gcp", watches)
+def test_the_switch_topic_is_encrypted_with_the_regions_key_its_agent_may_use(
+    project: Path,
+) -> None:
+    assert "must have `roles/cloudkms.cryptoKeyEncrypterDecrypter`" in sdk_doc("pubsub", "topic")
+    for stack in plan_of(project).stacks:
+        result = run(project, stack.name)
+        (topic,) = of_type(result, "gcp:pubsub/topic:Topic")
+        (key,) = records_of_type(result, "gcp:kms/cryptoKey:CryptoKey")
+        (agent,) = [
+            s
+            for s in of_type(result, "gcp:projects/serviceIdentity:ServiceIdentity")
+            if s["service"] == "pubsub.googleapis.com"
+        ]
+        grants = [
+            g
+            for g in records_of_type(result, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
+            if g["name"].endswith("-pubsub-agent")
+        ]
+
+        assert agent and len(grants) == 1
+        assert grants[0]["inputs"]["cryptoKeyId"] == key["id"] == topic["kmsKeyName"]
+        assert grants[0]["inputs"]["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+        assert topic["messageStoragePolicy"]["allowedPersistenceRegions"] == [stack.region]
+
+
+# 21. The watcher's account may touch one object, add records under one prefix and publish on
+#     one topic, nothing project-wide. Replacing an object needs storage.objects.delete as well
+#     as create (https://cloud.google.com/storage/docs/access-control/iam-permissions), so
+#     objectUser, narrowed by an IAM condition on resource.name
+#     (https://cloud.google.com/storage/docs/access-control/iam#conditions; resource names
+#     projects/_/buckets/BUCKET/objects/OBJECT).
+@projects_of("gcp", watches)
+def test_the_watcher_may_write_only_its_switch_its_records_and_its_topic(project: Path) -> None:
+    plan = plan_of(project)
+    vendor_watch = watch(plan)
+    assert vendor_watch is not None
+    for stack in plan.stacks:
+        result = run(project, stack.name)
+        job = _watcher(result, "gcp:cloudrunv2/job:Job")
+        runner = job["template"]["template"]["serviceAccount"]
+        env = {e["name"]: e["value"] for e in job["template"]["template"]["containers"][0]["envs"]}
+        grants = [
+            g
+            for token in (
+                "gcp:storage/bucketIAMMember:BucketIAMMember",
+                "gcp:pubsub/topicIAMMember:TopicIAMMember",
+            )
+            for g in of_type(result, token)
+            if g["member"] == f"serviceAccount:{runner}"
+        ]
+        bucket = vendor_watch.switch_buckets[stack.region]
+        switch_object = f"projects/_/buckets/{bucket}/objects/{vendor_watch.switch_object}"
+        records = f"projects/_/buckets/{env['AUDIT_BUCKET']}/objects/vendor-switch/"
+
+        assert sorted((g.get("bucket", g.get("topic")), g["role"]) for g in grants) == sorted(
+            [
+                (bucket, "roles/storage.objectUser"),
+                (env["AUDIT_BUCKET"], "roles/storage.objectCreator"),
+                (vendor_watch.switch_topics[stack.region], "roles/pubsub.publisher"),
+            ]
+        )
+        conditions = {g["role"]: g.get("condition", {}).get("expression") for g in grants}
+        assert conditions["roles/storage.objectUser"] == f'resource.name == "{switch_object}"'
+        assert conditions["roles/storage.objectCreator"] == (
+            f'resource.name.startsWith("{records}")'
+        )
+        assert env["SWITCH_BUCKET"] == bucket and env["REGION"] == stack.region
+
+
+# 22. Absence conditions take whole minutes (pulumi-gcp monitoring
+#     AlertPolicyConditionConditionAbsent `duration`: "only values that are a multiple of a
+#     minute--e.g. 60s, 120s, or 300s --are supported"); a failed poll and a schedule that
+#     starts nothing both alert.
+@projects_of("gcp", watches)
+def test_a_failing_or_silent_vendor_watcher_alerts(project: Path) -> None:
+    assert "only values that are a multiple of a minute" in sdk_doc("monitoring", "_inputs")
+    for stack in plan_of(project).stacks:
+        result = run(project, stack.name)
+        (policy,) = [a for a in of_type(result, ALERT) if "vendor watcher" in a["displayName"]]
+        threshold = next(
+            c["conditionThreshold"] for c in policy["conditions"] if "conditionThreshold" in c
+        )
+        absent = next(c["conditionAbsent"] for c in policy["conditions"] if "conditionAbsent" in c)
+
+        assert 'metric.labels.result="failed"' in threshold["filter"]
+        assert 'resource.labels.job_name="' in threshold["filter"]
+        assert 'metric.labels.result="succeeded"' in absent["filter"]
+        assert int(absent["duration"].removesuffix("s")) % 60 == 0
+        assert policy["notificationChannels"]
+        (switched,) = [
+            a for a in of_type(result, ALERT) if "vendor route switched" in a["displayName"]
+        ]
+        assert (
+            'jsonPayload.event="drgen.vendor.switch"'
+            in switched["conditions"][0]["conditionMatchedLog"]["filter"]
+        )
+
+
+# 23. A live pattern's audit bucket is dual-region and the primary's stack creates it: the
+#     secondary's first deployment must not grant on it yet (see 3).
+def test_a_secondary_first_deployment_grants_no_records_on_the_primarys_audit_bucket(
+    tmp_path: Path,
+) -> None:
+    workload = make_workload(
+        1,
+        "gcp",
+        vendors=[
+            {"name": "anthropic", "model": "claude-sonnet", "role": "primary"},
+            {"name": "openai", "model": "gpt-4o", "role": "alternate"},
+        ],
+        degraded_mode="human",
+    )
+    plan, project = rendered(tmp_path, workload)
+    secondary = plan.secondary
+    audit = plan.component("audit_log")
+    assert secondary is not None and audit is not None and audit.replication == "dual-region"
+    config = project / f"Pulumi.{secondary.name}.yaml"
+    config.write_text(config.read_text() + f'  {plan.workload}:peer_deployed: "false"\n')
+
+    first = mock_run(project, secondary)
+
+    assert first["problems"] == []
+    grants = of_type(first, BUCKET_GRANT)
+    assert [g for g in grants if g["bucket"] == audit.global_name] == []
+    assert _watcher(first, "gcp:cloudrunv2/job:Job")  # the watcher itself is deployed
+
+
+def _records_grant_waits_for_its_bucket(result: dict[str, Any]) -> None:
+    """The watcher's grant on the audit bucket depends on the Bucket resource of that name."""
+    job = _watcher(result, "gcp:cloudrunv2/job:Job")
+    env = {e["name"]: e["value"] for e in job["template"]["template"]["containers"][0]["envs"]}
+    (bucket,) = [
+        b for b in records_of_type(result, BUCKET) if b["inputs"]["name"] == env["AUDIT_BUCKET"]
+    ]
+    waits_for = result["dependencies"][f"{BUCKET_GRANT} vendor-switch-records"]
+    assert f"{BUCKET} {bucket['name']}" in waits_for, waits_for
+
+
+# 25. A grant on a bucket that does not exist yet fails the deploy, and Pulumi orders creation
+#     only by what it can see: "Pulumi automatically tracks dependencies between resources when
+#     you supply an input argument that came from another resource's output properties"
+#     (https://www.pulumi.com/docs/iac/concepts/resources/options/dependson/); a bucket named by
+#     a plain string is created in parallel with its grant. The watcher's grant on this stack's
+#     audit bucket takes the name from the bucket's resource.
+@projects_of("gcp", watches)
+def test_the_watchers_record_grant_waits_for_the_audit_bucket(project: Path) -> None:
+    for stack in plan_of(project).stacks:
+        _records_grant_waits_for_its_bucket(run(project, stack.name))
+
+
+def test_the_primarys_record_grant_waits_for_its_dual_region_audit_bucket(
+    tmp_path: Path,
+) -> None:
+    workload = make_workload(
+        1,
+        "gcp",
+        vendors=[
+            {"name": "anthropic", "model": "claude-sonnet", "role": "primary"},
+            {"name": "openai", "model": "gpt-4o", "role": "alternate"},
+        ],
+        degraded_mode="human",
+    )
+    plan, project = rendered(tmp_path, workload)
+    audit = plan.component("audit_log")
+    assert audit is not None and audit.replication == "dual-region"
+
+    _records_grant_waits_for_its_bucket(mock_run(project, plan.primary))
+
+
+API_OF_MODULE = {
+    "bigtable": "bigtableadmin.googleapis.com",
+    "cloudrunv2": "run.googleapis.com",
+    "cloudscheduler": "cloudscheduler.googleapis.com",
+    "compute": "compute.googleapis.com",
+    "dns": "dns.googleapis.com",
+    "firestore": "firestore.googleapis.com",
+    "kms": "cloudkms.googleapis.com",
+    "monitoring": "monitoring.googleapis.com",
+    "pubsub": "pubsub.googleapis.com",
+    "secretmanager": "secretmanager.googleapis.com",
+    "serviceaccount": "iam.googleapis.com",
+    "sql": "sqladmin.googleapis.com",
+    "storage": "storage.googleapis.com",
+}
+"""The API behind each pulumi-gcp module the stacks use (`projects` is ServiceIdentity, served by
+Service Usage, which every project has on)."""
+
+
+# 24. A call to an API the project has not enabled is refused (403 SERVICE_DISABLED,
+#     https://cloud.google.com/service-usage/docs/enable-disable): the README's `gcloud services
+#     enable` line names the API of every resource the stacks declare.
+@projects_of("gcp")
+def test_the_readme_enables_every_api_the_stacks_call(project: Path) -> None:
+    line = re.search(r"gcloud services enable ([^`]*)`", (project / "README.md").read_text())
+    assert line is not None
+    enabled = set(line.group(1).split())
+    modules = {
+        r["type"].split(":")[1].split("/")[0]
+        for stack in plan_of(project).stacks
+        for r in run(project, stack.name)["resources"]
+        if r["type"].startswith("gcp:")
+    }
+
+    assert modules - {"projects"} <= API_OF_MODULE.keys(), modules
+    assert {API_OF_MODULE[m] for m in modules - {"projects"}} <= enabled

@@ -55,6 +55,7 @@ NAMED_INPUTS: dict[tuple[str, str], str] = {
     ("gcp:bigtable/instance:Instance", "clusters.clusterId"): "gcp.bigtable_cluster",
     ("gcp:firestore/database:Database", "name"): "gcp.firestore_database",
     ("gcp:compute/healthCheck:HealthCheck", "name"): "gcp.health_check",
+    ("gcp:pubsub/topic:Topic", "name"): "gcp.pubsub_topic",
 }
 """Which input of which resource carries a name drgen derives, and its row in NAME_LIMITS."""
 
@@ -146,7 +147,7 @@ def test_every_limit_cites_its_source() -> None:
 # Scheduler 64, KMS alias 256, Aurora cluster 63, DynamoDB 3-255, SQS queue 80, SNS topic 256,
 # EventBridge rule 64, CloudWatch alarm 255 and log group 512, RDS cluster parameter group 255
 # (also in botocore's service models), GCS 3-63, service account 6-30, Bigtable instance 6-33 and
-# cluster 6-30, Cloud Run job 63.
+# cluster 6-30, Cloud Run job 63, Pub/Sub topic 3-255.
 @pytest.mark.parametrize(
     ("limit", "shortest", "longest"),
     [
@@ -170,6 +171,7 @@ def test_every_limit_cites_its_source() -> None:
         ("gcp.bigtable_cluster", 6, 30),
         ("gcp.cloud_run_job", 1, 63),
         ("gcp.firestore_database", 4, 63),
+        ("gcp.pubsub_topic", 3, 255),
     ],
 )
 def test_the_table_holds_the_documented_lengths(limit: str, shortest: int, longest: int) -> None:
@@ -202,6 +204,9 @@ def test_the_table_holds_the_documented_lengths(limit: str, shortest: int, longe
         ("gcp.gcs_bucket", "my-google-bucket", True),
         ("gcp.gcs_bucket", "goog-x", True),
         ("gcp.service_account", "abc-d-", True),
+        ("gcp.pubsub_topic", "goog-switch", True),
+        ("gcp.pubsub_topic", "1-switch", True),
+        ("gcp.pubsub_topic", "a-vendor-switch-europe-west1", False),
     ],
 )
 def test_the_shapes_the_clouds_refuse(limit: str, name: str, refused: bool) -> None:

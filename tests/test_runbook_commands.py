@@ -118,6 +118,22 @@ GCLOUD: dict[str, Form] = {
         positionals=1,
         source="https://cloud.google.com/sdk/gcloud/reference/storage/ls",
     ),
+    "storage cat": form(
+        "--range --display-url --additional-headers",
+        positionals=1,
+        source="https://cloud.google.com/sdk/gcloud/reference/storage/cat",
+    ),
+    # `-` as the source reads standard input.
+    "storage cp": form(
+        "--content-type --cache-control --if-generation-match --no-clobber",
+        positionals=2,
+        source="https://cloud.google.com/sdk/gcloud/reference/storage/cp",
+    ),
+    "run jobs executions list": form(
+        f"--job --region {GCLOUD_LIST}",
+        "--job --region",
+        source="https://cloud.google.com/sdk/gcloud/reference/run/jobs/executions/list",
+    ),
     "storage sign-url": form(
         "--duration --impersonate-service-account --private-key-file --region --format",
         positionals=1,

@@ -35,11 +35,25 @@ class Watch(Frozen):
     good_polls: int
     """Consecutive operational polls before the switch moves back (no flapping)."""
     function: str
+    """The Lambda function (AWS) or Cloud Run job (GCP), and its schedule, in every region."""
     parameter: str
+    """AWS: the SSM parameter holding the switch."""
     topic: str
-    """The region's DR alert topic (alerts.py), which also carries every switch."""
+    """AWS: the region's DR alert topic (alerts.py), which also carries every switch."""
+    switch_buckets: dict[str, str]
+    """GCP: region -> the bucket holding that region's switch object (`switch_object`)."""
+    switch_object: str
+    """GCP: the object holding the switch, one per region's bucket."""
+    switch_topics: dict[str, str]
+    """GCP: region -> the Pub/Sub topic every switch is announced on (topics are per project)."""
     fallback_group: str | None
     """The gateway's model group to call while the switch says `alternate`, if any."""
+
+    @property
+    def task_timeout(self) -> int:
+        """Seconds one GCP poll may run: it ends before the next one starts (10 s to spare),
+        and at most 4 min, room for every request of a switch at its 10 s bound."""
+        return min(self.interval - 10, 240)
 
     @property
     def primary_page(self) -> dict[str, object]:
@@ -72,8 +86,28 @@ def watch(plan: DrPlan) -> Watch | None:
         function=f"{plan.workload}-vendor-watch",
         parameter=f"/drgen/{plan.workload}/vendor-route",
         topic=f"{plan.workload}-dr-alerts",
+        switch_buckets=_switch_buckets(plan) if plan.cloud == "gcp" else {},
+        switch_object="vendor-route.json",
+        switch_topics=(
+            {s.region: f"{plan.workload}-vendor-switch-{s.region}" for s in plan.stacks}
+            if plan.cloud == "gcp"
+            else {}
+        ),
         fallback_group=_fallback_group(plan),
     )
+
+
+def _switch_buckets(plan: DrPlan) -> dict[str, str]:
+    """`<workload>-route-<region>[-<suffix>]`: named like the component buckets (drgen.names),
+    with naming.suffix read off the audit bucket's name, so global bucket names stay unique."""
+    audit = plan.component("audit_log")
+    audit_names = audit.names if audit is not None else {}
+    buckets = {}
+    for stack in plan.stacks:
+        stem = f"{plan.workload}-audit-{stack.region}"
+        suffix = audit_names.get(stack.region, stem).removeprefix(stem)
+        buckets[stack.region] = f"{plan.workload}-route-{stack.region}{suffix}"
+    return buckets
 
 
 def _fallback_group(plan: DrPlan) -> str | None:

@@ -14,6 +14,7 @@ import feature_store
 import model_store
 import settings
 import vector_snapshots
+import vendor_watcher
 from storage import RegionalKey, Stack
 
 config = pulumi.Config()
@@ -51,6 +52,11 @@ stack = Stack(
 
 pulumi.export("role", role)
 pulumi.export("kms_key", stack.key.id)
+exports: dict[str, pulumi.Output[str]] = {}
 for module in (model_store, vector_snapshots, feature_store, audit_vault):
-    for name, value in module.deploy(stack).items():
-        pulumi.export(name, value)
+    exports.update(module.deploy(stack))
+# The watcher's record grant takes the audit bucket's name from its resource, so the grant waits
+# until this stack has created the bucket.
+exports.update(vendor_watcher.deploy(stack, audit_bucket=exports.get("audit_log_bucket")))
+for name, value in exports.items():
+    pulumi.export(name, value)
