@@ -130,7 +130,12 @@ def _review(entries: list[dict[str, Any]]) -> list[str]:
             "",
             f"### {entry['prompt']} → {entry['group']} ({entry['model']}): {entry['verdict']}",
             "",
-            f"- Latency: {entry.get('seconds', '-')} s",
+            f"- Latency: {entry.get('seconds', '-')} s through the failover"
+            + (
+                f", {entry['alternate_seconds']} s the alternate itself"
+                if "alternate_seconds" in entry
+                else ""
+            ),
         ]
         if entry.get("reference"):
             lines.append(f"- Reference: {_quoted(entry['reference'])}")
