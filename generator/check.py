@@ -495,8 +495,13 @@ def _failover_drilled(
     plan: DrPlan, evidence: Sequence[DrillRecord], today: datetime.date
 ) -> tuple[Verdict, str]:
     """How the newest vendor failover drill (`drgen drill --component vendors`) stands."""
+    # A run of every component without LiteLLM skips the failover: it neither drills nor fails.
     records = sorted(
-        (r for r in evidence if r.workload == plan.workload and r.component == "vendors"),
+        (
+            r
+            for r in evidence
+            if r.workload == plan.workload and r.component == "vendors" and r.outcome != "skipped"
+        ),
         key=lambda r: (r.finished, r.run_id),
     )
     if not records:

@@ -28,6 +28,7 @@ from drgen.plan import resolve
 from drgen.render import render
 from drgen.vendors import drill as vendor_drill
 from tests.conftest import ROOT
+from tests.drill_servers import aws_fixture, moto_endpoint_fixture  # noqa: F401 (fixtures)
 
 # The price list bundled with LiteLLM, set before its first import: no download, ever.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -313,6 +314,14 @@ def test_without_litellm_the_message_names_the_extra(
     result = CliRunner().invoke(main, ["drill", str(path), "--component", "vendors"])
     assert result.exit_code == 1
     assert "pip install 'drgen[vendors]'" in result.output
+    assert not (tmp_path / "drills").exists()
+    # In a run of every component the data drills stand; the failover shows as not drilled.
+    ctx = _context(path)
+    monkeypatch.chdir(tmp_path)
+    from drgen.drill.runner import _run_vendors
+
+    skipped = _run_vendors(ctx, live=False)
+    assert skipped.outcome == "skipped" and "drgen[vendors]" in skipped.failures[0]
 
 
 def test_dry_run_lists_the_router_steps_and_the_billed_requests(
@@ -356,6 +365,14 @@ def _record(outcome: str, finished: datetime.date, review: int = 0) -> DrillReco
         ([_record("pass", datetime.date(2026, 7, 1))], "at-risk", "older than the quarterly"),
         ([_record("fail", datetime.date(2026, 11, 1))], "unmet", "failover drill (r1) failed"),
         ([_record("error", datetime.date(2026, 11, 1))], "at-risk", "could not complete"),
+        (
+            [
+                _record("pass", datetime.date(2026, 11, 1)),
+                _record("skipped", datetime.date(2026, 11, 2)),
+            ],
+            "met",
+            "failover drilled on 2026-11-01",
+        ),
     ],
 )
 def test_check_judges_the_failover_drill_against_the_quarterly_calendar(
@@ -470,3 +487,33 @@ def test_the_runbook_names_the_alarms_the_watcher_deploys(tmp_path: Path) -> Non
     for alarm in alarms:
         assert f"`{alarm}`" in section
     assert "`/drgen/fraud-scoring/vendor-route`" in section
+
+
+def test_the_evidence_is_uploaded_under_the_audit_lock(aws: str, tmp_path: Path) -> None:
+    import boto3
+
+    # The fraud-scoring recovery region's audit bucket, as its stack leaves it: object lock on.
+    audit = "fraud-scoring-audit-us-west-2-fs01"
+    s3 = boto3.client("s3", region_name="us-west-2")
+    s3.create_bucket(
+        Bucket=audit,
+        ObjectLockEnabledForBucket=True,
+        CreateBucketConfiguration={"LocationConstraint": "us-west-2"},
+    )
+    s3.put_object_lock_configuration(
+        Bucket=audit,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}},
+        },
+    )
+    workload = ROOT / "examples/fraud-scoring/workload.yaml"
+    result = CliRunner().invoke(
+        main, ["drill", str(workload), "--component", "vendors", "--evidence", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    receipts = json.loads(next(tmp_path.glob("*.receipt.json")).read_text())
+    assert [r["lock"]["mode"] for r in receipts] == ["COMPLIANCE", "COMPLIANCE"]
+    assert all(r["url"].startswith(f"s3://{audit}/drgen-drills/fraud-scoring/") for r in receipts)
+    [record] = read_evidence(tmp_path)
+    assert (record.component, record.outcome) == ("vendors", "pass")

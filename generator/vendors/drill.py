@@ -277,7 +277,8 @@ def _step(litellm: Any, ctx: Context, config: GatewayConfig, failing: int) -> di
     except Exception as error:
         step["seconds"] = round(time.monotonic() - started, 3)
         step["answered_by"] = None
-        step["error"] = _short(str(error).strip().splitlines()[0], ERROR_MAX_CHARS)
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        step["error"] = _short(first, ERROR_MAX_CHARS)
         step["ok"] = expected is None and FORCED in str(error)
         if not step["ok"]:
             step["problem"] = (
