@@ -517,3 +517,51 @@ def test_the_evidence_is_uploaded_under_the_audit_lock(aws: str, tmp_path: Path)
     assert all(r["url"].startswith(f"s3://{audit}/drgen-drills/fraud-scoring/") for r in receipts)
     [record] = read_evidence(tmp_path)
     assert (record.component, record.outcome) == ("vendors", "pass")
+
+
+# The workload fields the drill reads
+
+
+@pytest.mark.parametrize(
+    ("lines", "where", "message"),
+    [
+        ("vendor_eval: ../prompts.jsonl\n", "vendor_eval", "must be a file inside the workload"),
+        ("vendor_eval: /etc/prompts.jsonl\n", "vendor_eval", "must be a file inside the workload"),
+        (
+            "vendors:\n  - {name: o, provider: openai, model: m, role: primary,"
+            " endpoint: 'http://10.0.0.5:8000/v1'}\n",
+            "vendors[0].endpoint",
+            "",
+        ),
+    ],
+)
+def test_bad_drill_inputs_are_located(tmp_path: Path, lines: str, where: str, message: str) -> None:
+    path = tmp_path / "workload.yaml"
+    path.write_text("name: chat-desk\ntier: 3\ncloud: aws\nregions: {primary: us-east-1}\n" + lines)
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f": {where}: " in result.output and message in result.output, result.output
+
+
+def test_a_model_served_beside_the_gateway_may_be_plain_http_on_loopback(tmp_path: Path) -> None:
+    path = _workload(
+        tmp_path,
+        "{name: openai, model: gpt-4o, role: primary}",
+        "{name: local, provider: openai, model: llama-3-8b, role: degraded,"
+        " endpoint: 'http://localhost:11434/v1', credential: {env: LOCAL_KEY}}",
+        extra="degraded_mode: smaller-model\n",
+    )
+    config = vendor_drill.gateway_config(resolve(load_workload(path)), "us-west-2")
+    assert config.entry("chat-desk-degraded")["litellm_params"]["api_base"] == (
+        "http://localhost:11434/v1"
+    )
+
+
+def test_live_without_the_vendors_component_is_a_message(tmp_path: Path) -> None:
+    path = _workload(
+        tmp_path,
+        "{name: openai, model: gpt-4o, role: primary}",
+        "{name: anthropic, model: claude-sonnet, role: alternate}",
+    )
+    result = CliRunner().invoke(main, ["drill", str(path), "--component", "models", "--live"])
+    assert result.exit_code == 1 and "add --component vendors" in result.output

@@ -134,10 +134,10 @@ def _vendors_wanted(sourced: SourcedWorkload, plan: DrPlan, path: Path, options:
     """Whether the vendor failover drill runs; refuse one that cannot run here before anything
     does (asked for by name without LiteLLM, --live without a readable prompt set)."""
     asked = VENDORS in options.components
-    if asked or options.live:
-        vendor_drill.require(plan, sourced.workload, path.parent, options.live)
     if options.live and options.components and not asked:
         raise DrgenError("--live sends prompts to the vendors: add --component vendors")
+    if asked or options.live:
+        vendor_drill.require(plan, sourced.workload, path.parent, options.live)
     return asked or (not options.components and bool(plan.vendors))
 
 
