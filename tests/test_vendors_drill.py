@@ -217,6 +217,7 @@ def test_live_prompts_are_answered_by_the_alternate_and_await_review(
     answers = {entry["prompt"]: entry for entry in vendors["review"]}
     assert answers["refund"]["answer"] == "Refunds end at 30 days (echo [redacted])."
     assert answers["refund"]["reference"] == "No: 30 days, then store credit"
+    assert answers["tone"]["asked"] == "Say hello."
     assert all(e["verdict"] == "needs review" and e["seconds"] > 0 for e in answers.values())
     assert all(0 < e["alternate_seconds"] <= e["seconds"] for e in answers.values())
     sent = [json.loads(request.get_data()) for request, _ in httpserver.log]
@@ -227,6 +228,7 @@ def test_live_prompts_are_answered_by_the_alternate_and_await_review(
     markdown = next(evidence.glob("*.md")).read_text()
     assert "Live answers: **needs review** (2 below" in markdown
     assert "> Refunds end at 30 days (echo [redacted])." in markdown
+    assert "- Asked: Can I get a refund after 40 days?" in markdown
     [record] = read_evidence(evidence)
     assert record.component == "vendors" and record.review == 2
 

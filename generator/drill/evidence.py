@@ -137,6 +137,8 @@ def _review(entries: list[dict[str, Any]]) -> list[str]:
                 else ""
             ),
         ]
+        if entry.get("asked"):
+            lines.append(f"- Asked: {_quoted(entry['asked'])}")
         if entry.get("reference"):
             lines.append(f"- Reference: {_quoted(entry['reference'])}")
         if entry.get("error"):

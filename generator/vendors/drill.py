@@ -44,6 +44,7 @@ DEFAULT_MAX_TOKENS = 512
 ANSWER_MAX_CHARS = 4000
 """Answers kept in the report, whole up to this length (the report says when one was cut)."""
 ERROR_MAX_CHARS = 500
+PROMPT_MAX_CHARS = 1000
 REQUEST_TIMEOUT = 60.0
 ROLES = ("system", "user", "assistant")
 
@@ -356,6 +357,8 @@ def _ask(
     ctx.record("litellm", "Router.completion", f"{_target(config, group)} ({prompt.id})", "prompt")
     entry: dict[str, Any] = {
         "prompt": prompt.id,
+        # The last question asked, for the person judging the answer.
+        "asked": _short(prompt.messages[-1][1], PROMPT_MAX_CHARS),
         "group": group,
         "model": config.model(group),
         "reference": prompt.reference,
