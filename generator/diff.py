@@ -349,7 +349,8 @@ def _chain_notes(before: tuple[str, ...], after: tuple[str, ...]) -> tuple[list[
         notes.append(f"degraded: {degraded[0][0]} -> {degraded[1][0]}")
         old.remove(degraded[0][0])
         new.remove(degraded[1][0])
-    removed = [entry for entry in old if entry not in new]
+    # A fallback promoted to primary is not lost: "primary: ..." says where it went.
+    removed = [entry for entry in old if entry not in new and entry != after[0]]
     notes += [f"fallback removed: {entry}" for entry in removed]
     notes += [f"fallback added: {entry}" for entry in new if entry not in old]
     kept_old = [entry for entry in old if entry in new]

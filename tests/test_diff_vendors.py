@@ -116,8 +116,20 @@ def test_dropping_the_degraded_mode_is_a_removed_fallback(tmp_path: Path) -> Non
             {"vendors": (ANTHROPIC.replace("alternate", "primary"), GEMINI)},
             [
                 "primary: openai/gpt-4o -> anthropic/claude-sonnet",
-                "fallback removed: anthropic/claude-sonnet",
                 "fallback added: gemini/gemini-2.5-flash",
+            ],
+        ),
+        (
+            {"vendors": (OPENAI, ANTHROPIC)},
+            {
+                "vendors": (
+                    ANTHROPIC.replace("alternate", "primary"),
+                    OPENAI.replace("primary", "alternate"),
+                )
+            },
+            [
+                "primary: openai/gpt-4o -> anthropic/claude-sonnet",
+                "fallback added: openai/gpt-4o",
             ],
         ),
         ({"vendors": ()}, {"vendors": (OPENAI,)}, ["gateway added: openai/gpt-4o"]),
