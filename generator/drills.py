@@ -83,7 +83,9 @@ def _scenarios(plan: DrPlan) -> list[tuple[str, tuple[str, ...], str, str | None
             (
                 f"{vendor.name} ({vendor.model}) is down for six hours",
                 (
-                    "How is the outage detected, and who switches traffic?",
+                    f"How is the outage detected (`drgen vendors status {plan.source}`, the"
+                    " failover switch: RUNBOOK.md, External AI vendors), and who switches"
+                    " traffic?",
                     "Switch to: " + (", then ".join(fallback) or "nothing is declared: decide"),
                     "Which answers change in quality, and who is told?",
                     "Are prompts and tool definitions portable to the fallback as they are?",
