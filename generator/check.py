@@ -106,7 +106,7 @@ def check(
         if evidence is not None:
             finding = _drilled(plan, component, finding, evidence, today)
         findings.append(finding)
-    findings += _vendors(plan, today, deprecation_window)
+    findings += _vendors(plan, today, deprecation_window, evidence)
     return CheckReport(
         workload=plan.workload,
         source=plan.source,
@@ -455,7 +455,12 @@ def _untimed(plan: DrPlan, rto: Estimate, drill: DrillRecord) -> bool:
 # Vendors
 
 
-def _vendors(plan: DrPlan, today: datetime.date, window: datetime.timedelta) -> list[Finding]:
+def _vendors(
+    plan: DrPlan,
+    today: datetime.date,
+    window: datetime.timedelta,
+    evidence: Sequence[DrillRecord] | None = None,
+) -> list[Finding]:
     findings = []
     for vendor in plan.vendors:
         subject = f"vendor {vendor.name}/{vendor.model} ({vendor.role})"
@@ -479,10 +484,48 @@ def _vendors(plan: DrPlan, today: datetime.date, window: datetime.timedelta) -> 
                 basis += "; no alternate vendor and no degraded_mode: an outage stops the workload"
             else:
                 basis += f"; outage fallback (gateway/litellm-<region>.yaml): {fallback}"
+                if evidence is not None and plan.tier <= 2:
+                    drilled, note = _failover_drilled(plan, evidence, today)
+                    verdict = _worst(verdict, drilled)
+                    basis = f"{note}; {basis}"
         if vendor.status_page is None:
             basis += "; no status page: `drgen vendors status` cannot confirm its outages"
         findings.append(Finding(subject, None, None, None, None, verdict, basis))
     return findings
+
+
+VENDOR_CALENDAR_DAYS = 92
+"""The vendor failover is exercised quarterly on tiers 0-2 (drills.py): older evidence is stale."""
+
+
+def _failover_drilled(
+    plan: DrPlan, evidence: Sequence[DrillRecord], today: datetime.date
+) -> tuple[Verdict, str]:
+    """How the newest vendor failover drill (`drgen drill --component vendors`) stands."""
+    # A run of every component without LiteLLM skips the failover: it neither drills nor fails.
+    records = sorted(
+        (
+            r
+            for r in evidence
+            if r.workload == plan.workload and r.component == "vendors" and r.outcome != "skipped"
+        ),
+        key=lambda r: (r.finished, r.run_id),
+    )
+    if not records:
+        return "at-risk", "failover never drilled: no report in --evidence"
+    last = records[-1]
+    age = (today - last.finished).days
+    if last.outcome == "fail":
+        return "unmet", f"the last failover drill ({last.run_id}) failed: see {last.file}"
+    if last.outcome != "pass":
+        return "at-risk", f"the last failover drill ({last.run_id}) could not complete: {last.file}"
+    if age > VENDOR_CALENDAR_DAYS:
+        return "at-risk", (
+            f"failover last drilled on {last.finished} ({age} days ago), older than the"
+            " quarterly calendar"
+        )
+    review = f"; {last.review} live answers await review in {last.file}" if last.review else ""
+    return "met", f"failover drilled on {last.finished} ({last.run_id}){review}"
 
 
 def _fallback(plan: DrPlan) -> str | None:

@@ -328,8 +328,9 @@ def check_command(
     "--component",
     "components",
     multiple=True,
-    type=click.Choice(["models", "vector_store", "feature_store", "audit_log"]),
-    help="Drill only this component (repeatable; default: all).",
+    type=click.Choice(["models", "vector_store", "feature_store", "audit_log", "vendors"]),
+    help="Drill only this component (repeatable; default: all). vendors: the gateway's"
+    " failover chain in LiteLLM's Router (needs drgen[vendors]).",
 )
 @click.option(
     "--evidence",
@@ -351,6 +352,12 @@ def check_command(
     show_default=True,
     help="Seconds after which a step still running is abandoned and recorded as timed out.",
 )
+@click.option(
+    "--live",
+    is_flag=True,
+    help="vendors: also send the workload's vendor_eval prompts to every alternate with the"
+    " real credentials (billed) and record the answers for a person to judge.",
+)
 def drill_command(
     workload: Path,
     region: str | None,
@@ -361,6 +368,7 @@ def drill_command(
     scratch_dsn: str | None,
     source_dsn: str | None,
     timeout: float,
+    live: bool,
 ) -> None:
     """Run the partial restore test against the deployed stacks and keep the evidence.
 
@@ -368,6 +376,8 @@ def drill_command(
     restore time, data age and throughput against the objectives, verifies integrity, removes
     the scratch resources (unless --keep), writes a JSON and a Markdown report with their
     SHA-256 into --evidence and uploads both into the recovery region's locked audit bucket.
+    The vendors drill fails the region's gateway models in turn (LiteLLM, offline) and proves
+    the next one answers; --live also has every alternate answer the prompt set.
     Exit 1 when any component fails or could not be drilled.
 
     \b
@@ -375,6 +385,7 @@ def drill_command(
       drgen drill workload.yaml --dry-run
       drgen drill workload.yaml --component models --component audit_log
       drgen drill workload.yaml --scratch-dsn postgresql://drill@scratch-db/postgres
+      drgen drill workload.yaml --component vendors --live
     """
     from drgen.drill.runner import Options, run_drill
 
@@ -388,6 +399,7 @@ def drill_command(
         scratch_dsn=scratch_dsn,
         source_dsn=source_dsn,
         timeout=timeout,
+        live=live,
     )
     outcome = run_drill(sourced, resolve(sourced), workload, options)
     for line in outcome.lines:

@@ -23,6 +23,7 @@ from drgen.durations import format_duration
 from drgen.errors import DrgenError
 from drgen.plan import DrPlan, StackPlan
 from drgen.render import render
+from drgen.vendors.gateway import Gateway, gateway
 from drgen.write import write_project
 
 Kind = Literal["added", "removed", "changed"]
@@ -103,16 +104,32 @@ class StackDiff:
 
 
 @dataclass(frozen=True)
+class ChainChange:
+    """A region's vendor failover chain before and after: no resource shows it (it lives in the
+    gateway config), yet a removed fallback is what a reviewer must not miss."""
+
+    stack: str
+    before: tuple[str, ...]
+    """The primary, then what the gateway falls back to, in order; the degraded mode last."""
+    after: tuple[str, ...]
+    notes: tuple[str, ...]
+    """What changed, in words: `fallback removed: ...`, `alternate added: ...`, `reordered`."""
+    removed: tuple[str, ...] = ()
+    """Fallbacks the chain no longer has (alternates, the degraded model or mode)."""
+
+
+@dataclass(frozen=True)
 class WorkloadDiff:
     workload: str
     base: str
     head: str
     plan: tuple[PropertyChange, ...]
     stacks: tuple[StackDiff, ...]
+    vendors: tuple[ChainChange, ...] = ()
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.plan) or any(s.resources for s in self.stacks)
+        return bool(self.plan) or bool(self.vendors) or any(s.resources for s in self.stacks)
 
     @property
     def refused(self) -> tuple[tuple[str, ResourceChange], ...]:
@@ -271,7 +288,97 @@ def compare(base: Side, head: Side, before: Resources, after: Resources) -> Work
         head=head.label,
         plan=tuple(_property_changes(plan_summary(base.plan), plan_summary(head.plan))),
         stacks=tuple(stacks),
+        vendors=chain_changes(base.plan, head.plan),
     )
+
+
+def chain_changes(base: DrPlan | None, head: DrPlan | None) -> tuple[ChainChange, ...]:
+    """Per stack, the vendor failover chain and router settings that changed. Pure."""
+    gateways = [_gateways(plan) for plan in (base, head)]
+    roles = {s.name: s.role for plan in (base, head) if plan is not None for s in plan.stacks}
+    changes = []
+    for name in sorted(
+        set(gateways[0]) | set(gateways[1]), key=lambda n: (roles[n] != "primary", n)
+    ):
+        old, new = gateways[0].get(name), gateways[1].get(name)
+        before, after = _chain(old), _chain(new)
+        notes, removed = _chain_notes(before, after)
+        notes += _settings_notes(old, new)
+        if notes:
+            changes.append(ChainChange(name, before, after, tuple(notes), tuple(removed)))
+    return tuple(changes)
+
+
+def _gateways(plan: DrPlan | None) -> dict[str, Gateway]:
+    if plan is None:
+        return {}
+    return {s.name: g for s in plan.stacks if (g := gateway(plan, s)) is not None}
+
+
+def _chain(settings: Gateway | None) -> tuple[str, ...]:
+    """What answers, in the order the gateway tries it: each model where it is called, then the
+    degraded mode when it is not a model."""
+    if settings is None:
+        return ()
+    chain = []
+    for n, deployment in enumerate(settings.deployments):
+        where = next((v for k, v in sorted(deployment.params.items()) if k != "api_key"), None)
+        label = deployment.model + (f" ({where})" if where else "")
+        degraded = settings.degraded_in_gateway and n == len(settings.deployments) - 1 and n > 0
+        chain.append(f"degraded model {label}" if degraded else label)
+    if settings.degraded_mode and not settings.degraded_in_gateway:
+        chain.append(f"degraded mode {settings.degraded_mode}")
+    return tuple(chain)
+
+
+def _chain_notes(before: tuple[str, ...], after: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """What changed in words, and the fallbacks no longer there (a changed degraded mode is a
+    change, not a removal)."""
+    if before == after:
+        return [], []
+    if not before:
+        return ["gateway added: " + " -> ".join(after)], []
+    if not after:
+        return ["gateway removed: no vendor failover"], list(before[1:])
+    notes = []
+    if before[0] != after[0]:
+        notes.append(f"primary: {before[0]} -> {after[0]}")
+    old, new = list(before[1:]), list(after[1:])
+    degraded = [[e for e in side if e.startswith(DEGRADED)] for side in (old, new)]
+    if all(len(found) == 1 for found in degraded) and degraded[0] != degraded[1]:
+        notes.append(f"degraded: {degraded[0][0]} -> {degraded[1][0]}")
+        old.remove(degraded[0][0])
+        new.remove(degraded[1][0])
+    # A fallback promoted to primary is not lost: "primary: ..." says where it went.
+    removed = [entry for entry in old if entry not in new and entry != after[0]]
+    notes += [f"fallback removed: {entry}" for entry in removed]
+    notes += [f"fallback added: {entry}" for entry in new if entry not in old]
+    kept_old = [entry for entry in old if entry in new]
+    kept_new = [entry for entry in new if entry in old]
+    if kept_old != kept_new:
+        notes.append("fallbacks reordered: " + " -> ".join(kept_new))
+    return notes, removed
+
+
+DEGRADED = ("degraded mode ", "degraded model ")
+
+
+ROUTER_SETTINGS = ("num_retries", "allowed_fails", "cooldown_time", "health_check_interval")
+
+
+def _settings_notes(old: Gateway | None, new: Gateway | None) -> list[str]:
+    if old is None or new is None:
+        return []
+    notes = []
+    for key in ROUTER_SETTINGS:
+        before, after = getattr(old, key), getattr(new, key)
+        if before != after:
+            notes.append(f"{key}: {_setting(before)} -> {_setting(after)}")
+    return notes
+
+
+def _setting(value: int | None) -> str:
+    return "off" if value is None else str(value)
 
 
 def plan_summary(plan: DrPlan | None) -> dict[str, Any]:

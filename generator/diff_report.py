@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from drgen.diff import ResourceChange, StackDiff, WorkloadDiff
+from drgen.diff import ChainChange, ResourceChange, StackDiff, WorkloadDiff
 
 SIGNS = {"added": "+", "removed": "-", "changed": "~"}
 COLOURS = {"added": "green", "removed": "red", "changed": "yellow"}
@@ -28,6 +28,11 @@ def as_json(diffs: list[WorkloadDiff]) -> str:
                 {"stack": stack, "type": change.type, "name": change.name, "why": change.refused}
                 for stack, change in diff.refused
             ],
+            "fallbacks_removed": [
+                {"stack": chain.stack, "fallback": fallback}
+                for chain in diff.vendors
+                for fallback in chain.removed
+            ],
             **dataclasses.asdict(diff),
         }
         for diff in diffs
@@ -45,6 +50,15 @@ def as_text(diffs: list[WorkloadDiff]) -> str:
             continue
         for prop in diff.plan:
             lines.append(f"  {prop.path}: {_short(prop.before)} -> {_short(prop.after)}")
+        for chain in diff.vendors:
+            lines.append(f"  vendor failover in {chain.stack}:")
+            lines.append(f"    before: {_chain(chain.before, ' -> ')}")
+            lines.append(f"    after:  {_chain(chain.after, ' -> ')}")
+            for note in chain.notes:
+                removed = note.startswith(("fallback removed", "gateway removed"))
+                lines.append(
+                    click.style(f"    !! {note.upper()}", fg="red") if removed else f"    {note}"
+                )
         for where, destroyed in diff.destroys_state:
             lines.append(
                 click.style(
@@ -139,9 +153,22 @@ def _markdown_summary(diff: WorkloadDiff) -> str:
             f"> [!WARNING]\n> **CANNOT APPLY**: `{refused.name}` (`{refused.type}`) in stack"
             f" `{where}`: {refused.refused}.\n"
         )
+    for chain in diff.vendors:
+        for fallback in chain.removed:
+            out.append(
+                f"> [!WARNING]\n> **FALLBACK REMOVED**: `{fallback}` no longer backs"
+                f" `{chain.before[0]}` in stack `{chain.stack}`: an outage of the primary now"
+                " falls back to "
+                + (_chain(chain.after[1:]) if chain.after[1:] else "nothing")
+                + ".\n"
+            )
     if diff.plan:
         out.append("| plan | before | after |\n|---|---|---|")
         out += [f"| {c.path} | {_cell(c.before)} | {_cell(c.after)} |" for c in diff.plan]
+        out.append("")
+    if diff.vendors:
+        out.append("| vendor failover | before | after | what changed |\n|---|---|---|---|")
+        out += [_markdown_chain(chain) for chain in diff.vendors]
         out.append("")
     out += [
         f"- `{stack.name}` ({stack.role}): "
@@ -149,6 +176,26 @@ def _markdown_summary(diff: WorkloadDiff) -> str:
         for stack in diff.stacks
     ]
     return "\n".join(out) + "\n"
+
+
+def _chain(chain: tuple[str, ...], arrow: str = " → ") -> str:
+    return arrow.join(chain) if chain else "(no gateway)"
+
+
+def _markdown_chain(chain: ChainChange) -> str:
+    def escaped(text: str) -> str:
+        return text.replace("|", "\\|").replace("`", "'")
+
+    notes = "<br>".join(
+        f"**{escaped(note)}**"
+        if note.startswith(("fallback removed", "gateway removed"))
+        else escaped(note)
+        for note in chain.notes
+    )
+    return (
+        f"| `{chain.stack}` | {escaped(_chain(chain.before))} | {escaped(_chain(chain.after))}"
+        f" | {notes} |"
+    )
 
 
 def _markdown_details(diff: WorkloadDiff, stack: StackDiff) -> str:

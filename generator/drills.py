@@ -19,7 +19,8 @@ class Drill:
     steps: tuple[str, ...]
     measure: str
     command: str | None = None
-    """The `drgen drill` command that runs a partial restore and keeps its evidence."""
+    """The `drgen drill` command that runs it (a partial restore, the vendor failover) and keeps
+    its evidence."""
 
 
 def drill_calendar(plan: DrPlan) -> tuple[Drill, ...]:
@@ -27,8 +28,8 @@ def drill_calendar(plan: DrPlan) -> tuple[Drill, ...]:
     Tier 2: quarterly tabletop and semi-annual partial restore. Tier 3: an annual tabletop."""
     tabletop: Cadence = "annual" if plan.tier == 3 else "quarterly"
     drills = [
-        Drill(tabletop, "tabletop", title, steps, measure)
-        for title, steps, measure in _scenarios(plan)
+        Drill(tabletop, "tabletop", title, steps, measure, command)
+        for title, steps, measure, command in _scenarios(plan)
     ]
     if plan.tier <= 2:
         drills += [_restore_test(plan, c) for c in plan.components if c.component != "prompts"]
@@ -37,7 +38,7 @@ def drill_calendar(plan: DrPlan) -> tuple[Drill, ...]:
     return tuple(drills)
 
 
-def _scenarios(plan: DrPlan) -> list[tuple[str, tuple[str, ...], str]]:
+def _scenarios(plan: DrPlan) -> list[tuple[str, tuple[str, ...], str, str | None]]:
     primary = plan.primary.region
     secondary = plan.secondary.region if plan.secondary else None
     rto = plan.objectives.rto_seconds
@@ -46,7 +47,7 @@ def _scenarios(plan: DrPlan) -> list[tuple[str, tuple[str, ...], str]]:
     ) + f"RPO {format_duration(plan.objectives.rpo_seconds)}"
     audit = plan.component("audit_log")
     retention = str(audit.params["retention"]) if audit else "their retention"
-    scenarios = [
+    scenarios: list[tuple[str, tuple[str, ...], str, str | None]] = [
         (
             f"{primary} is lost for a day",
             (
@@ -59,6 +60,7 @@ def _scenarios(plan: DrPlan) -> list[tuple[str, tuple[str, ...], str]]:
                 else "There is no secondary region: what does the business do meanwhile?",
             ),
             f"the walk-through fits the objectives ({objectives})",
+            None,
         ),
         (
             "ransomware deletes or encrypts the model and audit buckets",
@@ -69,6 +71,7 @@ def _scenarios(plan: DrPlan) -> list[tuple[str, tuple[str, ...], str]]:
                 "Restore the newest clean model version: from where, by whom, how long?",
             ),
             "every step names a person and a copy the attacker could not reach",
+            None,
         ),
     ]
     primaries = [v for v in plan.vendors if v.role == "primary"]
@@ -80,12 +83,17 @@ def _scenarios(plan: DrPlan) -> list[tuple[str, tuple[str, ...], str]]:
             (
                 f"{vendor.name} ({vendor.model}) is down for six hours",
                 (
-                    "How is the outage detected, and who switches traffic?",
+                    f"How is the outage detected (`drgen vendors status {plan.source}`, the"
+                    " failover switch: RUNBOOK.md, External AI vendors), and who switches"
+                    " traffic?",
                     "Switch to: " + (", then ".join(fallback) or "nothing is declared: decide"),
                     "Which answers change in quality, and who is told?",
                     "Are prompts and tool definitions portable to the fallback as they are?",
                 ),
                 "time to switch, and the quality check on the fallback's answers",
+                # The gateway's chain, failed model by model in LiteLLM's Router; --live adds
+                # the team's prompts answered by each alternate, for a person to judge.
+                f"drgen drill {plan.source} --component vendors --evidence drills/",
             )
         )
         if vendor.deprecation:
@@ -98,6 +106,7 @@ def _scenarios(plan: DrPlan) -> list[tuple[str, tuple[str, ...], str]]:
                         "Exit: can prompts, fine-tuning data and logs leave the vendor today?",
                     ),
                     "a tested replacement in place before the retirement date",
+                    None,
                 )
             )
     return scenarios

@@ -280,6 +280,12 @@ class Workload(Strict):
         description="How the workload serves when every vendor is down; smaller-model: the"
         " vendor with role degraded, the gateway's last fallback.",
     )
+    vendor_eval: str | None = Field(
+        default=None,
+        description="Prompt evaluation set for `drgen drill --component vendors --live`: a JSONL"
+        " file of the team's prompts, relative to workload.yaml; each is sent to every alternate"
+        " with real credentials and the answers are recorded for a person to judge.",
+    )
     endpoint: Endpoint | None = Field(
         default=None,
         validate_default=True,
@@ -430,6 +436,13 @@ class Workload(Strict):
             )
             _report(info, [(("vendors", degraded[0], "role"), message)])
         return mode
+
+    @field_validator("vendor_eval")
+    @classmethod
+    def _vendor_eval_inside(cls, path: str | None, info: ValidationInfo) -> str | None:
+        if path is not None:
+            _report(info, _prompts_path_problems(path, ("vendor_eval",), "file"))
+        return path
 
     @field_validator("endpoint")
     @classmethod

@@ -12,9 +12,11 @@ from typing import Any, Literal
 from drgen.plan import ComponentPlan, DrPlan
 from drgen.schema import Workload
 
-Effect = Literal["read", "scratch", "evidence", "refusal-probe"]
+Effect = Literal["read", "scratch", "evidence", "refusal-probe", "mock", "prompt"]
 """What a call does: reads production, creates/removes a scratch resource, adds the run's
-evidence to the locked audit bucket, or asks to delete a locked record (which must be refused)."""
+evidence to the locked audit bucket, asks to delete a locked record (which must be refused),
+runs in this process against mocks (nothing leaves the machine), or sends an evaluation prompt
+to a vendor (a billed request that changes nothing)."""
 
 Outcome = Literal["pass", "fail", "error", "skipped"]
 """pass: restored and verified; fail: it ran and found a problem; error: it could not run;
@@ -39,6 +41,12 @@ PRACTICES = {
         "NIST SP 800-34 3.5 (tests and exercises)",
         "DORA Art. 24 (testing programme)",
         "FFIEC BCM testing (records integrity)",
+    ),
+    "vendors": (
+        "NIST SP 800-34 3.5 (tests and exercises)",
+        "DORA Art. 25 (scenario-based test)",
+        "DORA Art. 28(8) (exit strategies for ICT third-party services)",
+        "FFIEC BCM testing (third-party service providers)",
     ),
 }
 """The practices each component's drill serves, cited in the evidence."""
@@ -87,6 +95,8 @@ class Result:
     cleanup: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     practices: tuple[str, ...] = ()
+    review: list[dict[str, Any]] = field(default_factory=list)
+    """Answers a person must judge (the vendor drill's --live prompts); never passed by drgen."""
 
     def fail(self, message: str) -> None:
         """Record a problem found by the drill (the restore ran, the result is wrong)."""

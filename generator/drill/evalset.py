@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 from drgen.drill.base import DrillError
 from drgen.files import read_at_most
@@ -23,6 +24,8 @@ EVAL_MAX_BYTES = 16 * 1024 * 1024
 
 DISTANCES = {"l2": "<->", "cosine": "<=>", "ip": "<#>"}
 """pgvector's distance operators."""
+
+T = TypeVar("T")
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$")
 
@@ -40,28 +43,42 @@ class EvalQuery:
 
 def read_eval(workload_dir: Path, relative: str) -> tuple[EvalQuery, ...]:
     """Parse the evaluation set; raise `DrillError` naming the file and line of any problem."""
+    queries = tuple(read_jsonl(workload_dir, relative, EVAL_MAX_BYTES, _query))
+    if not queries:
+        raise DrillError(f"{relative}: no queries")
+    return queries
+
+
+def read_jsonl(
+    workload_dir: Path, relative: str, max_bytes: int, parse: Callable[[Any], T]
+) -> list[T]:
+    """Each non-blank line of a JSON Lines file inside the workload's folder, parsed by `parse`;
+    raise `DrillError` naming the file, and the line of any problem (`parse` raises ValueError,
+    TypeError or KeyError). Never through a symbolic link, never more than `max_bytes`."""
     path = _inside(workload_dir, relative)
     try:
-        data = read_at_most(path, EVAL_MAX_BYTES)
+        data = read_at_most(path, max_bytes)
     except OSError as error:
         raise DrillError(f"{relative}: cannot be read: {error.strerror or error}") from None
-    if len(data) > EVAL_MAX_BYTES:
-        raise DrillError(f"{relative}: over {EVAL_MAX_BYTES // 2**20} MiB")
+    if len(data) > max_bytes:
+        raise DrillError(f"{relative}: over {_size(max_bytes)}")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise DrillError(f"{relative}: not UTF-8 text") from None
-    queries = []
+    parsed = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            queries.append(_query(json.loads(line)))
+            parsed.append(parse(json.loads(line)))
         except (ValueError, TypeError, KeyError) as error:
             raise DrillError(f"{relative}:{number}: {error}") from None
-    if not queries:
-        raise DrillError(f"{relative}: no queries")
-    return tuple(queries)
+    return parsed
+
+
+def _size(limit: int) -> str:
+    return f"{limit // 2**20} MiB" if limit >= 2**20 else f"{limit // 2**10} KiB"
 
 
 def _inside(workload_dir: Path, relative: str) -> Path:

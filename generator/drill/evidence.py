@@ -60,6 +60,7 @@ def as_markdown(payload: dict[str, Any]) -> bytes:
         f"# Restore drill: {payload['workload']} ({payload['run_id']})",
         "",
         f"- Verdict: **{payload['verdict']}**",
+        *_review_line(payload),
         f"- Workload file: `{payload['workload_file']}` (SHA-256 `{payload['workload_sha256']}`,"
         f" commit `{payload['git_commit'] or 'not in git'}`)",
         f"- Run by: {payload['operator']}; from {payload['started']} to {payload['finished']}",
@@ -85,12 +86,70 @@ def as_markdown(payload: dict[str, Any]) -> bytes:
         for key, value in sorted(c["integrity"].items()):
             lines.append(f"- Integrity, {key}: {json.dumps(value, default=str)}")
         for key, value in sorted(c["measurements"].items()):
-            lines.append(f"- Measured, {key}: {json.dumps(value, default=str)}")
+            if key != "steps":  # a table below
+                lines.append(f"- Measured, {key}: {json.dumps(value, default=str)}")
         lines += [f"- Scratch: {s}" for s in c["scratch"]]
         lines += [f"- Cleanup: {s}" for s in c["cleanup"]]
         lines += [f"- **Failure**: {s}" for s in c["failures"]]
+        lines += _steps(c.get("measurements", {}).get("steps"))
+        lines += _review(c.get("review") or [])
     lines += ["", "## Calls made", ""] + [f"- `{call}`" for call in payload["calls"]]
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _review_line(payload: dict[str, Any]) -> list[str]:
+    answers = sum(len(c.get("review") or []) for c in payload["components"])
+    if not answers:
+        return []
+    return [f"- Live answers: **needs review** ({answers} below; drgen never judges their content)"]
+
+
+def _steps(steps: Any) -> list[str]:
+    """The vendor drill's failover steps: which groups were failing, which answered."""
+    if not isinstance(steps, list) or not steps:
+        return []
+    lines = [
+        "",
+        "| failing | expected | answered by | seconds | proven |",
+        "|---|---|---|---|---|",
+    ]
+    for step in steps:
+        lines.append(
+            f"| {', '.join(step['failing'])} | {step['expected']}"
+            f" | {step.get('answered_by') or 'error'} | {step.get('seconds', '-')}"
+            f" | {'yes' if step['ok'] else '**no**'} |"
+        )
+    return lines
+
+
+def _review(entries: list[dict[str, Any]]) -> list[str]:
+    """Live answers, each with its prompt and reference, for a person to judge."""
+    lines = []
+    for entry in entries:
+        lines += [
+            "",
+            f"### {entry['prompt']} → {entry['group']} ({entry['model']}): {entry['verdict']}",
+            "",
+            f"- Latency: {entry.get('seconds', '-')} s through the failover"
+            + (
+                f", {entry['alternate_seconds']} s the alternate itself"
+                if "alternate_seconds" in entry
+                else ""
+            ),
+        ]
+        if entry.get("asked"):
+            lines.append(f"- Asked: {_quoted(entry['asked'])}")
+        if entry.get("reference"):
+            lines.append(f"- Reference: {_quoted(entry['reference'])}")
+        if entry.get("error"):
+            lines.append(f"- **No answer**: {_quoted(entry['error'])}")
+        else:
+            lines += ["", *(f"> {line}" for line in str(entry["answer"]).splitlines())]
+    return lines
+
+
+def _quoted(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _span(seconds: float | None) -> str:
@@ -122,6 +181,8 @@ class DrillRecord:
     file: str
     region: str | None = None
     """Where the drill restored (reports before this field was read say nothing)."""
+    review: int = 0
+    """Live answers awaiting a person's judgement (the vendor drill's --live)."""
 
 
 def read_evidence(folder: Path) -> list[DrillRecord]:
@@ -157,6 +218,7 @@ def read_evidence(folder: Path) -> list[DrillRecord]:
                     data_age_seconds=c["data_age_seconds"],
                     file=str(path),
                     region=c.get("region"),
+                    review=len(c.get("review") or []),
                 )
             )
     return records

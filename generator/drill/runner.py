@@ -22,18 +22,21 @@ from typing import Any
 
 from drgen import __version__
 from drgen.drill import audit_log, bigtable, dynamodb, firestore, models, pgvector, snapshots
-from drgen.drill.base import Call, Context, DrillError, Result, new_result
+from drgen.drill.base import PRACTICES, Call, Context, DrillError, Result, new_result
 from drgen.drill.buckets import EVIDENCE_PREFIX, bucket, explain, store
 from drgen.drill.evidence import as_json, as_markdown, report_payload, sha256
 from drgen.errors import DrgenError
 from drgen.loader import SourcedWorkload
 from drgen.plan import ComponentPlan, DrPlan
+from drgen.vendors import drill as vendor_drill
 
 Module = tuple[
     Callable[[Context, ComponentPlan], list[Call]], Callable[[Context, ComponentPlan, Result], None]
 ]
 
 DRILLABLE = ("models", "vector_store", "feature_store", "audit_log")
+VENDORS = "vendors"
+"""The vendor failover drill (drgen.vendors.drill): not a component of the plan, drilled alike."""
 
 
 def module_for(plan: DrPlan, component: ComponentPlan) -> Module | str:
@@ -67,6 +70,8 @@ class Options:
     scratch_dsn: str | None = None
     source_dsn: str | None = None
     timeout: float = 3600.0
+    live: bool = False
+    """Vendors: also send the prompt evaluation set to every alternate with real credentials."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class Outcome:
 def run_drill(sourced: SourcedWorkload, plan: DrPlan, path: Path, options: Options) -> Outcome:
     region = _region(plan, options.region)
     wanted = _components(plan, options.components)
+    vendors = _vendors_wanted(sourced, plan, path, options)
     # Lowercase letters and digits only: valid in every name the drill gives a scratch resource.
     run_id = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dt%H%M%Sz") + secrets.token_hex(2)
     ctx = Context(
@@ -94,9 +100,11 @@ def run_drill(sourced: SourcedWorkload, plan: DrPlan, path: Path, options: Optio
         source_dsn=options.source_dsn,
     )
     if options.dry_run:
-        return Outcome("dry-run", tuple(_dry_run(ctx, wanted)))
+        return Outcome("dry-run", tuple(_dry_run(ctx, wanted, vendors, options.live)))
     started = ctx.now()
     results = [_run_one(ctx, component) for component in wanted]
+    if vendors:
+        results.append(_run_vendors(ctx, options.live))
     meta = _meta(ctx, path, started)
     payload = report_payload(meta, results, ctx.calls)
     return Outcome(payload["verdict"], tuple(_write_evidence(ctx, payload, options.evidence)))
@@ -117,7 +125,7 @@ def _components(plan: DrPlan, asked: tuple[str, ...]) -> list[ComponentPlan]:
     present = [c for c in plan.components if c.component in DRILLABLE]
     if not asked:
         return present
-    names = [c.component for c in present]
+    names = [c.component for c in present] + ([VENDORS] if plan.vendors else [])
     unknown = [a for a in asked if a not in names]
     if unknown:
         raise DrgenError(
@@ -126,7 +134,18 @@ def _components(plan: DrPlan, asked: tuple[str, ...]) -> list[ComponentPlan]:
     return [c for c in present if c.component in asked]
 
 
-def _dry_run(ctx: Context, wanted: list[ComponentPlan]) -> list[str]:
+def _vendors_wanted(sourced: SourcedWorkload, plan: DrPlan, path: Path, options: Options) -> bool:
+    """Whether the vendor failover drill runs; refuse one that cannot run here before anything
+    does (asked for by name without LiteLLM, --live without a readable prompt set)."""
+    asked = VENDORS in options.components
+    if options.live and options.components and not asked:
+        raise DrgenError("--live sends prompts to the vendors: add --component vendors")
+    if asked or options.live:
+        vendor_drill.require(plan, sourced.workload, path.parent, options.live)
+    return asked or (not options.components and bool(plan.vendors))
+
+
+def _dry_run(ctx: Context, wanted: list[ComponentPlan], vendors: bool, live: bool) -> list[str]:
     lines = [f"drill {ctx.plan.workload} in {ctx.region} (run {ctx.run_id}); calls it would make:"]
     for component in wanted:
         module = module_for(ctx.plan, component)
@@ -135,6 +154,12 @@ def _dry_run(ctx: Context, wanted: list[ComponentPlan]) -> list[str]:
             lines.append(f"  skipped: {module}")
             continue
         lines += [f"  {call}" for call in module[0](ctx, component)]
+    if vendors:
+        lines.append(f"{VENDORS}:")
+        try:
+            lines += [f"  {call}" for call in vendor_drill.calls(ctx, live)]
+        except DrillError as problem:
+            raise DrgenError(str(problem)) from None
     lines.append("evidence:")
     if ctx.plan.cloud == "aws":
         lines.append(f"  {Call('sts', 'GetCallerIdentity', 'caller')}")
@@ -171,6 +196,32 @@ def _run_one(ctx: Context, component: ComponentPlan) -> Result:
             result.error(str(failure))
         except Exception as error:  # a cloud or database client's error: recorded, not raised
             result.error(_describe(ctx, error))
+    result.finished = ctx.now().isoformat(timespec="seconds")
+    return result
+
+
+def _run_vendors(ctx: Context, live: bool) -> Result:
+    result = Result(
+        component=VENDORS,
+        engine=None,
+        region=ctx.region,
+        started=ctx.now().isoformat(timespec="seconds"),
+        practices=PRACTICES[VENDORS],
+    )
+    missing = vendor_drill.litellm_missing()
+    if missing is not None:
+        # Only in a run of every component (asked for by name, it stops before anything runs):
+        # the data drills stand, and `drgen check` still shows the failover as not drilled.
+        result.outcome = "skipped"
+        result.failures.append(missing)
+        result.finished = result.started
+        return result
+    try:
+        vendor_drill.run(ctx, result, live)
+    except DrillError as failure:
+        result.error(str(failure))
+    except Exception as error:  # LiteLLM's own errors: recorded, not raised
+        result.error(f"{type(error).__name__}: {error}")
     result.finished = ctx.now().isoformat(timespec="seconds")
     return result
 

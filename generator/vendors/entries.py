@@ -58,7 +58,8 @@ STATUS_URL = (
     r"^(https://[A-Za-z0-9.-]+(:[0-9]{1,5})?|http://(127\.0\.0\.1|localhost)(:[0-9]{1,5})?)"
     r"(/[A-Za-z0-9._~/-]*)?$"
 )
-"""A status page: HTTPS, or plain HTTP on the loopback interface (recorded pages in tests)."""
+"""A status page or API base: HTTPS, or plain HTTP on the loopback interface, which never leaves
+the host (a model served beside the gateway, recorded pages and stand-in servers in tests)."""
 
 
 class Vendor(Strict):
@@ -93,8 +94,9 @@ class Vendor(Strict):
     )
     endpoint: str | None = Field(
         default=None,
-        pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$",
-        description="API base URL (HTTPS); required for azure (the resource's endpoint).",
+        pattern=STATUS_URL,
+        description="API base URL: HTTPS, or plain HTTP on the loopback interface (a model"
+        " served beside the gateway); required for azure (the resource's endpoint).",
     )
     status_page: str | None = Field(
         default=None,
