@@ -214,13 +214,19 @@ def test_timeout_is_recorded_and_the_scratch_removed(
     assert not [n for n in names if n.startswith("drgen_drill")]
 
 
-def test_without_scratch_dsn_the_drill_says_what_it_needs(
-    workload: Path, run_cli: Any, tmp_path: Path
-) -> None:
-    run_cli("drill", str(workload), "--component", "vector_store", "--evidence", "out")
-    vectors = _report(tmp_path / "out")["components"][0]
-    assert vectors["outcome"] == "skipped"
-    assert "--scratch-dsn" in vectors["failures"][0]
+def test_restore_options_that_contradict_are_refused(workload: Path, run_cli: Any) -> None:
+    dump = run_cli("drill", str(workload), "--restore", "dump", "--dry-run")
+    assert dump.exit_code == 1
+    assert "--restore dump needs --scratch-dsn" in dump.stderr
+    cloud = run_cli("drill", str(workload), "--restore", "cloud", "--scratch-dsn", "host=x")
+    assert cloud.exit_code == 1
+    assert "drop the --*-dsn options" in cloud.stderr
+
+
+def test_without_scratch_dsn_the_cloud_restores(workload: Path, run_cli: Any) -> None:
+    result = run_cli("drill", str(workload), "--component", "vector_store", "--dry-run")
+    assert "  backup StartRestoreJob drgen-drill-vectors-" in result.output
+    assert "pg_dump" not in result.output
 
 
 def test_eval_set_stays_inside_the_workload_folder(tmp_path: Path) -> None:
