@@ -412,6 +412,8 @@ def _drilled(
             f"restore measured by drill {drill.run_id} on {drill.finished}{rate}"
             " (replaces the assumed figure)"
         )
+        if drill.hnsw_build_seconds is not None:
+            notes.append(_hnsw_note(drill))
         verdict = _cap(
             plan,
             _worst(
@@ -442,6 +444,16 @@ def _drilled(
         return finding
     return dataclasses.replace(
         finding, rto=rto, verdict=verdict, basis="; ".join([*notes, finding.basis])
+    )
+
+
+def _hnsw_note(drill: DrillRecord) -> str:
+    build = format_estimate(round(drill.hnsw_build_seconds or 0))
+    if drill.restored_by_dump:
+        return f"of which rebuilding the HNSW indexes took {build}"
+    return (
+        f"the HNSW indexes came back with the restore; rebuilding them took {build} more"
+        " (what a logical restore or a corrupt index adds)"
     )
 
 

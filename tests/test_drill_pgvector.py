@@ -255,3 +255,47 @@ def test_eval_path_is_validated_with_the_workload(
     assert result.exit_code == 1
     assert "components.vector_store.eval" in result.stderr
     assert "must be a file inside the workload's folder" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("measurements", "said"),
+    [
+        (
+            {"hnsw_build_total_seconds": 1800.0, "restore_without_index_seconds": 1800.0},
+            "of which rebuilding the HNSW indexes took 30m",
+        ),
+        (
+            {"hnsw_build_total_seconds": 1800.0, "restore_method": "AWS Backup restore job"},
+            "the HNSW indexes came back with the restore; rebuilding them took 30m more",
+        ),
+    ],
+)
+def test_check_uses_the_measured_restore_and_hnsw_build(
+    tmp_path: Path, measurements: dict[str, Any], said: str
+) -> None:
+    import datetime
+
+    from drgen.check import check
+    from drgen.drill.base import Result
+    from drgen.drill.evidence import as_json, read_evidence, report_payload
+    from drgen.loader import load_workload
+    from drgen.plan import resolve
+    from tests.conftest import ROOT
+
+    # contract-review declares 120 GB of vectors; the drill restored 120 GB in one hour.
+    result = Result(
+        "vector_store",
+        "pgvector",
+        "ap-southeast-4",
+        restore_seconds=3600.0,
+        bytes=120_000_000_000,
+        measurements=measurements,
+    )
+    result.measure_rate()
+    meta = {"workload": "contract-review", "run_id": "r1", "finished": "2026-11-28T10:00:00+00:00"}
+    (tmp_path / "drill.json").write_bytes(as_json(report_payload(meta, [result], [])))
+    plan = resolve(load_workload(ROOT / "examples/contract-review/workload.yaml"))
+    report = check(plan, datetime.date(2026, 11, 29), evidence=read_evidence(tmp_path))
+    [vectors] = [f for f in report.findings if f.subject.startswith("vector_store")]
+    assert vectors.rto is not None and vectors.rto.seconds == 3600 and not vectors.rto.assumed
+    assert said in vectors.basis

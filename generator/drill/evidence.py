@@ -120,6 +120,11 @@ class DrillRecord:
     throughput_mb_s: float | None
     data_age_seconds: float | None
     file: str
+    hnsw_build_seconds: float | None = None
+    """pgvector: the HNSW indexes' build time, measured on its own."""
+    restored_by_dump: bool = False
+    """pgvector: a logical restore, whose restore time includes the HNSW builds; otherwise the
+    cloud restored the index with the data and the build was timed separately (REINDEX)."""
 
 
 def read_evidence(folder: Path) -> list[DrillRecord]:
@@ -143,6 +148,8 @@ def read_evidence(folder: Path) -> list[DrillRecord]:
             raise DrgenError(f"{path}: its SHA-256 does not match {recorded.name}: edited?")
         finished = datetime.date.fromisoformat(str(payload["finished"])[:10])
         for c in payload["components"]:
+            measured = c.get("measurements") or {}
+            builds = measured.get("hnsw_build_total_seconds")
             records.append(
                 DrillRecord(
                     workload=payload["workload"],
@@ -154,6 +161,8 @@ def read_evidence(folder: Path) -> list[DrillRecord]:
                     throughput_mb_s=c["throughput_mb_s"],
                     data_age_seconds=c["data_age_seconds"],
                     file=str(path),
+                    hnsw_build_seconds=float(builds) if isinstance(builds, int | float) else None,
+                    restored_by_dump="restore_without_index_seconds" in measured,
                 )
             )
     return records
