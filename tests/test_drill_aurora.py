@@ -458,3 +458,27 @@ def test_dry_run_lists_the_cloud_restore_for_the_examples(run_cli: Any) -> None:
             "host=scratch-db",
         )
         assert "pg_dump --format=custom --snapshot" in dump.output
+
+
+@pytest.mark.parametrize("example", ["fraud-scoring", "contract-review"])
+def test_the_drill_names_what_the_rendered_stacks_create(example: str) -> None:
+    """The vault, restore testing selection, key alias and database the drill looks up are the
+    ones the generated programs deploy (stacks/ is rendered from the same examples)."""
+    from drgen.drill import pg_verify
+
+    path = ROOT / "examples" / example / "workload.yaml"
+    sourced = load_workload(path)
+    plan = resolve(sourced)
+    component = plan.component("vector_store")
+    assert component is not None and plan.secondary is not None
+    ctx = Context(plan, sourced.workload, path.parent, plan.secondary.region, RUN, 0.0)
+    stacks = ROOT / "stacks" / example
+    program = (stacks / "vector_database.py").read_text()
+    assert f'BACKUP_VAULT = "{aurora.vault(component)}"' in program
+    assert f'DATABASE = "{pg_verify.DATABASE}"' in program
+    assert f'component="{aurora.SELECTION}"' in program
+    assert '"dbsubnetgroupname"' in program and '"vpcsecuritygroupids"' in program
+    backups = (stacks / "backups.py").read_text()
+    assert 'name=f"{rule.vault}_semiannual".replace("-", "_")' in backups
+    assert "name=component," in backups.split("RestoreTestingSelection(")[1]
+    assert f'KEY_ALIAS = "{aurora.key_alias(ctx)}"' in (stacks / "settings.py").read_text()

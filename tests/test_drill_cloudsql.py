@@ -410,3 +410,26 @@ def test_dry_run_lists_the_restore_for_the_gcp_examples(run_cli: Any) -> None:
             line.startswith("  sqladmin instances.restoreBackup drgen-drill-") for line in lines
         )
         assert any(line.startswith("  sqladmin instances.delete drgen-drill-") for line in lines)
+
+
+@pytest.mark.parametrize("example", ["patient-triage", "lab-notebooks"])
+def test_the_drill_names_what_the_rendered_stacks_create(example: str) -> None:
+    """The instance, version and key the drill uses are the generated programs' own."""
+    from tests.conftest import ROOT
+
+    path = ROOT / "examples" / example / "workload.yaml"
+    sourced = load_workload(path)
+    plan = resolve(sourced)
+    component = plan.component("vector_store")
+    assert component is not None
+    region = (plan.secondary or plan.primary).region
+    ctx = Context(plan, sourced.workload, path.parent, region, RUN, 0.0)
+    stacks = ROOT / "stacks" / example
+    program = (stacks / "vector_database.py").read_text()
+    assert f'"{plan.primary.region}": "{component.names[plan.primary.region]}"' in program
+    assert f'DATABASE_VERSION = "{component.params["database_version"]}"' in program
+    assert f'MACHINE_TIER = "{component.params["tier"]}"' in program
+    settings = (stacks / "settings.py").read_text()
+    ring = cloudsql.key_name(ctx, "p").split("/keyRings/")[1].split("/")[0]
+    assert f'KEY_RING = "{ring}"' in settings
+    assert "keyRings/{KEY_RING}/cryptoKeys/data" in settings
