@@ -174,9 +174,13 @@ def _scratch_up(
     stubs: dict[str, Stubber], endpoint: dict[str, str], available: bool = True
 ) -> None:
     rds = stubs["rds"]
-    rds.add_response(
-        "describe_db_clusters", {"DBClusters": [_cluster()]}, {"DBClusterIdentifier": CLUSTER}
-    )
+    # The waiter db_cluster_available, then the cluster's ARN.
+    for status in ("backing-up", "available", "available") if available else ("available",) * 2:
+        rds.add_response(
+            "describe_db_clusters",
+            {"DBClusters": [_cluster(Status=status)]},
+            {"DBClusterIdentifier": CLUSTER},
+        )
     tags = [
         {"Key": "drgen:workload", "Value": "contract-drill"},
         {"Key": "drgen:drill", "Value": RUN},
@@ -482,3 +486,28 @@ def test_the_drill_names_what_the_rendered_stacks_create(example: str) -> None:
     assert 'name=f"{rule.vault}_semiannual".replace("-", "_")' in backups
     assert "name=component," in backups.split("RestoreTestingSelection(")[1]
     assert f'KEY_ALIAS = "{aurora.key_alias(ctx)}"' in (stacks / "settings.py").read_text()
+
+
+def test_timeout_during_the_restore_job_says_what_to_delete(
+    clouds: dict[str, Stubber], workload_file: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx, component = _ctx(workload_file)
+    _selection(clouds)
+    _points(clouds, [_point(POINT, 1)])
+    monkeypatch.setattr(aurora, "POLL_SECONDS", 1)
+    ctx.deadline = time.monotonic() + 0.8  # one look at the job, still running
+    backup = clouds["backup"]
+    backup.add_response("start_restore_job", {"RestoreJobId": "job-1"})
+    backup.add_response(
+        "describe_restore_job",
+        {"RestoreJobId": "job-1", "Status": "RUNNING", "CreationDate": CREATED},
+        {"RestoreJobId": "job-1"},
+    )
+    result = _drill(ctx, component)
+    _all_used(clouds)  # AWS Backup cannot cancel a restore job; nothing exists to delete yet
+    assert result.failures[0].startswith("timed out (--timeout)")
+    assert result.cleanup == [
+        "restore job job-1 was still running when the drill stopped: once it completes, delete"
+        f" cluster {CLUSTER} by hand (aws rds delete-db-cluster --region {REGION}"
+        f" --db-cluster-identifier {CLUSTER} --skip-final-snapshot)"
+    ]

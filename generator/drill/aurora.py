@@ -61,6 +61,7 @@ def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
         Call("backup", "ListRecoveryPointsByBackupVault", vault(component)),
         Call("backup", "StartRestoreJob", cluster, "scratch"),
         Call("backup", "DescribeRestoreJob", cluster),
+        Call("rds", "DescribeDBClusters (waiter db_cluster_available)", cluster),
         Call("rds", "DescribeDBClusters", cluster),
         Call("rds", "AddTagsToResource", cluster, "scratch"),
         Call(
@@ -117,6 +118,8 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
                 f" the VPC in {ctx.region} (a host or CloudShell VPC environment the security"
                 " group admits) to verify the data"
             )
+    except Exception as error:  # recorded before the cleanup's own messages
+        result.error(pg_verify.describe(error, explain))
     finally:
         if ctx.keep:
             result.cleanup.append(f"kept rds cluster {cluster} and instance {instance} (--keep)")
@@ -203,6 +206,9 @@ def _restore(
         )
         result.measurements["restore_point"] = job["RecoveryPointCreationDate"].isoformat()
     result.bytes = int(job.get("BackupSizeInBytes") or point.get("BackupSizeInBytes") or 0)
+    # A restored cluster may still be finishing (backing-up) and refuse modifications.
+    ctx.record("rds", "DescribeDBClusters (waiter db_cluster_available)", cluster)
+    _wait(ctx, rds, "db_cluster_available", f"cluster {cluster}", DBClusterIdentifier=cluster)
     ctx.record("rds", "DescribeDBClusters", cluster)
     arn = rds.describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"][0]["DBClusterArn"]
     ctx.record("rds", "AddTagsToResource", cluster, "scratch")

@@ -143,6 +143,8 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
                 f" {_network(original) or ''} (a VM in {ctx.region}, or through the Cloud SQL"
                 " Auth Proxy) to verify the data"
             )
+    except Exception as error:  # recorded before the cleanup's own messages
+        result.error(pg_verify.describe(error, explain))
     finally:
         if ctx.keep and result.scratch:
             result.cleanup.append(f"kept cloud sql instance {scratch} (--keep)")

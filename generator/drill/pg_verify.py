@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from drgen.drill.base import Call, Context, DrillError, Result
@@ -246,6 +247,16 @@ def _connect_timeout(ctx: Context) -> int:
 
 
 CONNECT_SECONDS = 30
+
+
+def describe(error: Exception, cloud_explain: Callable[[Exception], str]) -> str:
+    """An error of a cloud restore as one line, as the runner would record it."""
+    if isinstance(error, DrillError):
+        return str(error)
+    if type(error).__module__.startswith("psycopg"):
+        first = str(error).strip().splitlines()
+        return f"PostgreSQL: {first[0] if first else type(error).__name__}"
+    return cloud_explain(error)
 
 
 class UnreachableError(DrillError):
