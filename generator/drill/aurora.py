@@ -121,7 +121,7 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
     except Exception as error:  # recorded before the cleanup's own messages
         result.error(pg_verify.describe(error, explain))
     finally:
-        if ctx.keep:
+        if ctx.keep and result.scratch:
             result.cleanup.append(f"kept rds cluster {cluster} and instance {instance} (--keep)")
         elif result.scratch:
             _delete(ctx, rds, scratch, result)
