@@ -70,6 +70,7 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
             "--restore dump needs --scratch-dsn: the scratch PostgreSQL to restore into"
         )
     psycopg = pg_verify.psycopg()
+    result.measurements["restore_method"] = "logical dump (pg_dump, pg_restore) into --scratch-dsn"
     source = ctx.source_dsn if ctx.source_dsn is not None else ""
     _refuse_same_server(psycopg, source, ctx.scratch_dsn)
     queries = pg_verify.eval_queries(ctx)
