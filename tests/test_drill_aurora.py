@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -511,3 +512,55 @@ def test_timeout_during_the_restore_job_says_what_to_delete(
         f" cluster {CLUSTER} by hand (aws rds delete-db-cluster --region {REGION}"
         f" --db-cluster-identifier {CLUSTER} --skip-final-snapshot)"
     ]
+
+
+def test_drgen_drill_writes_the_cloud_restore_and_check_uses_it(
+    clouds: dict[str, Stubber],
+    pg_server: Any,
+    workload_file: Any,
+    run_cli: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The command end to end: the report holds the measured restore, and `drgen check
+    --evidence` puts it in place of the assumed rate, with the HNSW build time beside it."""
+    endpoint = restored_database(pg_server, "vectors")
+    path = _ctx(workload_file)[0].workload_dir / "workload.yaml"
+
+    class At:
+        @staticmethod
+        def now(tz: Any = None) -> datetime.datetime:  # the run id this test's stubs expect
+            return datetime.datetime(2026, 11, 29, 18, 0, tzinfo=datetime.UTC)
+
+    monkeypatch.setattr(runner, "datetime", SimpleNamespace(datetime=At, UTC=datetime.UTC))
+    monkeypatch.setattr(runner.secrets, "token_hex", lambda n: "1a2b")
+    sts = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    ).client("sts")
+    with Stubber(sts) as caller:
+        caller.add_response(
+            "get_caller_identity",
+            {"Arn": f"arn:aws:iam::{ACCOUNT}:user/drill", "Account": ACCOUNT, "UserId": "AID"},
+        )
+        monkeypatch.setattr("drgen.drill.aws.client", lambda service, region: sts)
+        _selection(clouds)
+        _points(clouds, [_point(POINT, 1)])
+        _restore_job(clouds)
+        _scratch_up(clouds, endpoint)
+        _deletes(clouds)
+        result = run_cli("drill", str(path), "--component", "vector_store", "--evidence", "out")
+    assert result.exit_code == 0, result.output
+    _all_used(clouds)
+    report = json.loads((tmp_path / "out" / f"contract-drill-{RUN}.json").read_text())
+    assert report["operator"].endswith(f"as arn:aws:iam::{ACCOUNT}:user/drill")
+    [vectors] = report["components"]
+    assert vectors["measurements"]["restore_method"] == "AWS Backup restore job (Aurora)"
+    assert any("backup StartRestoreJob " + CLUSTER in call for call in report["calls"])
+    checked = run_cli("check", str(path), "--evidence", "out", "--json")
+    [finding] = [
+        f
+        for f in json.loads(checked.output)[0]["findings"]
+        if f["subject"].startswith("vector_store")
+    ]
+    assert f"restore measured by drill {RUN}" in finding["basis"]
+    assert "the HNSW indexes came back with the restore; rebuilding them took" in finding["basis"]
