@@ -305,6 +305,8 @@ def test_restore_job_instance_secret_then_the_real_checks(
     assert result.cleanup == [f"deleted rds instance {INSTANCE}", f"deleted rds cluster {CLUSTER}"]
     writes = [c for c in ctx.calls if c.effect == "scratch" and c.service != "postgresql"]
     assert writes and all(RUN in c.target for c in writes)
+    # --dry-run lists every call the run made.
+    assert set(ctx.calls) <= set(aurora.calls(ctx, component))
 
 
 def test_unreachable_endpoint_is_measured_then_explained(
@@ -369,6 +371,7 @@ def test_failed_restore_job_still_removes_what_it_left(
     assert result.outcome == "error"
     assert "restore job job-1 ended FAILED: KMS key not usable" in result.failures[0]
     assert result.cleanup == [f"deleted rds cluster {CLUSTER}"]
+    assert set(ctx.calls) <= set(aurora.calls(ctx, component))
 
 
 def test_timeout_waiting_for_the_instance_removes_instance_and_cluster(

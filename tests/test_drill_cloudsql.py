@@ -278,6 +278,7 @@ def test_backup_restored_into_a_scratch_instance_then_the_real_checks(
     assert result.measurements["restore_point"] == "2026-11-28T03:00:00+00:00"
     assert result.restore_seconds is not None and result.bytes == 50_000_000
     assert result.cleanup == [f"deleted cloud sql instance {SCRATCH}"]
+    assert set(ctx.calls) <= set(cloudsql.calls(ctx, component)), "--dry-run lists them all"
 
 
 def test_no_successful_backup(http: ContractHttp, workload_file: Any) -> None:

@@ -72,6 +72,8 @@ def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
         Call("secretsmanager", "GetSecretValue", f"master secret of {cluster}"),
         *pg_verify.restored_calls(cluster),
         Call("rds", "DeleteDBInstance (skip final snapshot)", instance, "scratch"),
+        # Only when the run stopped before the scratch lost the source's deletion protection.
+        Call("rds", "ModifyDBCluster (no deletion protection)", cluster, "scratch"),
         Call("rds", "DeleteDBCluster (skip final snapshot)", cluster, "scratch"),
     ]
 
