@@ -299,3 +299,30 @@ def test_check_uses_the_measured_restore_and_hnsw_build(
     [vectors] = [f for f in report.findings if f.subject.startswith("vector_store")]
     assert vectors.rto is not None and vectors.rto.seconds == 3600 and not vectors.rto.assumed
     assert said in vectors.basis
+
+
+def test_a_refused_connection_is_not_taken_for_an_unreachable_endpoint(
+    pg_server: Any, tmp_path: Path, workload: Path
+) -> None:
+    """Only a server that never answered sends the operator inside the VPC; one that answered
+    and refused (login, database) is reported as such."""
+    import time
+
+    from drgen.drill import pg_verify
+    from drgen.drill.base import Context
+    from drgen.loader import load_workload
+    from drgen.plan import resolve
+
+    sourced = load_workload(workload)
+    ctx = Context(
+        resolve(sourced), sourced.workload, tmp_path, "us-west-2", "r1", time.monotonic() + 30
+    )
+    import psycopg
+
+    answered = psycopg.conninfo.make_conninfo(pg_server.get_uri(), dbname="no_such_database")
+    with pytest.raises(DrillError, match="PostgreSQL refused the connection") as refused:
+        pg_verify._connect(ctx, psycopg, answered)
+    assert not isinstance(refused.value, pg_verify.UnreachableError)
+    silent = psycopg.conninfo.make_conninfo(host=str(tmp_path), dbname="postgres")
+    with pytest.raises(pg_verify.UnreachableError):
+        pg_verify._connect(ctx, psycopg, silent)

@@ -20,6 +20,11 @@ MIN_RECALL = 0.9
 well above it on typical embeddings, so a lower figure means the index or data came back wrong."""
 
 HNSW = re.compile(r"\bUSING\s+hnsw\b", re.IGNORECASE)
+DATABASE = "vectors"
+"""The database the generated stacks create (Aurora's `database_name`)."""
+_SYSTEM = ("postgres", "rdsadmin", "cloudsqladmin", "template0", "template1")
+CONNECT_SECONDS = 30
+"""Long enough for a TLS handshake across a region."""
 
 
 def psycopg() -> Any:
@@ -197,11 +202,6 @@ def check_restored(ctx: Context, conninfo: str, server: str, result: Result) -> 
         recall(ctx, pg, conn, target, queries, result)
 
 
-DATABASE = "vectors"
-"""The database the generated stacks create (Aurora's `database_name`)."""
-_SYSTEM = ("postgres", "rdsadmin", "cloudsqladmin", "template0", "template1")
-
-
 def restored_calls(server: str) -> list[Call]:
     """What check_restored asks of the restored server, for --dry-run."""
     target = f"{server}/{DATABASE}"
@@ -238,15 +238,16 @@ def _connect(ctx: Context, pg: Any, conninfo: str) -> Any:
         return pg.connect(conninfo, autocommit=True, connect_timeout=_connect_timeout(ctx))
     except pg.OperationalError as error:
         first = str(error).strip().splitlines()
-        raise UnreachableError(first[0] if first else type(error).__name__) from None
+        reason = first[0] if first else type(error).__name__
+        # libpq quotes the server's FATAL message when the server answered and refused (login,
+        # database); a server it never reached leaves only the network error.
+        if getattr(error, "sqlstate", None) or "FATAL:" in str(error):
+            raise DrillError(f"PostgreSQL refused the connection: {reason}") from None
+        raise UnreachableError(reason) from None
 
 
 def _connect_timeout(ctx: Context) -> int:
-    """Long enough for a TLS handshake across a region, never past --timeout."""
     return max(min(CONNECT_SECONDS, int(ctx.remaining())), 2)
-
-
-CONNECT_SECONDS = 30
 
 
 def describe(error: Exception, cloud_explain: Callable[[Exception], str]) -> str:
