@@ -353,8 +353,21 @@ def test_stack_not_deployed(clouds: dict[str, Stubber], workload_file: Any) -> N
     result = _drill(ctx, component)
     _all_used(clouds)
     assert result.outcome == "error"
-    assert "is the stack deployed in this region?" in result.failures[0]
+    assert result.failures == [
+        "restore testing selection contract_drill_vectors_semiannual/vector_store not found in"
+        f" {REGION} (is the stack deployed in this region?)"
+    ]
     assert result.scratch == []
+    # Asked in the primary, where no copies land, the drill says where to go instead.
+    ctx.region = "ap-southeast-2"
+    clouds["backup"].add_client_error(
+        "get_restore_testing_selection", service_error_code="ResourceNotFoundException"
+    )
+    assert (
+        _drill(ctx, component)
+        .failures[0]
+        .endswith(f"the stacks create it in {REGION}, where the copies land; drill there")
+    )
 
 
 def test_failed_restore_job_still_removes_what_it_left(

@@ -133,9 +133,24 @@ def _selection(ctx: Context, backup: Any, component: ComponentPlan) -> dict[str,
     """The network and role the stack's own restore tests use in this region."""
     plan = testing_plan(component)
     ctx.record("backup", "GetRestoreTestingSelection", f"{plan}/{SELECTION}")
-    found: dict[str, Any] = backup.get_restore_testing_selection(
-        RestoreTestingPlanName=plan, RestoreTestingSelectionName=SELECTION
-    )["RestoreTestingSelection"]
+    try:
+        found: dict[str, Any] = backup.get_restore_testing_selection(
+            RestoreTestingPlanName=plan, RestoreTestingSelectionName=SELECTION
+        )["RestoreTestingSelection"]
+    except Exception as error:
+        if _code(error) != "ResourceNotFoundException":
+            raise
+        # The stacks test-restore (and so name the network to restore into) where the copies
+        # land: the recovery region, or the only region.
+        home = (ctx.plan.secondary or ctx.plan.primary).region
+        raise DrillError(
+            f"restore testing selection {plan}/{SELECTION} not found in {ctx.region}"
+            + (
+                " (is the stack deployed in this region?)"
+                if ctx.region == home
+                else f": the stacks create it in {home}, where the copies land; drill there"
+            )
+        ) from None
     overrides = found.get("RestoreMetadataOverrides") or {}
     missing = [k for k in ("dbsubnetgroupname", "vpcsecuritygroupids") if not overrides.get(k)]
     if missing:
