@@ -412,6 +412,8 @@ def _drilled(
             f"restore measured by drill {drill.run_id} on {drill.finished}{rate}"
             " (replaces the assumed figure)"
         )
+        if drill.hnsw_build_seconds is not None:
+            notes.append(_hnsw_note(drill))
         verdict = _cap(
             plan,
             _worst(
@@ -450,6 +452,16 @@ def _untimed(plan: DrPlan, rto: Estimate, drill: DrillRecord) -> bool:
     region's loss is recovered: the secondary."""
     secondary = plan.secondary.region if plan.secondary else None
     return rto.seconds is None and secondary is not None and drill.region == secondary
+
+
+def _hnsw_note(drill: DrillRecord) -> str:
+    build = format_estimate(round(drill.hnsw_build_seconds or 0))
+    if drill.restored_by_dump:
+        return f"of which rebuilding the HNSW indexes took {build}"
+    return (
+        f"the HNSW indexes came back with the restore; rebuilding them took {build} more"
+        " (what a logical restore or a corrupt index adds)"
+    )
 
 
 # Vendors

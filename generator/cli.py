@@ -6,6 +6,7 @@ import datetime
 import json
 import os
 from pathlib import Path
+from typing import Literal
 
 import click
 
@@ -341,6 +342,13 @@ def check_command(
 )
 @click.option("--dry-run", is_flag=True, help="List every call the drill would make; make none.")
 @click.option("--keep", is_flag=True, help="Keep the scratch resources for inspection.")
+@click.option(
+    "--restore",
+    type=click.Choice(["cloud", "dump"]),
+    help="pgvector: `cloud` restores the newest recovery point into a scratch cluster or instance"
+    " (Aurora, Cloud SQL) as a recovery would; `dump` restores a logical dump into --scratch-dsn."
+    "  [default: dump with --scratch-dsn, else cloud]",
+)
 @click.option("--scratch-dsn", help="Scratch PostgreSQL for the pgvector logical restore.")
 @click.option(
     "--source-dsn", help="Recovery region's pgvector database to dump (default: libpq's PG* env)."
@@ -365,6 +373,7 @@ def drill_command(
     evidence: Path,
     dry_run: bool,
     keep: bool,
+    restore: Literal["cloud", "dump"] | None,
     scratch_dsn: str | None,
     source_dsn: str | None,
     timeout: float,
@@ -384,11 +393,20 @@ def drill_command(
     Examples:
       drgen drill workload.yaml --dry-run
       drgen drill workload.yaml --component models --component audit_log
+      drgen drill workload.yaml --component vector_store --restore cloud
       drgen drill workload.yaml --scratch-dsn postgresql://drill@scratch-db/postgres
       drgen drill workload.yaml --component vendors --live
     """
     from drgen.drill.runner import Options, run_drill
 
+    if restore == "dump" and scratch_dsn is None:
+        raise DrgenError(
+            "--restore dump needs --scratch-dsn: the scratch PostgreSQL to restore into"
+        )
+    if restore == "cloud" and (scratch_dsn or source_dsn):
+        raise DrgenError(
+            "--restore cloud restores into a scratch cluster; drop the --*-dsn options"
+        )
     sourced = load_workload(workload)
     options = Options(
         region=region,
@@ -396,6 +414,7 @@ def drill_command(
         evidence=evidence,
         dry_run=dry_run,
         keep=keep,
+        restore=restore,
         scratch_dsn=scratch_dsn,
         source_dsn=source_dsn,
         timeout=timeout,

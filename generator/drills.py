@@ -137,9 +137,13 @@ def _restore_test(plan: DrPlan, c: ComponentPlan) -> Drill:
         automation = " AWS Backup restore testing runs this twice a year (see the stack)."
     if plan.cloud == "aws" and c.component == "audit_log" and c.params.get("backup_vault"):
         automation = " AWS Backup restore testing runs this twice a year (see the stack)."
-    command = f"drgen drill {plan.source} --component {c.component} --evidence drills/"
     if c.engine == "pgvector":
-        command += ' --source-dsn "$RECOVERY_DSN" --scratch-dsn "$SCRATCH_DSN"'
+        # drgen drill restores through the cloud into the stack's private network.
+        automation += (
+            " The scratch endpoint is private: run the drill from a host inside the network of"
+            f" {target}."
+        )
+    command = f"drgen drill {plan.source} --component {c.component} --evidence drills/"
     return Drill(
         "semi-annual",
         "partial restore",

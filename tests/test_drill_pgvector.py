@@ -214,13 +214,19 @@ def test_timeout_is_recorded_and_the_scratch_removed(
     assert not [n for n in names if n.startswith("drgen_drill")]
 
 
-def test_without_scratch_dsn_the_drill_says_what_it_needs(
-    workload: Path, run_cli: Any, tmp_path: Path
-) -> None:
-    run_cli("drill", str(workload), "--component", "vector_store", "--evidence", "out")
-    vectors = _report(tmp_path / "out")["components"][0]
-    assert vectors["outcome"] == "skipped"
-    assert "--scratch-dsn" in vectors["failures"][0]
+def test_restore_options_that_contradict_are_refused(workload: Path, run_cli: Any) -> None:
+    dump = run_cli("drill", str(workload), "--restore", "dump", "--dry-run")
+    assert dump.exit_code == 1
+    assert "--restore dump needs --scratch-dsn" in dump.stderr
+    cloud = run_cli("drill", str(workload), "--restore", "cloud", "--scratch-dsn", "host=x")
+    assert cloud.exit_code == 1
+    assert "drop the --*-dsn options" in cloud.stderr
+
+
+def test_without_scratch_dsn_the_cloud_restores(workload: Path, run_cli: Any) -> None:
+    result = run_cli("drill", str(workload), "--component", "vector_store", "--dry-run")
+    assert "  backup StartRestoreJob drgen-drill-vectors-" in result.output
+    assert "pg_dump" not in result.output
 
 
 def test_eval_set_stays_inside_the_workload_folder(tmp_path: Path) -> None:
@@ -249,3 +255,74 @@ def test_eval_path_is_validated_with_the_workload(
     assert result.exit_code == 1
     assert "components.vector_store.eval" in result.stderr
     assert "must be a file inside the workload's folder" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("measurements", "said"),
+    [
+        (
+            {"hnsw_build_total_seconds": 1800.0, "restore_without_index_seconds": 1800.0},
+            "of which rebuilding the HNSW indexes took 30m",
+        ),
+        (
+            {"hnsw_build_total_seconds": 1800.0, "restore_method": "AWS Backup restore job"},
+            "the HNSW indexes came back with the restore; rebuilding them took 30m more",
+        ),
+    ],
+)
+def test_check_uses_the_measured_restore_and_hnsw_build(
+    tmp_path: Path, measurements: dict[str, Any], said: str
+) -> None:
+    import datetime
+
+    from drgen.check import check
+    from drgen.drill.base import Result
+    from drgen.drill.evidence import as_json, read_evidence, report_payload
+    from drgen.loader import load_workload
+    from drgen.plan import resolve
+    from tests.conftest import ROOT
+
+    # contract-review declares 120 GB of vectors; the drill restored 120 GB in one hour.
+    result = Result(
+        "vector_store",
+        "pgvector",
+        "ap-southeast-4",
+        restore_seconds=3600.0,
+        bytes=120_000_000_000,
+        measurements=measurements,
+    )
+    result.measure_rate()
+    meta = {"workload": "contract-review", "run_id": "r1", "finished": "2026-11-28T10:00:00+00:00"}
+    (tmp_path / "drill.json").write_bytes(as_json(report_payload(meta, [result], [])))
+    plan = resolve(load_workload(ROOT / "examples/contract-review/workload.yaml"))
+    report = check(plan, datetime.date(2026, 11, 29), evidence=read_evidence(tmp_path))
+    [vectors] = [f for f in report.findings if f.subject.startswith("vector_store")]
+    assert vectors.rto is not None and vectors.rto.seconds == 3600 and not vectors.rto.assumed
+    assert said in vectors.basis
+
+
+def test_a_refused_connection_is_not_taken_for_an_unreachable_endpoint(
+    pg_server: Any, tmp_path: Path, workload: Path
+) -> None:
+    """Only a server that never answered sends the operator inside the VPC; one that answered
+    and refused (login, database) is reported as such."""
+    import time
+
+    from drgen.drill import pg_verify
+    from drgen.drill.base import Context
+    from drgen.loader import load_workload
+    from drgen.plan import resolve
+
+    sourced = load_workload(workload)
+    ctx = Context(
+        resolve(sourced), sourced.workload, tmp_path, "us-west-2", "r1", time.monotonic() + 30
+    )
+    import psycopg
+
+    answered = psycopg.conninfo.make_conninfo(pg_server.get_uri(), dbname="no_such_database")
+    with pytest.raises(DrillError, match="PostgreSQL refused the connection") as refused:
+        pg_verify._connect(ctx, psycopg, answered)
+    assert not isinstance(refused.value, pg_verify.UnreachableError)
+    silent = psycopg.conninfo.make_conninfo(host=str(tmp_path), dbname="postgres")
+    with pytest.raises(pg_verify.UnreachableError):
+        pg_verify._connect(ctx, psycopg, silent)

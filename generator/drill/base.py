@@ -129,6 +129,8 @@ class Context:
     keep: bool = False
     scratch_dsn: str | None = None
     source_dsn: str | None = None
+    restore: Literal["cloud", "dump"] | None = None
+    """How pgvector is restored (--restore); None: a dump when --scratch-dsn is given."""
     calls: list[Call] = field(default_factory=list)
     evidence_writes: set[str] = field(default_factory=set)
     """Keys of the audit bucket this run may add (its own reports)."""

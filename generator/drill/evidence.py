@@ -183,6 +183,11 @@ class DrillRecord:
     """Where the drill restored (reports before this field was read say nothing)."""
     review: int = 0
     """Live answers awaiting a person's judgement (the vendor drill's --live)."""
+    hnsw_build_seconds: float | None = None
+    """pgvector: the HNSW indexes' build time, measured on its own."""
+    restored_by_dump: bool = False
+    """pgvector: a logical restore, whose restore time includes the HNSW builds; otherwise the
+    cloud restored the index with the data and the build was timed separately (REINDEX)."""
 
 
 def read_evidence(folder: Path) -> list[DrillRecord]:
@@ -206,6 +211,8 @@ def read_evidence(folder: Path) -> list[DrillRecord]:
             raise DrgenError(f"{path}: its SHA-256 does not match {recorded.name}: edited?")
         finished = datetime.date.fromisoformat(str(payload["finished"])[:10])
         for c in payload["components"]:
+            measured = c.get("measurements") or {}
+            builds = measured.get("hnsw_build_total_seconds")
             records.append(
                 DrillRecord(
                     workload=payload["workload"],
@@ -219,6 +226,8 @@ def read_evidence(folder: Path) -> list[DrillRecord]:
                     file=str(path),
                     region=c.get("region"),
                     review=len(c.get("review") or []),
+                    hnsw_build_seconds=float(builds) if isinstance(builds, int | float) else None,
+                    restored_by_dump="restore_without_index_seconds" in measured,
                 )
             )
     return records

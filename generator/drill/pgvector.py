@@ -1,7 +1,10 @@
-"""Vector store on pgvector: a logical dump of the recovery copy restored into a scratch database.
+"""Vector store on pgvector: restored by the cloud (Aurora, Cloud SQL), or as a logical dump.
 
-The source is read in one read-only, repeatable-read transaction whose snapshot `pg_dump` shares,
-so the row counts taken there are exactly what the dump holds. The scratch database is created
+`--restore cloud` (the default without `--scratch-dsn`) restores the recovery region's newest
+recovery point the way a recovery does (drgen.drill.aurora, drgen.drill.cloudsql).
+`--restore dump` restores a logical dump of the recovery copy into a scratch database. The
+source is read in one read-only, repeatable-read transaction whose snapshot `pg_dump` shares, so
+the row counts taken there are exactly what the dump holds. The scratch database is created
 on the server `--scratch-dsn` names (never the source's server), commented with the run, and
 dropped at the end unless --keep. HNSW indexes are left out of the restore and rebuilt one by one
 afterwards, so their build time, which dominates large restores, is measured on its own. Then
@@ -11,7 +14,6 @@ recall@k is measured on the workload's evaluation set.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -19,26 +21,38 @@ import time
 from pathlib import Path
 from typing import Any
 
+from drgen.drill import pg_verify
 from drgen.drill.base import Call, Context, DrillError, Result
-from drgen.drill.evalset import DISTANCES, EvalQuery, read_eval
 from drgen.plan import ComponentPlan
 
-MIN_RECALL = 0.9
-"""Recall@k below this fails the drill: pgvector's HNSW defaults (m 16, ef_search 40) reach
-well above it on typical embeddings, so a lower figure means the index or data came back wrong."""
 
-_HNSW = re.compile(r"\bUSING\s+hnsw\b", re.IGNORECASE)
+def by_dump(ctx: Context) -> bool:
+    """Whether this run restores a logical dump (`--restore dump`, or only `--scratch-dsn`)."""
+    return ctx.restore == "dump" or (ctx.restore is None and ctx.scratch_dsn is not None)
+
+
+def _cloud(ctx: Context) -> Any:
+    if ctx.plan.cloud == "aws":
+        from drgen.drill import aurora
+
+        return aurora
+    from drgen.drill import cloudsql
+
+    return cloudsql
 
 
 def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
+    if not by_dump(ctx):
+        return list(_cloud(ctx).calls(ctx, component))
     scratch = _scratch_database(ctx)
     return [
         Call("postgresql", "BEGIN READ ONLY; pg_export_snapshot; count(*) per table", "source"),
         Call("postgresql", "pg_dump --format=custom --snapshot", "source"),
         Call("postgresql", "CREATE DATABASE", scratch, "scratch"),
         Call("postgresql", "pg_restore (without HNSW indexes)", scratch, "scratch"),
-        Call("postgresql", "CREATE INDEX ... USING hnsw (timed)", scratch, "scratch"),
-        Call("postgresql", "count(*) per table; recall@k queries", scratch),
+        Call("postgresql", "CREATE INDEX ... hnsw (timed)", scratch, "scratch"),
+        Call("postgresql", "count(*) per table; pg_extension; pg_indexes", scratch),
+        Call("postgresql", "recall@k queries", scratch),
         Call("postgresql", "DROP DATABASE", scratch, "scratch"),
     ]
 
@@ -47,29 +61,19 @@ def _scratch_database(ctx: Context) -> str:
     return ctx.scratch_name("vectors").replace("-", "_")
 
 
-def _psycopg() -> Any:
-    try:
-        import psycopg
-    except ImportError as error:
-        raise DrillError("the pgvector drill needs psycopg: pip install 'drgen[drill]'") from error
-    return psycopg
-
-
 def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
-    if ctx.scratch_dsn is None:
-        result.outcome = "skipped"
-        result.failures.append(
-            "no --scratch-dsn: the logical restore needs a scratch PostgreSQL; the cloud restore"
-            " (Aurora point-in-time, Cloud SQL backup restore) is not run by this drgen"
-        )
+    if not by_dump(ctx):
+        _cloud(ctx).run(ctx, component, result)
         return
-    psycopg = _psycopg()
+    if ctx.scratch_dsn is None:
+        raise DrillError(
+            "--restore dump needs --scratch-dsn: the scratch PostgreSQL to restore into"
+        )
+    psycopg = pg_verify.psycopg()
+    result.measurements["restore_method"] = "logical dump (pg_dump, pg_restore) into --scratch-dsn"
     source = ctx.source_dsn if ctx.source_dsn is not None else ""
     _refuse_same_server(psycopg, source, ctx.scratch_dsn)
-    queries: tuple[EvalQuery, ...] = ()
-    vectors = ctx.workload.components.vector_store
-    if vectors is not None and vectors.eval is not None:
-        queries = read_eval(ctx.workload_dir, vectors.eval)
+    queries = pg_verify.eval_queries(ctx)
     tools = {name: _tool(name) for name in ("pg_dump", "pg_restore")}
     scratch = _scratch_database(ctx)
     with tempfile.TemporaryDirectory(prefix="drgen-drill-") as work:
@@ -92,14 +96,16 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
             target = psycopg.conninfo.make_conninfo(ctx.scratch_dsn, dbname=scratch)
             _restore(ctx, tools["pg_restore"], dump, target, facts["hnsw"], work, result)
             with psycopg.connect(target, autocommit=True) as restored:
-                _rebuild_indexes(ctx, restored, scratch, facts["hnsw"], result)
-                _verify(ctx, psycopg, restored, facts, result)
-                if queries:
-                    _recall(ctx, psycopg, restored, queries, result)
-                else:
-                    result.measurements["recall"] = (
-                        "no evaluation set (components.vector_store.eval)"
-                    )
+                builds = pg_verify.rebuild_indexes(
+                    ctx, psycopg, restored, scratch, facts["hnsw"], result, existing=False
+                )
+                result.measurements["hnsw_build_total_seconds"] = builds
+                if result.restore_seconds is not None:
+                    result.measurements["restore_without_index_seconds"] = result.restore_seconds
+                    result.restore_seconds = round(result.restore_seconds + builds, 3)
+                    result.measure_rate()
+                pg_verify.verify(ctx, psycopg, restored, scratch, facts, result)
+                pg_verify.recall(ctx, psycopg, restored, scratch, queries, result)
         finally:
             try:
                 _drop(ctx, psycopg, admin, scratch, result)
@@ -147,25 +153,7 @@ def _dump(
         # Counting waits on locks like any reader: bound it by what is left of --timeout.
         conn.execute(f"SET LOCAL statement_timeout = {int(ctx.remaining() * 1000)}")
         snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
-        tables = [
-            f"{schema}.{name}"
-            for schema, name in conn.execute(
-                "SELECT schemaname, tablename FROM pg_tables WHERE schemaname NOT IN"
-                " ('pg_catalog', 'information_schema') ORDER BY 1, 2"
-            ).fetchall()
-        ]
-        counts = {table: _count(psycopg, conn, table) for table in tables}
-        extension = conn.execute(
-            "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
-        ).fetchone()
-        hnsw = [
-            (name, definition)
-            for name, definition in conn.execute(
-                "SELECT schemaname || '.' || indexname, indexdef FROM pg_indexes"
-                " WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
-            ).fetchall()
-            if _HNSW.search(definition)
-        ]
+        facts = pg_verify.facts(psycopg, conn)
         lag = conn.execute(
             "SELECT CASE WHEN pg_is_in_recovery()"
             " THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp()) ELSE 0 END"
@@ -181,21 +169,9 @@ def _dump(
         result.measurements["dump_seconds"] = round(time.monotonic() - started, 3)
         conn.rollback()
     result.data_age_seconds = float(lag) if lag is not None else None
-    if extension is None:
+    if facts["extension"] is None:
         result.fail("the source has no vector extension: this is not a pgvector database")
-    return {
-        "counts": counts,
-        "extension": extension[0] if extension else None,
-        "hnsw": hnsw,
-    }
-
-
-def _count(psycopg: Any, conn: Any, table: str) -> int:
-    schema, name = table.split(".", 1)
-    query = psycopg.sql.SQL("SELECT count(*) FROM {}.{}").format(
-        psycopg.sql.Identifier(schema), psycopg.sql.Identifier(name)
-    )
-    return int(conn.execute(query).fetchone()[0])
+    return dict(facts)
 
 
 def _restore(
@@ -249,80 +225,6 @@ def target_name(conninfo: str) -> str:
     import psycopg
 
     return str(psycopg.conninfo.conninfo_to_dict(conninfo).get("dbname", ""))
-
-
-def _rebuild_indexes(
-    ctx: Context, conn: Any, scratch: str, hnsw: list[tuple[str, str]], result: Result
-) -> None:
-    builds: dict[str, float] = {}
-    for name, definition in hnsw:
-        ctx.record("postgresql", "CREATE INDEX ... USING hnsw (timed)", scratch, "scratch")
-        started = time.monotonic()
-        conn.execute(f"SET statement_timeout = {int(ctx.remaining() * 1000)}")
-        conn.execute(definition)
-        builds[name] = round(time.monotonic() - started, 3)
-    result.measurements["hnsw_build_seconds"] = builds
-    if result.restore_seconds is not None:
-        result.measurements["restore_without_index_seconds"] = result.restore_seconds
-        result.restore_seconds = round(result.restore_seconds + sum(builds.values()), 3)
-        result.measure_rate()
-    if not hnsw:
-        result.measurements["hnsw"] = "the source has no HNSW index"
-
-
-def _verify(ctx: Context, psycopg: Any, conn: Any, facts: dict[str, Any], result: Result) -> None:
-    ctx.record("postgresql", "count(*) per table; recall@k queries", target_name(conn.info.dsn))
-    extension = conn.execute(
-        "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
-    ).fetchone()
-    restored = {table: _count(psycopg, conn, table) for table in facts["counts"]}
-    differ = {
-        table: {"source": facts["counts"][table], "restored": restored[table]}
-        for table in restored
-        if restored[table] != facts["counts"][table]
-    }
-    result.integrity = {
-        "vector_extension": extension[0] if extension else None,
-        "source_vector_extension": facts["extension"],
-        "row_counts": restored,
-        "row_count_mismatches": differ,
-    }
-    if extension is None:
-        result.fail("the restored database has no vector extension")
-    if differ:
-        result.fail(f"row counts differ from the dump's snapshot: {differ}")
-
-
-def _recall(
-    ctx: Context, psycopg: Any, conn: Any, queries: tuple[EvalQuery, ...], result: Result
-) -> None:
-    sql = psycopg.sql
-    scores = []
-    for query in queries:
-        ctx.remaining()
-        table = sql.SQL(".").join(sql.Identifier(part) for part in query.table.split("."))
-        statement = sql.SQL(
-            "SELECT {id}::text FROM {table} ORDER BY {column} "
-            + DISTANCES[query.distance]
-            + " {vector}::vector LIMIT {k}"
-        ).format(
-            id=sql.Identifier(query.id_column),
-            table=table,
-            column=sql.Identifier(query.column),
-            vector=sql.Literal("[" + ",".join(repr(x) for x in query.query) + "]"),
-            k=sql.Literal(query.k),
-        )
-        try:
-            found = {row[0] for row in conn.execute(statement).fetchall()}
-        except psycopg.Error as error:
-            raise DrillError(f"recall query on {query.table} failed: {error}") from None
-        wanted = set(query.expected[: query.k])
-        scores.append(len(found & wanted) / len(wanted))
-    recall = round(sum(scores) / len(scores), 4)
-    result.integrity["recall_at_k"] = recall
-    result.integrity["recall_queries"] = len(scores)
-    if recall < MIN_RECALL:
-        result.fail(f"recall@k {recall} on the evaluation set is below {MIN_RECALL}")
 
 
 def _drop(ctx: Context, psycopg: Any, admin: Any, scratch: str, result: Result) -> None:

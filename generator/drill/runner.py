@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from drgen import __version__
 from drgen.drill import audit_log, bigtable, dynamodb, firestore, models, pgvector, snapshots
@@ -69,6 +69,7 @@ class Options:
     keep: bool = False
     scratch_dsn: str | None = None
     source_dsn: str | None = None
+    restore: Literal["cloud", "dump"] | None = None
     timeout: float = 3600.0
     live: bool = False
     """Vendors: also send the prompt evaluation set to every alternate with real credentials."""
@@ -98,6 +99,7 @@ def run_drill(sourced: SourcedWorkload, plan: DrPlan, path: Path, options: Optio
         keep=options.keep,
         scratch_dsn=options.scratch_dsn,
         source_dsn=options.source_dsn,
+        restore=options.restore,
     )
     if options.dry_run:
         return Outcome("dry-run", tuple(_dry_run(ctx, wanted, vendors, options.live)))

@@ -1,0 +1,362 @@
+"""pgvector on Aurora PostgreSQL: the recovery region's newest recovery point, by AWS Backup.
+
+This is the runbook's recovery: every Aurora stack drgen renders backs its cluster up into a
+locked vault and copies each recovery point into the secondary's vault of the same name, and a
+cold restore (or a corruption that replication copied) starts there. AWS Backup restores the
+cluster only, into the subnet group and security groups the stack's restore testing selection
+names (the ones a restore in this region needs) and under the region's key; the drill then gives
+the scratch cluster its own master secret (ManageMasterUserPassword, as the runbook does) and
+one instance, and measures the restore until that instance is available. It connects with the
+scratch secret over TLS and runs the same checks as every pgvector drill (drgen.drill.pg_verify).
+The scratch cluster and instance are named `drgen-drill-vectors-<run>`, tagged, unprotected, and
+deleted without a final snapshot at the end unless --keep, whatever happened.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from drgen.drill import pg_verify
+from drgen.drill.aws import client, explain
+from drgen.drill.base import Call, Context, DrillError, Result
+from drgen.plan import ComponentPlan
+
+ENGINE = "aurora-postgresql"
+POLL_SECONDS = 30
+"""Between two looks at a restore job, an instance or a secret: restores take many minutes."""
+SSLMODE = "require"
+"""Aurora clusters drgen renders refuse connections without TLS (rds.force_ssl)."""
+SELECTION = "vector_store"
+"""The restore testing selection the stacks create for the vector store (backups.py)."""
+_DONE = ("COMPLETED", "ABORTED", "FAILED")
+
+
+def vault(component: ComponentPlan) -> str:
+    """The backup vault, one name in every region (vector_database.py's BACKUP_VAULT)."""
+    return component.global_name
+
+
+def testing_plan(component: ComponentPlan) -> str:
+    """The stack's restore testing plan: letters, digits and underscores only (backups.py)."""
+    return f"{component.global_name}_semiannual".replace("-", "_")
+
+
+def key_alias(ctx: Context) -> str:
+    """The workload's key in every region (storage.py's KEY_ALIAS)."""
+    return f"alias/drgen/{ctx.plan.workload}"
+
+
+def names(ctx: Context) -> tuple[str, str]:
+    """The scratch cluster and its one instance."""
+    cluster = ctx.scratch_name("vectors")
+    return cluster, f"{cluster}-1"
+
+
+def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
+    cluster, instance = names(ctx)
+    return [
+        Call("backup", "GetRestoreTestingSelection", f"{testing_plan(component)}/{SELECTION}"),
+        Call("backup", "ListRecoveryPointsByBackupVault", vault(component)),
+        Call("backup", "StartRestoreJob", cluster, "scratch"),
+        Call("backup", "DescribeRestoreJob", cluster),
+        Call("rds", "DescribeDBClusters (waiter db_cluster_available)", cluster),
+        Call("rds", "DescribeDBClusters", cluster),
+        Call("rds", "AddTagsToResource", cluster, "scratch"),
+        Call(
+            "rds", "ModifyDBCluster (own master secret, no deletion protection)", cluster, "scratch"
+        ),
+        Call("rds", "CreateDBInstance", instance, "scratch"),
+        Call("rds", "DescribeDBInstances (waiter db_instance_available)", instance),
+        Call("secretsmanager", "GetSecretValue", f"master secret of {cluster}"),
+        *pg_verify.restored_calls(cluster),
+        Call("rds", "DeleteDBInstance (skip final snapshot)", instance, "scratch"),
+        # Only when the run stopped before the scratch lost the source's deletion protection.
+        Call("rds", "ModifyDBCluster (no deletion protection)", cluster, "scratch"),
+        Call("rds", "DeleteDBCluster (skip final snapshot)", cluster, "scratch"),
+    ]
+
+
+class _Scratch:
+    """What this run created, for the cleanup."""
+
+    def __init__(self) -> None:
+        self.job: str | None = None
+        self.job_status = ""
+        self.instance = False
+        self.unprotected = False
+
+
+def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
+    rds, backup = client("rds", ctx.region), client("backup", ctx.region)
+    result.measurements["restore_method"] = "AWS Backup restore job (Aurora)"
+    selection = _selection(ctx, backup, component)
+    point = _newest_point(ctx, backup, component)
+    if point is None:
+        result.error(
+            f"no completed Aurora recovery point in vault {vault(component)} in {ctx.region}:"
+            " nothing to restore (are the backups and their copies to this region running?)"
+        )
+        return
+    cluster, instance = names(ctx)
+    scratch = _Scratch()
+    try:
+        _restore(ctx, rds, backup, component, selection, point, scratch, result)
+        described = _secret_ready(ctx, rds, cluster)
+        secret = described["MasterUserSecret"]["SecretArn"]
+        ctx.record("secretsmanager", "GetSecretValue", f"master secret of {cluster}")
+        login = json.loads(
+            client("secretsmanager", ctx.region).get_secret_value(SecretId=secret)["SecretString"]
+        )
+        conninfo = _conninfo(described, login)
+        try:
+            pg_verify.check_restored(ctx, conninfo, cluster, result)
+        except pg_verify.UnreachableError as error:
+            result.error(
+                f"the restore was measured, but the scratch cluster's endpoint"
+                f" {described['Endpoint']}:{described['Port']} cannot be reached from here"
+                f" ({error}): it sits in the stack's private subnets. Run the drill from inside"
+                f" the VPC in {ctx.region} (a host or CloudShell VPC environment the security"
+                " group admits) to verify the data"
+            )
+    except Exception as error:  # recorded before the cleanup's own messages
+        result.error(pg_verify.describe(error, explain))
+    finally:
+        if ctx.keep and result.scratch:
+            result.cleanup.append(f"kept rds cluster {cluster} and instance {instance} (--keep)")
+        elif result.scratch:
+            _delete(ctx, rds, scratch, result)
+
+
+def _selection(ctx: Context, backup: Any, component: ComponentPlan) -> dict[str, Any]:
+    """The network and role the stack's own restore tests use in this region."""
+    plan = testing_plan(component)
+    ctx.record("backup", "GetRestoreTestingSelection", f"{plan}/{SELECTION}")
+    try:
+        found: dict[str, Any] = backup.get_restore_testing_selection(
+            RestoreTestingPlanName=plan, RestoreTestingSelectionName=SELECTION
+        )["RestoreTestingSelection"]
+    except Exception as error:
+        if _code(error) != "ResourceNotFoundException":
+            raise
+        # The stacks test-restore (and so name the network to restore into) where the copies
+        # land: the recovery region, or the only region.
+        home = (ctx.plan.secondary or ctx.plan.primary).region
+        raise DrillError(
+            f"restore testing selection {plan}/{SELECTION} not found in {ctx.region}"
+            + (
+                " (is the stack deployed in this region?)"
+                if ctx.region == home
+                else f": the stacks create it in {home}, where the copies land; drill there"
+            )
+        ) from None
+    overrides = found.get("RestoreMetadataOverrides") or {}
+    missing = [k for k in ("dbsubnetgroupname", "vpcsecuritygroupids") if not overrides.get(k)]
+    if missing:
+        raise DrillError(
+            f"restore testing selection {plan}/{SELECTION} in {ctx.region} names no"
+            f" {' or '.join(missing)}: a restore would land in the default VPC; deploy the"
+            " stack with database_subnet_group and database_security_group_ids set"
+        )
+    return found
+
+
+def _newest_point(ctx: Context, backup: Any, component: ComponentPlan) -> dict[str, Any] | None:
+    ctx.record("backup", "ListRecoveryPointsByBackupVault", vault(component))
+    pages = backup.get_paginator("list_recovery_points_by_backup_vault").paginate(
+        BackupVaultName=vault(component), ByResourceType="Aurora"
+    )
+    points = [
+        point
+        for page in pages
+        for point in page.get("RecoveryPoints", [])
+        if point.get("Status") == "COMPLETED"
+    ]
+    return max(points, key=lambda p: p["CreationDate"], default=None)
+
+
+def _restore(
+    ctx: Context,
+    rds: Any,
+    backup: Any,
+    component: ComponentPlan,
+    selection: dict[str, Any],
+    point: dict[str, Any],
+    scratch: _Scratch,
+    result: Result,
+) -> None:
+    """Restore job, then the instance: timed together, as a recovery waits for both."""
+    cluster, instance = names(ctx)
+    overrides = selection["RestoreMetadataOverrides"]
+    metadata = {
+        "DBClusterIdentifier": cluster,
+        "Engine": ENGINE,
+        "DBSubnetGroupName": overrides["dbsubnetgroupname"],
+        "VpcSecurityGroupIds": overrides["vpcsecuritygroupids"],
+        "KmsKeyId": key_alias(ctx),
+    }
+    result.measurements["recovery_point"] = point["RecoveryPointArn"]
+    started = time.monotonic()
+    ctx.record("backup", "StartRestoreJob", cluster, "scratch")
+    result.scratch.append(f"rds cluster {cluster} ({ctx.region})")
+    scratch.job = backup.start_restore_job(
+        RecoveryPointArn=point["RecoveryPointArn"],
+        Metadata=metadata,
+        IamRoleArn=selection["IamRoleArn"],
+        ResourceType="Aurora",
+        CopySourceTagsToRestoredResource=False,
+    )["RestoreJobId"]
+    result.measurements["restore_job"] = scratch.job
+    job = _wait_job(ctx, backup, scratch)
+    if job["Status"] != "COMPLETED":
+        raise DrillError(
+            f"restore job {scratch.job} ended {job['Status']}: {job.get('StatusMessage', '')}"
+        )
+    if job.get("CompletionDate") and job.get("CreationDate"):
+        result.measurements["restore_job_seconds"] = round(
+            (job["CompletionDate"] - job["CreationDate"]).total_seconds(), 3
+        )
+    if job.get("RecoveryPointCreationDate") and job.get("CreationDate"):
+        result.data_age_seconds = max(
+            (job["CreationDate"] - job["RecoveryPointCreationDate"]).total_seconds(), 0.0
+        )
+        result.measurements["restore_point"] = job["RecoveryPointCreationDate"].isoformat()
+    result.bytes = int(job.get("BackupSizeInBytes") or point.get("BackupSizeInBytes") or 0)
+    # A restored cluster may still be finishing (backing-up) and refuse modifications.
+    ctx.record("rds", "DescribeDBClusters (waiter db_cluster_available)", cluster)
+    _wait(ctx, rds, "db_cluster_available", f"cluster {cluster}", DBClusterIdentifier=cluster)
+    ctx.record("rds", "DescribeDBClusters", cluster)
+    arn = rds.describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"][0]["DBClusterArn"]
+    ctx.record("rds", "AddTagsToResource", cluster, "scratch")
+    rds.add_tags_to_resource(
+        ResourceName=arn, Tags=[{"Key": k, "Value": v} for k, v in ctx.tags.items()]
+    )
+    ctx.record(
+        "rds", "ModifyDBCluster (own master secret, no deletion protection)", cluster, "scratch"
+    )
+    rds.modify_db_cluster(
+        DBClusterIdentifier=cluster,
+        ManageMasterUserPassword=True,
+        MasterUserSecretKmsKeyId=key_alias(ctx),
+        DeletionProtection=False,
+        ApplyImmediately=True,
+    )
+    scratch.unprotected = True
+    ctx.record("rds", "CreateDBInstance", instance, "scratch")
+    scratch.instance = True
+    result.scratch.append(f"rds instance {instance} ({ctx.region})")
+    rds.create_db_instance(
+        DBInstanceIdentifier=instance,
+        DBClusterIdentifier=cluster,
+        Engine=ENGINE,
+        DBInstanceClass=str(component.params.get("instance_class", "db.r6g.large")),
+        PubliclyAccessible=False,
+        Tags=[{"Key": k, "Value": v} for k, v in ctx.tags.items()],
+    )
+    ctx.record("rds", "DescribeDBInstances (waiter db_instance_available)", instance)
+    _wait(ctx, rds, "db_instance_available", f"instance {instance}", DBInstanceIdentifier=instance)
+    result.restore_seconds = round(time.monotonic() - started, 3)
+    result.measure_rate()
+
+
+def _wait_job(ctx: Context, backup: Any, scratch: _Scratch) -> dict[str, Any]:
+    while True:
+        ctx.record("backup", "DescribeRestoreJob", names(ctx)[0])
+        job: dict[str, Any] = backup.describe_restore_job(RestoreJobId=scratch.job)
+        scratch.job_status = job["Status"]
+        if job["Status"] in _DONE:
+            return job
+        _pause(ctx)
+
+
+def _wait(ctx: Context, rds: Any, waiter: str, what: str, **params: str) -> None:
+    """One of RDS's waiters, polling no longer than what is left of --timeout."""
+    from botocore.exceptions import WaiterError
+
+    attempts = max(int(ctx.remaining() // max(POLL_SECONDS, 1)), 1)
+    try:
+        rds.get_waiter(waiter).wait(
+            **params, WaiterConfig={"Delay": POLL_SECONDS, "MaxAttempts": attempts}
+        )
+    except WaiterError as error:
+        if "Max attempts exceeded" in str(error):  # the attempts were what --timeout left
+            raise DrillError(f"timed out (--timeout) waiting for {what}") from None
+        raise DrillError(f"waiting for {what}: {error}") from None
+
+
+def _secret_ready(ctx: Context, rds: Any, cluster: str) -> dict[str, Any]:
+    """The cluster once its own master secret is active."""
+    while True:
+        ctx.record("rds", "DescribeDBClusters", cluster)
+        described: dict[str, Any] = rds.describe_db_clusters(DBClusterIdentifier=cluster)[
+            "DBClusters"
+        ][0]
+        if (described.get("MasterUserSecret") or {}).get("SecretStatus") == "active":
+            return described
+        _pause(ctx)
+
+
+def _conninfo(described: dict[str, Any], login: dict[str, Any]) -> str:
+    pg = pg_verify.psycopg()
+    return str(
+        pg.conninfo.make_conninfo(
+            host=described["Endpoint"],
+            port=str(described["Port"]),
+            user=login["username"],
+            password=login["password"],
+            sslmode=SSLMODE,
+        )
+    )
+
+
+def _delete(ctx: Context, rds: Any, scratch: _Scratch, result: Result) -> None:
+    cluster, instance = names(ctx)
+    if scratch.job is not None and scratch.job_status not in _DONE:
+        message = (
+            f"restore job {scratch.job} was still running when the drill stopped: once it"
+            f" completes, delete cluster {cluster} by hand (aws rds delete-db-cluster --region"
+            f" {ctx.region} --db-cluster-identifier {cluster} --skip-final-snapshot)"
+        )
+        result.cleanup.append(message)
+        result.error(message)
+        return
+    if scratch.instance:
+        try:
+            ctx.record("rds", "DeleteDBInstance (skip final snapshot)", instance, "scratch")
+            rds.delete_db_instance(DBInstanceIdentifier=instance, SkipFinalSnapshot=True)
+            result.cleanup.append(f"deleted rds instance {instance}")
+        except Exception as error:
+            _not_deleted(result, f"instance {instance}", error)
+    try:
+        if not scratch.unprotected:
+            # The restore may carry the source's deletion protection over to the scratch.
+            ctx.record("rds", "ModifyDBCluster (no deletion protection)", cluster, "scratch")
+            rds.modify_db_cluster(
+                DBClusterIdentifier=cluster, DeletionProtection=False, ApplyImmediately=True
+            )
+        ctx.record("rds", "DeleteDBCluster (skip final snapshot)", cluster, "scratch")
+        rds.delete_db_cluster(DBClusterIdentifier=cluster, SkipFinalSnapshot=True)
+        result.cleanup.append(f"deleted rds cluster {cluster}")
+    except Exception as error:
+        if _code(error) == "DBClusterNotFoundFault":
+            result.cleanup.append(f"rds cluster {cluster} was never created")
+            return
+        _not_deleted(result, f"cluster {cluster}", error)
+
+
+def _code(error: Exception) -> str:
+    response = getattr(error, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
+def _not_deleted(result: Result, what: str, error: Exception) -> None:
+    message = f"could not delete scratch {what}: {explain(error)}; delete it by hand"
+    result.cleanup.append(message)
+    result.error(message)
+
+
+def _pause(ctx: Context) -> None:
+    """Wait before looking again, and stop once --timeout has passed."""
+    time.sleep(min(POLL_SECONDS, ctx.remaining()))
+    ctx.remaining()
