@@ -406,7 +406,7 @@ def test_snapshot_engine_newest_snapshot_age_and_integrity(
     assert vectors["outcome"] == "pass", vectors["failures"]
     assert vectors["integrity"]["verified"] == 2
     assert vectors["data_age_seconds"] < 600
-    assert "not implemented" in vectors["measurements"]["restore"]
+    assert "no --scratch-url" in vectors["measurements"]["restore"]
 
 
 def test_snapshot_engine_without_snapshots_is_an_error(

@@ -128,6 +128,15 @@ class S3Store:
         finally:
             body.close()
 
+    def signed_url(self, bucket: str, obj: StoredObject, seconds: int) -> str:
+        # Signed locally with the caller's credentials (no request); SigV4 allows 7 days.
+        self.ctx.record("s3", "presign GetObject", f"{bucket}/{obj.key}")
+        params = {"Bucket": bucket, "Key": obj.key, **_version(obj)}
+        url: str = self.s3.generate_presigned_url(
+            "get_object", Params=params, ExpiresIn=min(seconds, 7 * 86400)
+        )
+        return url
+
     def lock(self, bucket: str, obj: StoredObject) -> Lock | None:
         # HeadObject returns the version's lock (ObjectLockMode, ObjectLockRetainUntilDate) to a
         # caller allowed s3:GetObjectRetention, whether set on the object or by the bucket default.

@@ -7,6 +7,7 @@ at a local emulator. GCS stores MD5 and CRC32C, not SHA-256: the drill compares 
 
 from __future__ import annotations
 
+import datetime
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -73,6 +74,36 @@ class GcsStore:
         with blob.open("rb", chunk_size=CHUNK) as reader:
             while chunk := reader.read(CHUNK):
                 yield chunk
+
+    def signed_url(self, bucket: str, obj: StoredObject, seconds: int) -> str:
+        self.ctx.record("storage", "signed URL (v4)", f"{bucket}/{obj.key}")
+        generation = int(obj.version) if obj.version else None
+        blob = self.client.bucket(bucket).blob(obj.key, generation=generation)
+        # V4 signatures are valid for at most 7 days.
+        expiration = datetime.timedelta(seconds=min(seconds, 7 * 86400))
+        try:
+            return str(blob.generate_signed_url(version="v4", expiration=expiration, method="GET"))
+        except AttributeError:
+            pass  # credentials without a private key (a user's or a workload's): sign through IAM
+        from google.auth.transport.requests import Request
+
+        credentials = self.client._credentials
+        credentials.refresh(Request())
+        email = getattr(credentials, "service_account_email", None)
+        if not email:
+            raise DrillError(
+                "cannot sign a URL for the snapshot with these Google credentials: use a"
+                " service account (impersonation or a key) allowed iam.serviceAccounts.signBlob"
+            )
+        return str(
+            blob.generate_signed_url(
+                version="v4",
+                expiration=expiration,
+                method="GET",
+                service_account_email=email,
+                access_token=credentials.token,
+            )
+        )
 
     def lock(self, bucket: str, obj: StoredObject) -> Lock | None:
         self.ctx.record("storage", "buckets.get", bucket)

@@ -20,12 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from drgen.drill.base import Call, Context, DrillError, Result
-from drgen.drill.evalset import DISTANCES, EvalQuery, read_eval
+from drgen.drill.evalset import DISTANCES, EvalQuery, judge_recall, read_eval
 from drgen.plan import ComponentPlan
-
-MIN_RECALL = 0.9
-"""Recall@k below this fails the drill: pgvector's HNSW defaults (m 16, ef_search 40) reach
-well above it on typical embeddings, so a lower figure means the index or data came back wrong."""
 
 _HNSW = re.compile(r"\bUSING\s+hnsw\b", re.IGNORECASE)
 
@@ -297,9 +293,8 @@ def _recall(
     ctx: Context, psycopg: Any, conn: Any, queries: tuple[EvalQuery, ...], result: Result
 ) -> None:
     sql = psycopg.sql
-    scores = []
-    for query in queries:
-        ctx.remaining()
+
+    def search(query: EvalQuery) -> list[str]:
         table = sql.SQL(".").join(sql.Identifier(part) for part in query.table.split("."))
         statement = sql.SQL(
             "SELECT {id}::text FROM {table} ORDER BY {column} "
@@ -313,16 +308,11 @@ def _recall(
             k=sql.Literal(query.k),
         )
         try:
-            found = {row[0] for row in conn.execute(statement).fetchall()}
+            return [row[0] for row in conn.execute(statement).fetchall()]
         except psycopg.Error as error:
             raise DrillError(f"recall query on {query.table} failed: {error}") from None
-        wanted = set(query.expected[: query.k])
-        scores.append(len(found & wanted) / len(wanted))
-    recall = round(sum(scores) / len(scores), 4)
-    result.integrity["recall_at_k"] = recall
-    result.integrity["recall_queries"] = len(scores)
-    if recall < MIN_RECALL:
-        result.fail(f"recall@k {recall} on the evaluation set is below {MIN_RECALL}")
+
+    judge_recall(result, queries, search, ctx.remaining)
 
 
 def _drop(ctx: Context, psycopg: Any, admin: Any, scratch: str, result: Result) -> None:

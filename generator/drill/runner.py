@@ -22,7 +22,7 @@ from typing import Any
 
 from drgen import __version__
 from drgen.drill import audit_log, dynamodb, models, pgvector, snapshots
-from drgen.drill.base import Call, Context, DrillError, Result, new_result
+from drgen.drill.base import Call, Context, DrillError, Result, ScratchEngine, new_result
 from drgen.drill.buckets import EVIDENCE_PREFIX, bucket, explain, store
 from drgen.drill.evidence import as_json, as_markdown, report_payload, sha256
 from drgen.errors import DrgenError
@@ -62,6 +62,7 @@ class Options:
     keep: bool = False
     scratch_dsn: str | None = None
     source_dsn: str | None = None
+    scratch_engine: ScratchEngine | None = None
     timeout: float = 3600.0
 
 
@@ -88,6 +89,7 @@ def run_drill(sourced: SourcedWorkload, plan: DrPlan, path: Path, options: Optio
         keep=options.keep,
         scratch_dsn=options.scratch_dsn,
         source_dsn=options.source_dsn,
+        scratch_engine=options.scratch_engine,
     )
     if options.dry_run:
         return Outcome("dry-run", tuple(_dry_run(ctx, wanted)))

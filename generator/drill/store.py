@@ -71,6 +71,11 @@ class ObjectStore(Protocol):
         """The object version's bytes as a stream of chunks."""
         ...
 
+    def signed_url(self, bucket: str, obj: StoredObject, seconds: int) -> str:
+        """A URL that reads this object version for `seconds`, for an engine that fetches its
+        snapshot itself (Qdrant recovers from a URL)."""
+        ...
+
     def lock(self, bucket: str, obj: StoredObject) -> Lock | None:
         """The retention lock holding this version, if any."""
         ...

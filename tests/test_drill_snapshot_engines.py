@@ -1,0 +1,472 @@
+"""Snapshot engines restored into a scratch engine (`--scratch-url`).
+
+The recovery bucket is moto's S3 API on loopback (real presigned URLs, real checksums). No engine
+runs here, so each scratch engine is pytest-httpserver answering with the request and response
+shapes of the engine's API reference, cited at each stand-in; failures included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from drgen.drill.buckets import bucket
+from drgen.loader import load_workload
+from drgen.plan import resolve
+from tests.conftest import ROOT
+from tests.drill_servers import aws_fixture, moto_endpoint_fixture  # noqa: F401 (fixtures)
+
+VECTOR = [0.1, 0.2, 0.3]
+
+
+@pytest.fixture(autouse=True)
+def _fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("drgen.drill.engines.http.POLL_SECONDS", 0.01)
+
+
+def _setup(tmp_path: Path, example: str, table: str, *, expected: list[str]) -> dict[str, Any]:
+    """The example's workload with an evaluation set, its rendered project's stack configs (a
+    production vector_store_url per region) and the recovery bucket, empty."""
+    shutil.copytree(ROOT / "examples" / example, tmp_path, dirs_exist_ok=True)
+    text = (tmp_path / "workload.yaml").read_text()
+    text = re.sub(
+        r"^(    engine: (qdrant|weaviate|milvus|opensearch).*)$",
+        r"\1\n    eval: evals/retrieval.jsonl",
+        text,
+        count=1,
+        flags=re.M,
+    )
+    workload = tmp_path / "workload.yaml"
+    workload.write_text(text)
+    (tmp_path / "evals").mkdir()
+    line = {"table": table, "query": VECTOR, "expected": expected, "k": len(expected)}
+    (tmp_path / "evals/retrieval.jsonl").write_text(json.dumps(line) + "\n")
+    plan = resolve(load_workload(workload))
+    project = tmp_path / "project"
+    project.mkdir()
+    for stack in plan.stacks:
+        (project / f"Pulumi.{stack.name}.yaml").write_text(
+            f"config:\n  {plan.workload}:vector_store_url: https://vectors.internal:6333/\n"
+        )
+    recovery = (plan.secondary or plan.primary).region
+    component = plan.component("vector_store")
+    assert component is not None
+    name = bucket(component, recovery)
+    s3 = boto3.client("s3", region_name=recovery)
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": recovery})
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return {"workload": workload, "project": project, "bucket": name, "s3": s3, "plan": plan}
+
+
+def _put(setup: dict[str, Any], key: str, data: bytes) -> None:
+    setup["s3"].put_object(Bucket=setup["bucket"], Key=key, Body=data, ChecksumAlgorithm="SHA256")
+
+
+def _drill(run_cli: Any, setup: dict[str, Any], url: str, tmp_path: Path, *extra: str) -> Any:
+    evidence = tmp_path / "drills"
+    result = run_cli(
+        "drill",
+        str(setup["workload"]),
+        "--component",
+        "vector_store",
+        "--evidence",
+        str(evidence),
+        "--scratch-url",
+        url,
+        "--project",
+        str(setup["project"]),
+        "--timeout",
+        "30",
+        *extra,
+    )
+    return result, _vectors(evidence)
+
+
+def _vectors(evidence: Path) -> dict[str, Any]:
+    [path] = [p for p in evidence.glob("*.json") if not p.name.endswith(".receipt.json")]
+    report = json.loads(path.read_text())
+    return dict(next(c for c in report["components"] if c["component"] == "vector_store"))
+
+
+# Qdrant: PUT /collections/{name}/snapshots/recover {"location", "checksum", "priority"} answers
+# {"result": true, "status": "ok", "time": ...} once recovered (wait=true); GET /collections/{name}
+# has result.status (green/yellow/red) and result.config.params.vectors; points/count
+# {"exact": true} answers result.count; points/query answers result.points[].id; DELETE
+# /collections/{name} answers result true.
+# https://api.qdrant.tech/api-reference/snapshots/recover-from-snapshot,
+# https://api.qdrant.tech/api-reference/points/count-points,
+# https://api.qdrant.tech/api-reference/search/query-points
+
+
+def _qdrant(httpserver: HTTPServer, fetched: dict[str, Any], fail: bool = False) -> None:
+    collection = re.compile(r"^/collections/(drgen-drill-vectors-[a-z0-9]+-passages)$")
+
+    def recover(request: Request) -> Response:
+        body = json.loads(request.data)
+        # The stand-in downloads the snapshot from the signed URL, as Qdrant does, and checks the
+        # SHA-256 the drill passed.
+        with urllib.request.urlopen(body["location"], timeout=10) as response:
+            data = response.read()
+        fetched["sha256_ok"] = hashlib.sha256(data).hexdigest() == body.get("checksum")
+        fetched["bytes"] = len(data)
+        fetched["query"] = request.args.to_dict()
+        if fail:
+            error = {"status": {"error": "Wrong input: Snapshot is not valid"}, "time": 0.01}
+            return Response(json.dumps(error), status=400, content_type="application/json")
+        return Response(json.dumps({"result": True, "status": "ok", "time": 0.2}))
+
+    httpserver.expect_request(
+        re.compile(r"^/collections/drgen-drill-vectors-[a-z0-9]+-passages/snapshots/recover$"),
+        method="PUT",
+    ).respond_with_handler(recover)
+    info = {"status": "green", "config": {"params": {"vectors": {"size": 3, "distance": "Cosine"}}}}
+    httpserver.expect_request(collection, method="GET").respond_with_json(
+        {"result": info, "status": "ok", "time": 0.001}
+    )
+    httpserver.expect_request(
+        re.compile(r"^/collections/drgen-drill-vectors-[a-z0-9]+-passages/points/count$"),
+        method="POST",
+        json={"exact": True},
+    ).respond_with_json({"result": {"count": 1200}, "status": "ok", "time": 0.001})
+    points = [{"id": 17, "version": 3, "score": 0.99}, {"id": 4, "version": 1, "score": 0.97}]
+    httpserver.expect_request(
+        re.compile(r"^/collections/drgen-drill-vectors-[a-z0-9]+-passages/points/query$"),
+        method="POST",
+    ).respond_with_json({"result": {"points": points}, "status": "ok", "time": 0.002})
+    httpserver.expect_request(collection, method="DELETE").respond_with_json(
+        {"result": True, "status": "ok", "time": 0.01}
+    )
+
+
+def _deleted(httpserver: HTTPServer) -> list[str]:
+    return [r.path for r, _ in httpserver.log if r.method == "DELETE"]
+
+
+def test_qdrant_snapshot_recovered_counted_queried_and_removed(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
+) -> None:
+    setup = _setup(tmp_path, "knowledge-assistant", "passages", expected=["17", "4"])
+    _put(setup, "passages/passages-2025-12-31.snapshot", b"old" * 100)
+    _put(setup, "passages/passages-2026-01-01.snapshot", b"s" * 50_000)
+    fetched: dict[str, Any] = {}
+    _qdrant(httpserver, fetched)
+    result, vectors = _drill(run_cli, setup, httpserver.url_for("/"), tmp_path)
+    assert result.exit_code == 0, vectors.get("failures")
+    assert fetched == {"sha256_ok": True, "bytes": 50_000, "query": {"wait": "true"}}
+    assert vectors["outcome"] == "pass"
+    assert vectors["integrity"]["points"] == {"passages": 1200}
+    assert vectors["integrity"]["recall_at_k"] == 1.0
+    assert vectors["bytes"] == 50_000 and vectors["restore_seconds"] is not None
+    assert vectors["measurements"]["restored_snapshot"] == "passages/passages-2026-01-01.snapshot"
+    assert len(_deleted(httpserver)) == 1
+    assert vectors["cleanup"] == [f"qdrant collection {_deleted(httpserver)[0][13:]} deleted"]
+
+
+def test_a_failing_qdrant_recovery_is_reported_and_cleaned_up(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
+) -> None:
+    setup = _setup(tmp_path, "knowledge-assistant", "passages", expected=["17", "4"])
+    _put(setup, "passages/passages-2026-01-01.snapshot", b"s" * 1000)
+    _qdrant(httpserver, {}, fail=True)
+    result, vectors = _drill(run_cli, setup, httpserver.url_for("/"), tmp_path)
+    assert result.exit_code == 1
+    assert vectors["outcome"] == "fail"
+    assert "HTTP 400 Wrong input: Snapshot is not valid" in vectors["failures"][0]
+    assert len(_deleted(httpserver)) == 1  # the half-recovered collection is removed
+
+
+def test_low_recall_fails_the_drill(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
+) -> None:
+    setup = _setup(tmp_path, "knowledge-assistant", "passages", expected=["17", "99"])
+    _put(setup, "passages/passages-2026-01-01.snapshot", b"s" * 1000)
+    _qdrant(httpserver, {})
+    _, vectors = _drill(run_cli, setup, httpserver.url_for("/"), tmp_path)
+    assert vectors["outcome"] == "fail"
+    assert vectors["integrity"]["recall_at_k"] == 0.5
+    assert "below 0.9" in vectors["failures"][0]
+
+
+def test_production_engine_and_missing_project_are_refused(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
+) -> None:
+    setup = _setup(tmp_path, "knowledge-assistant", "passages", expected=["17"])
+    _put(setup, "passages/passages-2026-01-01.snapshot", b"s" * 1000)
+    # The same engine as the stack's https://vectors.internal:6333/, spelled differently.
+    _, vectors = _drill(run_cli, setup, "HTTPS://Vectors.Internal:6333", tmp_path)
+    assert vectors["outcome"] == "error"
+    assert "a production engine" in vectors["failures"][0]
+    assert not httpserver.log
+    evidence = tmp_path / "drills-2"
+    run_cli(
+        "drill", str(setup["workload"]), "--component", "vector_store", "--evidence",
+        str(evidence), "--scratch-url", httpserver.url_for("/"),
+    )  # fmt: skip
+    assert "needs --project" in _vectors(evidence)["failures"][0]
+    assert not httpserver.log
+
+
+def test_restore_that_outlives_the_timeout_is_abandoned_and_cleaned_up(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
+) -> None:
+    # Weaviate: POST /v1/backups/{backend}/{id}/restore answers {id, backend, classes, status:
+    # STARTED}; GET on the same path reports status until SUCCESS/FAILED/CANCELED; DELETE on it
+    # cancels a running restore; DELETE /v1/schema/{class} removes a class.
+    # https://weaviate.io/developers/weaviate/api/rest/backups
+    setup = _setup(tmp_path, "claims-triage", "Claim", expected=["a"])
+    _put(setup, "drgen-20260101-000000/node1/chunk-1", b"c" * 4000)
+    _put(setup, "drgen-20260101-000000/backup_config.json", b"{}")
+    httpserver.expect_request("/v1/schema", method="GET").respond_with_json({"classes": []})
+    restore = "/v1/backups/s3/drgen-20260101-000000/restore"
+    started = {"id": "drgen-20260101-000000", "backend": "s3", "classes": ["Claim"]}
+    httpserver.expect_request(restore, method="POST").respond_with_json(
+        {**started, "status": "STARTED", "path": "s3://bucket/drgen-20260101-000000"}
+    )
+    httpserver.expect_request(restore, method="GET").respond_with_json(
+        {**started, "status": "TRANSFERRING"}
+    )
+    httpserver.expect_request(restore, method="DELETE").respond_with_data("", status=204)
+    httpserver.expect_request("/v1/schema/Claim", method="DELETE").respond_with_data("")
+    result, vectors = _drill(run_cli, setup, httpserver.url_for("/"), tmp_path, "--timeout", "2")
+    assert result.exit_code == 1
+    assert vectors["outcome"] == "error"
+    assert "timed out" in vectors["failures"][-1] or "--timeout" in vectors["failures"][-1]
+    assert _deleted(httpserver) == [restore, "/v1/schema/Claim"]
+
+
+def _weaviate_success(httpserver: HTTPServer, failed: bool = False) -> str:
+    restore = "/v1/backups/s3/drgen-20260101-000000/restore"
+    started = {"id": "drgen-20260101-000000", "backend": "s3", "classes": ["Claim"]}
+    httpserver.expect_request("/v1/schema", method="GET").respond_with_json(
+        {"classes": [{"class": "Unrelated"}]}
+    )
+    httpserver.expect_request(restore, method="POST").respond_with_json(
+        {**started, "status": "STARTED"}
+    )
+    states = iter(["TRANSFERRING", "FAILED" if failed else "SUCCESS"])
+
+    def status(request: Request) -> Response:
+        state = next(states, "SUCCESS")
+        body = {**started, "status": state, "error": "node1: checksum mismatch" if failed else ""}
+        return Response(json.dumps(body), content_type="application/json")
+
+    httpserver.expect_request(restore, method="GET").respond_with_handler(status)
+
+    # GraphQL: Aggregate {Claim {meta {count}}} and Get {Claim(nearVector, limit) {_additional
+    # {id}}}: https://weaviate.io/developers/weaviate/api/graphql/aggregate, .../search-operators
+    def graphql(request: Request) -> Response:
+        query = json.loads(request.data)["query"]
+        if "Aggregate" in query:
+            data = {"Aggregate": {"Claim": [{"meta": {"count": 310}}]}}
+        else:
+            assert "nearVector: {vector: [0.1, 0.2, 0.3]}, limit: 1" in query
+            data = {"Get": {"Claim": [{"_additional": {"id": "a"}}]}}
+        return Response(json.dumps({"data": data}), content_type="application/json")
+
+    httpserver.expect_request("/v1/graphql", method="POST").respond_with_handler(graphql)
+    httpserver.expect_request("/v1/schema/Claim", method="DELETE").respond_with_data("")
+    return restore
+
+
+def test_weaviate_backup_restored_and_its_classes_removed(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any, monkeypatch: Any
+) -> None:
+    setup = _setup(tmp_path, "claims-triage", "Claim", expected=["a"])
+    _put(setup, "drgen-20260101-000000/node1/chunk-1", b"c" * 4000)
+    _put(setup, "drgen-20260101-000000/backup_config.json", b"{}")
+    _weaviate_success(httpserver)
+    monkeypatch.setenv("SCRATCH_WEAVIATE_KEY", "k-123")
+    _, vectors = _drill(
+        run_cli, setup, httpserver.url_for("/"), tmp_path, "--scratch-key-env",
+        "SCRATCH_WEAVIATE_KEY",
+    )  # fmt: skip
+    assert vectors["outcome"] == "pass", vectors["failures"]
+    assert vectors["integrity"]["points"] == {"Claim": 310}
+    assert vectors["integrity"]["recall_at_k"] == 1.0
+    assert vectors["measurements"]["restored_snapshot"] == "drgen-20260101-000000"
+    assert _deleted(httpserver) == ["/v1/schema/Claim"]  # never the class it did not restore
+    assert all(r.headers["Authorization"] == "Bearer k-123" for r, _ in httpserver.log)
+
+
+def test_a_failed_weaviate_restore_is_a_failure_with_the_engines_reason(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
+) -> None:
+    setup = _setup(tmp_path, "claims-triage", "Claim", expected=["a"])
+    _put(setup, "drgen-20260101-000000/backup_config.json", b"{}")
+    _weaviate_success(httpserver, failed=True)
+    _, vectors = _drill(run_cli, setup, httpserver.url_for("/"), tmp_path)
+    assert vectors["outcome"] == "fail"
+    assert "FAILED: node1: checksum mismatch" in vectors["failures"][0]
+    assert _deleted(httpserver) == ["/v1/schema/Claim"]
+
+
+def test_a_missing_snapshot_restores_nothing(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
+) -> None:
+    setup = _setup(tmp_path, "claims-triage", "Claim", expected=["a"])
+    _put(setup, "drgen-20260101-000000/node1/chunk-1", b"c" * 10)  # never completed
+    _, vectors = _drill(run_cli, setup, httpserver.url_for("/"), tmp_path)
+    assert vectors["outcome"] == "error"
+    assert "no backup_config.json" in vectors["failures"][0]
+    assert not httpserver.log
+
+
+def test_milvus_backup_restored_with_a_suffix_loaded_and_dropped(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
+) -> None:
+    # milvus-backup: POST /api/v1/restore {async, id, backup_name, bucket_name, path,
+    # collection_suffix, restore_index} and GET /api/v1/get_restore?id= answer {requestId, code,
+    # msg, data: RestoreBackupTask {id, state_code, errorMessage, collection_restore_tasks:
+    # [{target_collection_name, state_code}]}} (milvus-backup README, docs/swagger.yaml).
+    # Milvus RESTful v2 answers {code: 0, data}: collections/get_load_state data.loadState,
+    # get_stats data.rowCount, entities/search data [{<fields>, distance}]
+    # (https://milvus.io/api-reference/restful/v2.5.x).
+    setup = _setup(tmp_path, "research-sandbox", "embeddings", expected=["7"])
+    _put(setup, "backup/drgen_20260101_000000/meta/backup_meta.json", b"{}")
+    _put(setup, "backup/drgen_20260101_000000/binlogs/insert_log/1", b"b" * 8000)
+    seen: dict[str, Any] = {}
+
+    def restore(request: Request) -> Response:
+        body = json.loads(request.data)
+        seen.update(body)
+        task = {
+            "id": body["id"],
+            "state_code": 1,
+            "collection_restore_tasks": [
+                {"target_collection_name": "embeddings" + body["collection_suffix"]}
+            ],
+        }
+        return Response(json.dumps({"requestId": "r1", "code": 0, "msg": "", "data": task}))
+
+    httpserver.expect_request("/api/v1/restore", method="POST").respond_with_handler(restore)
+    states = iter([1, 2])
+
+    def get_restore(request: Request) -> Response:
+        task = {
+            "id": request.args["id"],
+            "state_code": next(states, 2),
+            "collection_restore_tasks": [
+                {"target_collection_name": "embeddings" + seen["collection_suffix"]}
+            ],
+        }
+        return Response(json.dumps({"code": 0, "msg": "", "data": task}))
+
+    httpserver.expect_request("/api/v1/get_restore", method="GET").respond_with_handler(get_restore)
+    milvus = {
+        "/v2/vectordb/collections/load": {"code": 0, "data": {}},
+        "/v2/vectordb/collections/get_load_state": {
+            "code": 0,
+            "data": {"loadState": "LoadStateLoaded", "loadProgress": 100},
+        },
+        "/v2/vectordb/collections/get_stats": {"code": 0, "data": {"rowCount": 5000}},
+        "/v2/vectordb/entities/search": {"code": 0, "data": [{"id": 7, "distance": 0.01}]},
+        "/v2/vectordb/collections/drop": {"code": 0, "data": {}},
+    }
+    for path, answer in milvus.items():
+        httpserver.expect_request("/milvus" + path, method="POST").respond_with_json(answer)
+    _, vectors = _drill(
+        run_cli, setup, httpserver.url_for("/"), tmp_path, "--scratch-search-url",
+        httpserver.url_for("/milvus"),
+    )  # fmt: skip
+    assert vectors["outcome"] == "pass", vectors["failures"]
+    assert seen["backup_name"] == "drgen_20260101_000000"
+    assert seen["bucket_name"] == setup["bucket"] and seen["path"] == "backup"
+    assert seen["restore_index"] is True and seen["async"] is True
+    assert re.fullmatch(r"_drgen_drill_vectors_[a-z0-9]+", seen["collection_suffix"])
+    assert vectors["integrity"] == {**vectors["integrity"], "points": {"embeddings": 5000}}
+    assert vectors["integrity"]["recall_at_k"] == 1.0
+    drops = [r for r, _ in httpserver.log if r.path.endswith("/drop")]
+    assert json.loads(drops[0].data) == {"collectionName": "embeddings" + seen["collection_suffix"]}
+
+
+def test_opensearch_snapshot_restored_under_scratch_names(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
+) -> None:
+    # OpenSearch: PUT _snapshot/{repo} {type: s3, settings}; GET _snapshot/{repo}/_all answers
+    # snapshots [{snapshot, state, indices, start_time_in_millis}]; POST
+    # _snapshot/{repo}/{snapshot}/_restore answers {accepted: true}; GET {index}/_recovery
+    # answers {index: {shards: [{stage, index: {size: {recovered_in_bytes}}}]}}; _count answers
+    # {count}; _search hits.hits[]._id (docs.opensearch.org api-reference/snapshots/*,
+    # api-reference/index-apis/recover, search-plugins/knn/api).
+    setup = _setup(tmp_path, "content-moderation", "violations", expected=["v1", "v2"])
+    _put(setup, "index-3", b"{}")
+    _put(setup, "indices/abc/0/__seg", b"x" * 3000)
+    repo = re.compile(r"^/_snapshot/drgen-drill-repository-[a-z0-9]+$")
+    httpserver.expect_request(repo, method="PUT").respond_with_json({"acknowledged": True})
+    snapshots = [
+        {"snapshot": "drgen-20260101-000000", "state": "SUCCESS", "indices": ["violations"],
+         "start_time_in_millis": 1},
+        {"snapshot": "drgen-20260101-001000", "state": "SUCCESS",
+         "indices": ["violations", ".kibana_1"], "start_time_in_millis": 2},
+        {"snapshot": "drgen-20260101-002000", "state": "IN_PROGRESS", "indices": ["violations"],
+         "start_time_in_millis": 3},
+    ]  # fmt: skip
+    httpserver.expect_request(
+        re.compile(r"^/_snapshot/drgen-drill-repository-[a-z0-9]+/_all$"), method="GET"
+    ).respond_with_json({"snapshots": snapshots})
+    bodies: list[Any] = []
+
+    def restore(request: Request) -> Response:
+        bodies.append(json.loads(request.data))
+        return Response(json.dumps({"accepted": True}), content_type="application/json")
+
+    httpserver.expect_request(
+        re.compile(r"^/_snapshot/drgen-drill-repository-[a-z0-9]+/drgen-20260101-001000/_restore$"),
+        method="POST",
+    ).respond_with_handler(restore)
+    stages = iter(["INDEX", "DONE"])
+
+    def recovery(request: Request) -> Response:
+        name = request.path.split("/")[1]
+        size = {"total_in_bytes": 9000, "recovered_in_bytes": 9000}
+        shard = {"stage": next(stages, "DONE"), "type": "SNAPSHOT", "index": {"size": size}}
+        return Response(json.dumps({name: {"shards": [shard]}}), content_type="application/json")
+
+    index = r"drgen-drill-vectors-[a-z0-9]+-violations"
+    httpserver.expect_request(re.compile(f"^/{index}/_recovery$")).respond_with_handler(recovery)
+    httpserver.expect_request(re.compile(f"^/{index}/_count$")).respond_with_json({"count": 42})
+    hits = {"hits": {"hits": [{"_id": "v1", "_score": 1.0}, {"_id": "v2", "_score": 0.9}]}}
+    httpserver.expect_request(re.compile(f"^/{index}/_search$")).respond_with_json(hits)
+    httpserver.expect_request(re.compile(f"^/{index}$"), method="DELETE").respond_with_json(
+        {"acknowledged": True}
+    )
+    httpserver.expect_request(repo, method="DELETE").respond_with_json({"acknowledged": True})
+    role = "arn:aws:iam::123456789012:role/snapshots"
+    _, vectors = _drill(
+        run_cli, setup, httpserver.url_for("/"), tmp_path, "--scratch-role-arn", role
+    )
+    assert vectors["outcome"] == "pass", vectors["failures"]
+    assert vectors["measurements"]["restored_snapshot"] == "drgen-20260101-001000"
+    assert bodies[0]["indices"] == "violations" and bodies[0]["include_global_state"] is False
+    assert bodies[0]["rename_replacement"].startswith("drgen-drill-vectors-")
+    assert vectors["bytes"] == 9000 and vectors["integrity"]["points"] == {"violations": 42}
+    register = next(r for r, _ in httpserver.log if r.method == "PUT")
+    assert json.loads(register.data)["settings"] == {
+        "bucket": setup["bucket"], "region": "us-west-2", "role_arn": role, "readonly": True
+    }  # fmt: skip
+    assert register.headers["Authorization"].startswith("AWS4-HMAC-SHA256")  # SigV4, service es
+    assert "/es/aws4_request" in register.headers["Authorization"]
+    assert len(_deleted(httpserver)) == 2
+
+
+def test_dry_run_lists_the_scratch_engine_calls(tmp_path: Path, run_cli: Any) -> None:
+    workload = ROOT / "examples/knowledge-assistant/workload.yaml"
+    result = run_cli(
+        "drill", str(workload), "--dry-run", "--component", "vector_store", "--scratch-url",
+        "https://scratch-qdrant:6333",
+    )  # fmt: skip
+    assert result.exit_code == 0
+    out = result.stdout
+    assert "s3 presign GetObject" in out
+    assert "qdrant PUT /collections/{scratch}/snapshots/recover https://scratch-qdrant:6333" in out
+    assert "qdrant DELETE /collections/{scratch}" in out and "[scratch]" in out
