@@ -11,7 +11,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from drgen.drill.base import Context, DrillError
-from drgen.drill.store import CHUNK, Checksum, Lock, Receipt, StoredObject, b64_to_hex, hex_to_b64
+from drgen.drill.store import (
+    CHUNK,
+    Checksum,
+    Lock,
+    Reading,
+    Receipt,
+    StoredObject,
+    b64_to_hex,
+    hex_to_b64,
+)
 
 
 def client(service: str, region: str) -> Any:
@@ -63,6 +72,10 @@ def _version(obj: StoredObject) -> dict[str, str]:
     return {"VersionId": obj.version} if obj.version and obj.version != "null" else {}
 
 
+def _ask_for_checksums(request: Any, **_: Any) -> None:
+    request.headers["x-amz-checksum-mode"] = "ENABLED"
+
+
 class S3Store:
     """One region's S3 through the drill's `ObjectStore` interface."""
 
@@ -72,6 +85,10 @@ class S3Store:
         self.ctx = ctx
         self.region = region
         self.s3 = client("s3", region)
+        # GetObject asked for the checksum headers with ChecksumMode would have botocore hash
+        # the body again to validate it; the drill hashes every byte itself (prefetched, under
+        # its deadline), so its reads ask S3 for the headers directly.
+        self.s3.meta.events.register("before-sign.s3.GetObject", _ask_for_checksums)
 
     def newest(self, bucket: str, exclude_prefix: str = "") -> list[StoredObject]:
         self.ctx.record("s3", "ListObjectVersions", bucket)
@@ -94,15 +111,25 @@ class S3Store:
         head = self.s3.head_object(
             Bucket=bucket, Key=obj.key, **_version(obj), ChecksumMode="ENABLED"
         )
+        return self._stored_checksum(bucket, obj, head)
+
+    def _stored_checksum(
+        self, bucket: str, obj: StoredObject, answer: dict[str, Any]
+    ) -> Checksum | None:
+        """The checksum in a HeadObject or GetObject answer, with part sizes if composite."""
         # SHA-256 when the uploader asked for it; else CRC-32, the AWS SDKs' default since 2025.
         algorithm, value = next(
-            ((name, head[field]) for name, field in CHECKSUMS if head.get(field)), ("", "")
+            ((name, answer[field]) for name, field in CHECKSUMS if answer.get(field)), ("", "")
         )
         if not value:
             return None
         digest, _, suffix = value.partition("-")
-        kind = head.get("ChecksumType")
+        kind = answer.get("ChecksumType")
         if kind == "FULL_OBJECT":
+            return Checksum(algorithm, b64_to_hex(digest))
+        # No type (S3-compatible stores, older answers): an object uploaded in one request has
+        # an ETag without the "-<parts>" suffix that every multipart upload's ETag carries.
+        if kind is None and not suffix and "-" not in str(answer.get("ETag", "")).strip('"'):
             return Checksum(algorithm, b64_to_hex(digest))
         # A multipart upload: S3 keeps the digest of the parts' digests, so the drill needs each
         # part's size to hash the stream the same way. HeadObject with PartNumber gives both;
@@ -119,6 +146,25 @@ class S3Store:
             count = int(part.get("PartsCount") or 1)
             sizes.append(int(part["ContentLength"]))
         return Checksum(algorithm, b64_to_hex(digest), part_sizes=tuple(sizes))
+
+    def read(self, bucket: str, obj: StoredObject) -> Reading:
+        # One GetObject answers with the stored checksum and the bytes (no HeadObject first).
+        self.ctx.record("s3", "GetObject", f"{bucket}/{obj.key}")
+        answer = self.s3.get_object(Bucket=bucket, Key=obj.key, **_version(obj))
+        body = answer["Body"]
+        try:
+            checksum = self._stored_checksum(bucket, obj, answer)
+        except BaseException:
+            body.close()
+            raise
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from body.iter_chunks(CHUNK)
+            finally:
+                body.close()
+
+        return Reading(checksum, chunks(), body.close)
 
     def chunks(self, bucket: str, obj: StoredObject) -> Iterator[bytes]:
         self.ctx.record("s3", "GetObject", f"{bucket}/{obj.key}")

@@ -13,7 +13,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from drgen.drill.base import Context, DrillError
-from drgen.drill.store import CHUNK, Checksum, Lock, Receipt, StoredObject, b64_to_hex
+from drgen.drill.store import (
+    CHUNK,
+    Checksum,
+    Lock,
+    Reading,
+    Receipt,
+    StoredObject,
+    b64_to_hex,
+)
 
 
 def explain(error: Exception) -> str:
@@ -74,6 +82,11 @@ class GcsStore:
         with blob.open("rb", chunk_size=CHUNK) as reader:
             while chunk := reader.read(CHUNK):
                 yield chunk
+
+    def read(self, bucket: str, obj: StoredObject) -> Reading:
+        # The SHA-256 is custom metadata, only in the object's resource: two requests.
+        chunks = self.chunks(bucket, obj)
+        return Reading(self.checksum(bucket, obj), chunks, chunks.close)
 
     def signed_url(self, bucket: str, obj: StoredObject, seconds: int) -> str:
         self.ctx.record("storage", "signed URL (v4)", f"{bucket}/{obj.key}")

@@ -13,6 +13,7 @@ the drill removes only the classes this restore created.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from drgen.drill.base import Call, Context, DrillError
@@ -24,6 +25,9 @@ from drgen.plan import ComponentPlan
 
 MARKER = "backup_config.json"
 """The file Weaviate writes into a backup's folder when the backup completes."""
+
+_CLASS = re.compile(r"^[A-Z][_0-9A-Za-z]{0,254}$")
+"""Weaviate class names (its schema's rule); nothing else is put into a GraphQL query."""
 
 
 class Engine:
@@ -65,6 +69,8 @@ class Engine:
         if clashing:
             raise DrillError(f"weaviate: the scratch engine already holds {', '.join(clashing)}")
         for name in started.get("classes") or []:
+            if not _CLASS.fullmatch(str(name)):
+                raise DrillError(f"weaviate: the restore names a class {name!r} it cannot have")
             restored.names[name] = name
         while True:
             status = self.api.call("GET", path)
