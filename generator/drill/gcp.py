@@ -34,7 +34,14 @@ def explain(error: Exception) -> str:
 
 
 def is_refusal(error: Exception) -> bool:
-    return type(error).__name__ in ("Forbidden", "PreconditionFailed")
+    """A delete refused because the object is under retention: 403 with reason
+    retentionPolicyNotMet (https://cloud.google.com/storage/docs/json_api/v1/status-codes).
+    A 403 for a missing permission (storage.objects.delete) is not: it proves nothing about the
+    lock, so it is raised and reported as an error instead of counted as the evidence."""
+    if type(error).__name__ != "Forbidden":
+        return False
+    reasons = {e.get("reason") for e in getattr(error, "errors", None) or [] if isinstance(e, dict)}
+    return "retentionPolicyNotMet" in reasons or "retention" in str(error).lower()
 
 
 class GcsStore:
