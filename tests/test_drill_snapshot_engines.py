@@ -213,6 +213,10 @@ def test_production_engine_and_missing_project_are_refused(
         str(evidence), "--scratch-url", httpserver.url_for("/"),
     )  # fmt: skip
     assert "needs --project" in _vectors(evidence)["failures"][0]
+    # A folder that is not the rendered project (the runbook's `--project .` run elsewhere).
+    not_project = {**setup, "project": tmp_path / "evals"}
+    _, vectors = _drill(run_cli, not_project, "http://x/", tmp_path / "third")
+    assert "production engines are unknown" in vectors["failures"][0]
     assert not httpserver.log
 
 
@@ -457,6 +461,20 @@ def test_opensearch_snapshot_restored_under_scratch_names(
     assert register.headers["Authorization"].startswith("AWS4-HMAC-SHA256")  # SigV4, service es
     assert "/es/aws4_request" in register.headers["Authorization"]
     assert len(_deleted(httpserver)) == 2
+
+
+def test_runbook_drill_commands_parse_with_the_cli() -> None:
+    import shlex
+
+    from drgen.cli import main
+    from drgen.drills import drill_calendar
+
+    for example in ("knowledge-assistant", "claims-triage", "content-moderation", "catalog-search"):
+        plan = resolve(load_workload(ROOT / "examples" / example / "workload.yaml"))
+        [vectors] = [d for d in drill_calendar(plan) if "vector_store" in d.title]
+        args = shlex.split(re.sub(r'"\$\(?[^"]*"', "VALUE", vectors.command))[2:]
+        context = main.get_command(None, "drill").make_context("drill", args)  # type: ignore[union-attr]
+        assert context.params["scratch_url"] == "VALUE" and context.params["project"] == Path()
 
 
 def test_dry_run_lists_the_scratch_engine_calls(tmp_path: Path, run_cli: Any) -> None:

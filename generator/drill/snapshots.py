@@ -164,6 +164,12 @@ def refuse_production(ctx: Context, *urls: str | None) -> None:
         value = _stack_setting(project / stack_file(stack), "vector_store_url")
         if value:
             production[stack.region] = value
+    if not production:
+        files = ", ".join(stack_file(stack) for stack in ctx.plan.stacks)
+        raise DrillError(
+            f"--project {project}: no vector_store_url in {files}, so the production engines"
+            " are unknown and the scratch URL cannot be told apart from them"
+        )
     for url in urls:
         if url is None:
             continue
