@@ -128,7 +128,7 @@ def _restore_test(plan: DrPlan, c: ComponentPlan) -> Drill:
         automation = " AWS Backup restore testing runs this twice a year (see the stack)."
     if plan.cloud == "aws" and c.component == "audit_log" and c.params.get("backup_vault"):
         automation = " AWS Backup restore testing runs this twice a year (see the stack)."
-    steps = (what + automation, "Delete the scratch copy afterwards.")
+    steps: tuple[str, ...] = (what + automation, "Delete the scratch copy afterwards.")
     command = f"drgen drill {plan.source} --component {c.component} --evidence drills/"
     if c.engine == "pgvector":
         command += ' --source-dsn "$RECOVERY_DSN" --scratch-dsn "$SCRATCH_DSN"'

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 import os
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from drgen.drill.base import Context, DrillError
@@ -82,7 +82,7 @@ class GcsStore:
             return Checksum("md5", b64_to_hex(blob.md5_hash))
         return None  # composite objects carry only a CRC32C
 
-    def chunks(self, bucket: str, obj: StoredObject) -> Iterator[bytes]:
+    def chunks(self, bucket: str, obj: StoredObject) -> Generator[bytes, None, None]:
         self.ctx.record("storage", "objects.get(media)", f"{bucket}/{obj.key}")
         generation = int(obj.version) if obj.version else None
         blob = self.client.bucket(bucket).blob(obj.key, generation=generation)
