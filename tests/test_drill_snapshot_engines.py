@@ -24,7 +24,12 @@ from drgen.drill.buckets import bucket
 from drgen.loader import load_workload
 from drgen.plan import resolve
 from tests.conftest import ROOT
-from tests.drill_servers import aws_fixture, moto_endpoint_fixture  # noqa: F401 (fixtures)
+from tests.drill_servers import (  # noqa: F401 (fixtures)
+    aws_fixture,
+    gcs_endpoint_fixture,
+    gcs_fixture,
+    moto_endpoint_fixture,
+)
 
 VECTOR = [0.1, 0.2, 0.3]
 
@@ -34,7 +39,9 @@ def _fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("drgen.drill.engines.http.POLL_SECONDS", 0.01)
 
 
-def _setup(tmp_path: Path, example: str, table: str, *, expected: list[str]) -> dict[str, Any]:
+def _setup(
+    tmp_path: Path, example: str, table: str, *, expected: list[str], cloud: str = "aws"
+) -> dict[str, Any]:
     """The example's workload with an evaluation set, its rendered project's stack configs (a
     production vector_store_url per region) and the recovery bucket, empty."""
     shutil.copytree(ROOT / "examples" / example, tmp_path, dirs_exist_ok=True)
@@ -62,10 +69,16 @@ def _setup(tmp_path: Path, example: str, table: str, *, expected: list[str]) -> 
     component = plan.component("vector_store")
     assert component is not None
     name = bucket(component, recovery)
+    found = {"workload": workload, "project": project, "bucket": name, "plan": plan}
+    if cloud == "gcp":
+        from google.cloud import storage
+
+        storage.Client(project="drgen-test").create_bucket(name)
+        return found
     s3 = boto3.client("s3", region_name=recovery)
     s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": recovery})
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    return {"workload": workload, "project": project, "bucket": name, "s3": s3, "plan": plan}
+    return {**found, "s3": s3}
 
 
 def _put(setup: dict[str, Any], key: str, data: bytes) -> None:
@@ -108,8 +121,13 @@ def _vectors(evidence: Path) -> dict[str, Any]:
 # https://api.qdrant.tech/api-reference/search/query-points
 
 
-def _qdrant(httpserver: HTTPServer, fetched: dict[str, Any], fail: bool = False) -> None:
-    collection = re.compile(r"^/collections/(drgen-drill-vectors-[a-z0-9]+-passages)$")
+def _qdrant(
+    httpserver: HTTPServer,
+    fetched: dict[str, Any],
+    fail: bool = False,
+    collection: str = "passages",
+) -> None:
+    scratch = rf"/collections/drgen-drill-vectors-[a-z0-9]+-{collection}"
 
     def recover(request: Request) -> Response:
         body = json.loads(request.data)
@@ -120,30 +138,30 @@ def _qdrant(httpserver: HTTPServer, fetched: dict[str, Any], fail: bool = False)
         fetched["sha256_ok"] = hashlib.sha256(data).hexdigest() == body.get("checksum")
         fetched["bytes"] = len(data)
         fetched["query"] = request.args.to_dict()
+        fetched["location"] = body["location"]
         if fail:
             error = {"status": {"error": "Wrong input: Snapshot is not valid"}, "time": 0.01}
             return Response(json.dumps(error), status=400, content_type="application/json")
         return Response(json.dumps({"result": True, "status": "ok", "time": 0.2}))
 
     httpserver.expect_request(
-        re.compile(r"^/collections/drgen-drill-vectors-[a-z0-9]+-passages/snapshots/recover$"),
-        method="PUT",
+        re.compile(rf"^{scratch}/snapshots/recover$"), method="PUT"
     ).respond_with_handler(recover)
     info = {"status": "green", "config": {"params": {"vectors": {"size": 3, "distance": "Cosine"}}}}
-    httpserver.expect_request(collection, method="GET").respond_with_json(
+    httpserver.expect_request(re.compile(rf"^{scratch}$"), method="GET").respond_with_json(
         {"result": info, "status": "ok", "time": 0.001}
     )
     httpserver.expect_request(
-        re.compile(r"^/collections/drgen-drill-vectors-[a-z0-9]+-passages/points/count$"),
+        re.compile(rf"^{scratch}/points/count$"),
         method="POST",
         json={"exact": True},
     ).respond_with_json({"result": {"count": 1200}, "status": "ok", "time": 0.001})
     points = [{"id": 17, "version": 3, "score": 0.99}, {"id": 4, "version": 1, "score": 0.97}]
     httpserver.expect_request(
-        re.compile(r"^/collections/drgen-drill-vectors-[a-z0-9]+-passages/points/query$"),
+        re.compile(rf"^{scratch}/points/query$"),
         method="POST",
     ).respond_with_json({"result": {"points": points}, "status": "ok", "time": 0.002})
-    httpserver.expect_request(collection, method="DELETE").respond_with_json(
+    httpserver.expect_request(re.compile(rf"^{scratch}$"), method="DELETE").respond_with_json(
         {"result": True, "status": "ok", "time": 0.01}
     )
 
@@ -162,7 +180,8 @@ def test_qdrant_snapshot_recovered_counted_queried_and_removed(
     _qdrant(httpserver, fetched)
     result, vectors = _drill(run_cli, setup, httpserver.url_for("/"), tmp_path)
     assert result.exit_code == 0, vectors.get("failures")
-    assert fetched == {"sha256_ok": True, "bytes": 50_000, "query": {"wait": "true"}}
+    assert fetched["sha256_ok"] and fetched["bytes"] == 50_000
+    assert fetched["query"] == {"wait": "true"}
     assert vectors["outcome"] == "pass"
     assert vectors["integrity"]["points"] == {"passages": 1200}
     assert vectors["integrity"]["recall_at_k"] == 1.0
@@ -170,6 +189,76 @@ def test_qdrant_snapshot_recovered_counted_queried_and_removed(
     assert vectors["measurements"]["restored_snapshot"] == "passages/passages-2026-01-01.snapshot"
     assert len(_deleted(httpserver)) == 1
     assert vectors["cleanup"] == [f"qdrant collection {_deleted(httpserver)[0][13:]} deleted"]
+
+
+def _service_account() -> Any:
+    """Credentials of a service account with a key of its own: they sign URLs locally."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from google.oauth2 import service_account
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return service_account.Credentials.from_service_account_info(
+        {
+            "type": "service_account",
+            "project_id": "drgen-test",
+            "private_key_id": "1",
+            "private_key": pem,
+            "client_email": "drill@drgen-test.iam.gserviceaccount.com",
+            "client_id": "1",
+            "token_uri": "https://oauth2.googleapis.com/token",
+        }
+    )
+
+
+def test_gcp_qdrant_snapshot_recovered_from_a_v4_signed_url(
+    gcs: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any, monkeypatch: Any
+) -> None:
+    from google.cloud import storage
+
+    setup = _setup(tmp_path, "recommendations", "items", expected=["17", "4"], cloud="gcp")
+    data = b"q" * 20_000
+    blob = (
+        storage.Client(project="drgen-test").bucket(setup["bucket"]).blob("items/items-1.snapshot")
+    )
+    blob.metadata = {"sha256": hashlib.sha256(data).hexdigest()}
+    blob.upload_from_string(data)
+    # The emulator serves anonymous clients only, which cannot sign: the URL is signed with a
+    # service account key of the test's, as a key file in ADC would.
+    signer = _service_account()
+    sign = storage.Blob.generate_signed_url
+
+    def with_key(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return sign(self, *args, credentials=signer, **kwargs)
+
+    monkeypatch.setattr(storage.Blob, "generate_signed_url", with_key)
+    fetched: dict[str, Any] = {}
+    _qdrant(httpserver, fetched, collection="items")
+    _, vectors = _drill(run_cli, setup, httpserver.url_for("/"), tmp_path)
+    assert vectors["outcome"] == "pass", vectors["failures"]
+    assert fetched["sha256_ok"] and fetched["bytes"] == 20_000
+    assert "X-Goog-Signature=" in fetched["location"]
+    assert vectors["integrity"]["points"] == {"items": 1200}
+
+
+def test_gcp_credentials_that_cannot_sign_are_a_message(
+    gcs: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
+) -> None:
+    setup = _setup(tmp_path, "recommendations", "items", expected=["17"], cloud="gcp")
+    from google.cloud import storage
+
+    blob = storage.Client(project="drgen-test").bucket(setup["bucket"]).blob("items/i.snapshot")
+    blob.metadata = {"sha256": hashlib.sha256(b"q").hexdigest()}
+    blob.upload_from_string(b"q")
+    _, vectors = _drill(run_cli, setup, httpserver.url_for("/"), tmp_path)
+    assert vectors["outcome"] == "error"
+    assert "cannot sign a URL" in vectors["failures"][0]
+    assert not httpserver.log
 
 
 def test_a_failing_qdrant_recovery_is_reported_and_cleaned_up(

@@ -102,15 +102,22 @@ class GcsStore:
         # V4 signatures are valid for at most 7 days.
         expiration = datetime.timedelta(seconds=min(seconds, 7 * 86400))
         try:
-            return str(blob.generate_signed_url(version="v4", expiration=expiration, method="GET"))
+            return str(
+                blob.generate_signed_url(
+                    version="v4", expiration=expiration, method="GET", generation=generation
+                )
+            )
         except AttributeError:
             pass  # credentials without a private key (a user's or a workload's): sign through IAM
         from google.auth.transport.requests import Request
 
         credentials = self.client._credentials
-        credentials.refresh(Request())
+        try:
+            credentials.refresh(Request())
+        except Exception:  # anonymous or expired credentials: the message below says what to use
+            credentials = None
         email = getattr(credentials, "service_account_email", None)
-        if not email:
+        if credentials is None or not email:
             raise DrillError(
                 "cannot sign a URL for the snapshot with these Google credentials: use a"
                 " service account (impersonation or a key) allowed iam.serviceAccounts.signBlob"
@@ -120,6 +127,7 @@ class GcsStore:
                 version="v4",
                 expiration=expiration,
                 method="GET",
+                generation=generation,
                 service_account_email=email,
                 access_token=credentials.token,
             )
