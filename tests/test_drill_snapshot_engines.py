@@ -274,6 +274,18 @@ def test_a_failing_qdrant_recovery_is_reported_and_cleaned_up(
     assert len(_deleted(httpserver)) == 1  # the half-recovered collection is removed
 
 
+def test_keep_leaves_the_restored_collection(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
+) -> None:
+    setup = _setup(tmp_path, "knowledge-assistant", "passages", expected=["17", "4"])
+    _put(setup, "passages/passages-2026-01-01.snapshot", b"s" * 1000)
+    _qdrant(httpserver, {})
+    _, vectors = _drill(run_cli, setup, httpserver.url_for("/"), tmp_path, "--keep")
+    assert vectors["outcome"] == "pass"
+    assert not _deleted(httpserver)
+    assert vectors["cleanup"][0].startswith("kept (--keep): qdrant drgen-drill-vectors-")
+
+
 def test_low_recall_fails_the_drill(
     aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
 ) -> None:
@@ -480,6 +492,62 @@ def test_milvus_backup_restored_with_a_suffix_loaded_and_dropped(
     assert vectors["integrity"]["recall_at_k"] == 1.0
     drops = [r for r, _ in httpserver.log if r.path.endswith("/drop")]
     assert json.loads(drops[0].data) == {"collectionName": "embeddings" + seen["collection_suffix"]}
+
+
+def test_a_failed_milvus_restore_drops_what_it_created(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
+) -> None:
+    setup = _setup(tmp_path, "research-sandbox", "embeddings", expected=["7"])
+    _put(setup, "backup/drgen_20260101_000000/meta/backup_meta.json", b"{}")
+    suffix: list[str] = []
+
+    def restore(request: Request) -> Response:
+        body = json.loads(request.data)
+        suffix.append(body["collection_suffix"])
+        tasks = [{"target_collection_name": "embeddings" + body["collection_suffix"]}]
+        task = {"id": body["id"], "state_code": 1, "collection_restore_tasks": tasks}
+        return Response(json.dumps({"code": 0, "data": task}))
+
+    def failed(request: Request) -> Response:
+        task = {"id": request.args["id"], "state_code": 3, "errorMessage": "bulk insert failed"}
+        return Response(json.dumps({"code": 0, "data": task}))
+
+    httpserver.expect_request("/api/v1/restore", method="POST").respond_with_handler(restore)
+    httpserver.expect_request("/api/v1/get_restore").respond_with_handler(failed)
+    httpserver.expect_request("/milvus/v2/vectordb/collections/drop").respond_with_json(
+        {"code": 0, "data": {}}
+    )
+    _, vectors = _drill(
+        run_cli, setup, httpserver.url_for("/"), tmp_path, "--scratch-search-url",
+        httpserver.url_for("/milvus"),
+    )  # fmt: skip
+    assert vectors["outcome"] == "fail"
+    assert (
+        "milvus-backup restore of drgen_20260101_000000 failed: bulk insert failed"
+        in (vectors["failures"][0])
+    )
+    assert vectors["cleanup"] == [f"milvus collection embeddings{suffix[0]} dropped"]
+
+
+def test_opensearch_without_a_finished_snapshot_unregisters_its_repository(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
+) -> None:
+    setup = _setup(tmp_path, "content-moderation", "violations", expected=["v1"])
+    _put(setup, "index-0", b"{}")
+    repo = re.compile(r"^/_snapshot/drgen-drill-repository-[a-z0-9]+$")
+    httpserver.expect_request(repo, method="PUT").respond_with_json({"acknowledged": True})
+    running = {"snapshot": "drgen-20260101-000000", "state": "IN_PROGRESS", "indices": ["v"]}
+    httpserver.expect_request(
+        re.compile(r"^/_snapshot/drgen-drill-repository-[a-z0-9]+/_all$")
+    ).respond_with_json({"snapshots": [running]})
+    httpserver.expect_request(repo, method="DELETE").respond_with_json({"acknowledged": True})
+    role = "arn:aws:iam::123456789012:role/snapshots"
+    _, vectors = _drill(
+        run_cli, setup, httpserver.url_for("/"), tmp_path, "--scratch-role-arn", role
+    )
+    assert vectors["outcome"] == "error"
+    assert "no successful drgen snapshot" in vectors["failures"][0]
+    assert len(_deleted(httpserver)) == 1 and "unregistered" in vectors["cleanup"][0]
 
 
 def test_opensearch_snapshot_restored_under_scratch_names(

@@ -40,6 +40,8 @@ def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
 
 
 def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
+    if ctx.scratch_engine is not None:  # before anything is read: never a production engine
+        refuse_production(ctx, ctx.scratch_engine.url, ctx.scratch_engine.search_url)
     recovery = store(ctx, ctx.region)
     name = bucket(component, ctx.region)
     objects = recovery.newest(name)
@@ -73,7 +75,6 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
     if mismatched:
         result.measurements["restore"] = "not restored: files of the snapshot failed verification"
         return
-    refuse_production(ctx, ctx.scratch_engine.url, ctx.scratch_engine.search_url)
     queries: tuple[EvalQuery, ...] = ()
     vectors = ctx.workload.components.vector_store
     if vectors is not None and vectors.eval is not None:
