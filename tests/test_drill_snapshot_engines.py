@@ -286,6 +286,22 @@ def test_keep_leaves_the_restored_collection(
     assert vectors["cleanup"][0].startswith("kept (--keep): qdrant drgen-drill-vectors-")
 
 
+def test_an_unexpected_engine_answer_is_a_message_and_cleaned_up(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
+) -> None:
+    setup = _setup(tmp_path, "knowledge-assistant", "passages", expected=["17", "4"])
+    _put(setup, "passages/passages-2026-01-01.snapshot", b"s" * 1000)
+    counts = re.compile(r"^/collections/drgen-drill-vectors-[a-z0-9]+-passages/points/count$")
+    httpserver.expect_oneshot_request(counts).respond_with_json({"status": "ok", "result": {}})
+    _qdrant(httpserver, {})
+    _, vectors = _drill(run_cli, setup, httpserver.url_for("/"), tmp_path)
+    assert vectors["outcome"] == "error"
+    assert vectors["failures"] == [
+        "scratch restore: an answer of the engine lacks KeyError('count')"
+    ]
+    assert len(_deleted(httpserver)) == 1
+
+
 def test_low_recall_fails_the_drill(
     aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
 ) -> None:

@@ -40,8 +40,12 @@ def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
 
 
 def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
+    queries: tuple[EvalQuery, ...] = ()
     if ctx.scratch_engine is not None:  # before anything is read: never a production engine
         refuse_production(ctx, ctx.scratch_engine.url, ctx.scratch_engine.search_url)
+        vectors = ctx.workload.components.vector_store
+        if vectors is not None and vectors.eval is not None:
+            queries = read_eval(ctx.workload_dir, vectors.eval)
     recovery = store(ctx, ctx.region)
     name = bucket(component, ctx.region)
     objects = recovery.newest(name)
@@ -75,10 +79,6 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
     if mismatched:
         result.measurements["restore"] = "not restored: files of the snapshot failed verification"
         return
-    queries: tuple[EvalQuery, ...] = ()
-    vectors = ctx.workload.components.vector_store
-    if vectors is not None and vectors.eval is not None:
-        queries = read_eval(ctx.workload_dir, vectors.eval)
     snapshot = Snapshot(name, tuple(objects), tuple(files))
     restore_into_scratch(ctx, component, recovery, snapshot, queries, result)
 
@@ -135,6 +135,8 @@ def restore_into_scratch(
         result.fail(f"scratch restore: {failure}")
     except DrillError as failure:
         result.error(f"scratch restore: {failure}")
+    except (KeyError, IndexError, TypeError, ValueError) as failure:
+        result.error(f"scratch restore: an answer of the engine lacks {failure!r}")
     finally:
         _clean_up(ctx, engine, restored, result)
 
@@ -147,7 +149,7 @@ def _clean_up(ctx: Context, engine: Engine, restored: Restored, result: Result) 
         return
     try:
         result.cleanup += engine.remove(restored)
-    except DrillError as failure:
+    except Exception as failure:  # recorded with what is left, never raised past the report
         result.error(f"cleanup of the scratch engine failed: {failure}; remove {result.scratch}")
 
 
