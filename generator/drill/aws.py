@@ -23,7 +23,7 @@ from drgen.drill.store import (
 )
 
 
-def client(service: str, region: str) -> Any:
+def client(service: str, region: str, **settings: Any) -> Any:
     """A boto3 client; boto3 is the `drill` extra's, imported only when a drill runs."""
     try:
         import boto3
@@ -35,6 +35,7 @@ def client(service: str, region: str) -> Any:
         # The drill hashes every byte itself; botocore validating again would double the work.
         response_checksum_validation="when_required",
         request_checksum_calculation="when_required",
+        **settings,
     )
     # A fresh session per client: credentials are resolved now, from the chain as it stands.
     return boto3.session.Session().client(service, region_name=region, config=config)
@@ -89,6 +90,7 @@ class S3Store:
         # the body again to validate it; the drill hashes every byte itself (prefetched, under
         # its deadline), so its reads ask S3 for the headers directly.
         self.s3.meta.events.register("before-sign.s3.GetObject", _ask_for_checksums)
+        self._presigner: Any = None
 
     def newest(self, bucket: str, exclude_prefix: str = "") -> list[StoredObject]:
         self.ctx.record("s3", "ListObjectVersions", bucket)
@@ -176,9 +178,18 @@ class S3Store:
 
     def signed_url(self, bucket: str, obj: StoredObject, seconds: int) -> str:
         # Signed locally with the caller's credentials (no request); SigV4 allows 7 days.
+        # A client of its own: the reading client's before-sign hook would also fire here and
+        # sign x-amz-checksum-mode, a header the engine's plain GET never sends (403), and
+        # without signature_version="s3v4" botocore presigns some regions with SigV2 on the
+        # global host, which S3 refuses for buckets created after June 2020
+        # (https://docs.aws.amazon.com/AmazonS3/latest/API/specify-signature-version.html).
         self.ctx.record("s3", "presign GetObject", f"{bucket}/{obj.key}")
+        if self._presigner is None:
+            self._presigner = client(
+                "s3", self.region, signature_version="s3v4", s3={"addressing_style": "virtual"}
+            )
         params = {"Bucket": bucket, "Key": obj.key, **_version(obj)}
-        url: str = self.s3.generate_presigned_url(
+        url: str = self._presigner.generate_presigned_url(
             "get_object", Params=params, ExpiresIn=min(seconds, 7 * 86400)
         )
         return url
