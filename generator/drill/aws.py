@@ -59,9 +59,14 @@ def explain(error: Exception) -> str:
 
 
 def is_refusal(error: Exception) -> bool:
+    """A delete refused by object lock. S3 answers it with AccessDenied whose message names the
+    lock ("Access Denied because object protected by object lock."; as quoted against real S3
+    in https://github.com/versity/versitygw/issues/1330 and #1565). A bare AccessDenied is an
+    IAM or bucket policy refusal: it proves nothing about the lock, so it is not counted."""
     response = getattr(error, "response", None)
-    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-    return code in ("AccessDenied", "InvalidRequest", "ObjectLocked")
+    err = response.get("Error", {}) if isinstance(response, dict) else {}
+    code, message = err.get("Code"), str(err.get("Message", "")).lower()
+    return code in ("AccessDenied", "InvalidRequest") and "object lock" in message
 
 
 CHECKSUMS = (("sha256", "ChecksumSHA256"), ("crc32", "ChecksumCRC32"))
@@ -209,6 +214,12 @@ class S3Store:
         except Exception as error:
             if is_refusal(error):
                 return explain(error)
+            if getattr(error, "response", None):
+                raise DrillError(
+                    f"the delete of the locked record was refused, but not by object lock"
+                    f" ({explain(error)}): the refusal proves nothing about immutability"
+                    " (the drill's role needs s3:DeleteObjectVersion for the probe)"
+                ) from None
             raise
         return None
 
