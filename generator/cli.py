@@ -354,6 +354,27 @@ def check_command(
     "--source-dsn", help="Recovery region's pgvector database to dump (default: libpq's PG* env)."
 )
 @click.option(
+    "--scratch-url",
+    help="Scratch vector engine a snapshot is restored into (Qdrant, Weaviate, OpenSearch API;"
+    " Milvus: its milvus-backup server). Never a stack's vector_store_url.",
+)
+@click.option(
+    "--scratch-key-env",
+    default="DRGEN_SCRATCH_API_KEY",
+    show_default=True,
+    help="Environment variable holding the scratch engine's API key.",
+)
+@click.option("--scratch-search-url", help="Milvus: the scratch Milvus's REST endpoint.")
+@click.option(
+    "--scratch-role-arn",
+    help="OpenSearch: the role the scratch domain reads the recovery bucket as.",
+)
+@click.option(
+    "--project",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The rendered Pulumi project (with --scratch-url: its stacks' engines are refused).",
+)
+@click.option(
     "--timeout",
     type=click.FloatRange(min=1),
     default=3600,
@@ -376,6 +397,11 @@ def drill_command(
     restore: Literal["cloud", "dump"] | None,
     scratch_dsn: str | None,
     source_dsn: str | None,
+    scratch_url: str | None,
+    scratch_key_env: str,
+    scratch_search_url: str | None,
+    scratch_role_arn: str | None,
+    project: Path | None,
     timeout: float,
     live: bool,
 ) -> None:
@@ -396,7 +422,9 @@ def drill_command(
       drgen drill workload.yaml --component vector_store --restore cloud
       drgen drill workload.yaml --scratch-dsn postgresql://drill@scratch-db/postgres
       drgen drill workload.yaml --component vendors --live
+      drgen drill workload.yaml --scratch-url https://scratch-qdrant:6333 --project out/NAME
     """
+    from drgen.drill.base import ScratchEngine
     from drgen.drill.runner import Options, run_drill
 
     if restore == "dump" and scratch_dsn is None:
@@ -417,6 +445,11 @@ def drill_command(
         restore=restore,
         scratch_dsn=scratch_dsn,
         source_dsn=source_dsn,
+        scratch_engine=ScratchEngine(
+            scratch_url, scratch_key_env, scratch_search_url, scratch_role_arn, project
+        )
+        if scratch_url
+        else None,
         timeout=timeout,
         live=live,
     )

@@ -143,12 +143,25 @@ def _restore_test(plan: DrPlan, c: ComponentPlan) -> Drill:
             " The scratch endpoint is private: run the drill from a host inside the network of"
             f" {target}."
         )
+    steps: tuple[str, ...] = (what + automation, "Delete the scratch copy afterwards.")
     command = f"drgen drill {plan.source} --component {c.component} --evidence drills/"
+    if c.module == "vector_snapshots":
+        # A scratch engine of the team's: the drill refuses any stack's vector_store_url.
+        command += ' --scratch-url "$SCRATCH_ENGINE_URL" --project .'
+        if c.engine == "milvus":
+            command += ' --scratch-search-url "$SCRATCH_MILVUS_URL"'
+        if c.engine == "opensearch":
+            role = f"pulumi stack output vector_store_snapshot_role --stack {target}"
+            command += f' --scratch-role-arn "$({role})"'
+        steps += (
+            f"`SCRATCH_ENGINE_URL`: a {c.engine} kept for drills, reading {target}'s snapshot"
+            " bucket; never a stack's engine (the drill refuses any `vector_store_url`).",
+        )
     return Drill(
         "semi-annual",
         "partial restore",
         f"restore {c.label} in {target}",
-        (what + automation, "Delete the scratch copy afterwards."),
+        steps,
         "restore time against the RTO, and the rate (GB restored per second) against the one"
         " `drgen check` assumed; age of the newest restored data against the RPO",
         command,

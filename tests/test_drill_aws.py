@@ -1,7 +1,8 @@
 """`drgen drill` on AWS against moto's S3 and DynamoDB server on loopback (a real HTTP API).
 
 The AWS tier-0 example (fraud-scoring) is drilled end to end: models streamed and verified,
-the audit record read and its delete refused by object lock, DynamoDB restored to a point in
+the audit record read and its delete attempted (moto refuses it without naming the lock, so
+the lock's own refusal is tested with a botocore Stubber), DynamoDB restored to a point in
 time into a scratch table and sampled, the evidence uploaded into the locked audit bucket.
 """
 
@@ -129,9 +130,14 @@ def test_fraud_scoring_drill_end_to_end(aws: str, tmp_path: Path, run_cli: Any) 
         "--component",
         "feature_store",
     )
-    assert result.exit_code == 0, result.output + result.stderr
+    # moto refuses the locked version's delete with a bare "Access Denied" (its
+    # AccessDeniedByLock), the same answer IAM gives, so the drill cannot count it as the lock's
+    # refusal: the audit log is an error here, and the lock's own answer is tested with a
+    # Stubber below.
+    assert result.exit_code != 0, result.output + result.stderr
+    assert "Traceback" not in result.output + result.stderr
     report = _report(evidence)
-    assert report["verdict"] == "pass" and report["region"] == RECOVERY
+    assert report["verdict"] != "pass" and report["region"] == RECOVERY
 
     models = _component(report, "models")
     assert models["outcome"] == "pass"
@@ -140,9 +146,10 @@ def test_fraud_scoring_drill_end_to_end(aws: str, tmp_path: Path, run_cli: Any) 
     assert models["throughput_mb_s"] > 0 and models["data_age_seconds"] is not None
 
     audit = _component(report, "audit_log")
-    assert audit["outcome"] == "pass"
+    assert audit["outcome"] == "error"
     assert audit["integrity"]["lock"]["mode"] == "COMPLIANCE"
-    assert audit["integrity"]["delete_refused"].startswith("AccessDenied")
+    assert "delete_refused" not in audit["integrity"]
+    assert "not by object lock (AccessDenied: Access Denied)" in audit["failures"][0]
     versions = _s3(RECOVERY).list_object_versions(Bucket=AUDIT[RECOVERY], Prefix="decisions/")
     assert len(versions["Versions"]) == 1 and "DeleteMarkers" not in versions
 
@@ -172,8 +179,10 @@ def test_fraud_scoring_drill_end_to_end(aws: str, tmp_path: Path, run_cli: Any) 
     checked = run_cli("check", str(FRAUD), "--evidence", str(evidence), "--json")
     findings = {f["subject"]: f for f in json.loads(checked.output)[0]["findings"]}
     assert "never drilled" in findings["vector_store (pgvector)"]["basis"]
-    for drilled in ("models", "audit_log", "feature_store (dynamodb)"):
+    for drilled in ("models", "feature_store (dynamodb)"):
         assert "drill" not in findings[drilled]["basis"], findings[drilled]["basis"]
+    assert "the last drill" in findings["audit_log"]["basis"]
+    assert "could not complete" in findings["audit_log"]["basis"]
 
 
 def test_an_object_without_a_stored_checksum_fails_the_drill(
@@ -406,7 +415,7 @@ def test_snapshot_engine_newest_snapshot_age_and_integrity(
     assert vectors["outcome"] == "pass", vectors["failures"]
     assert vectors["integrity"]["verified"] == 2
     assert vectors["data_age_seconds"] < 600
-    assert "not implemented" in vectors["measurements"]["restore"]
+    assert "no --scratch-url" in vectors["measurements"]["restore"]
 
 
 def test_snapshot_engine_without_snapshots_is_an_error(
@@ -719,3 +728,38 @@ def test_the_guard_refuses_a_restore_job_onto_production(
     assert features["outcome"] == "error"
     assert "refused backup StartRestoreJob on claims-triage-features" in features["failures"][0]
     assert stubbed.params("StartRestoreJob") == [] and stubbed.params("DeleteTable") == []
+
+
+def _stubbed_probe(code: str, message: str) -> Any:
+    """S3Store.try_delete against a Stubber answering DeleteObject with `code`/`message`."""
+    import types
+
+    from botocore.stub import Stubber
+
+    from drgen.drill.aws import S3Store
+    from drgen.drill.store import StoredObject
+
+    store = S3Store(types.SimpleNamespace(record=lambda *call: None), RECOVERY)  # type: ignore[arg-type]
+    stub = Stubber(store.s3)
+    stub.add_client_error(
+        "delete_object", service_error_code=code, service_message=message, http_status_code=403
+    )
+    obj = StoredObject("decisions/1.json", "v1", 1, datetime.datetime.now(datetime.UTC))
+    with stub:
+        return store.try_delete(AUDIT[RECOVERY], obj)
+
+
+def test_a_delete_refused_by_object_lock_is_the_evidence(aws: str) -> None:
+    # Real S3 names the lock in its AccessDenied: "Access Denied because object protected by
+    # object lock." (quoted in https://github.com/versity/versitygw/issues/1330 and #1565).
+    refusal = _stubbed_probe(
+        "AccessDenied", "Access Denied because object protected by object lock."
+    )
+    assert refusal == "AccessDenied: Access Denied because object protected by object lock."
+
+
+def test_a_bare_access_denied_is_not_the_locks_refusal(aws: str) -> None:
+    from drgen.drill.base import DrillError
+
+    with pytest.raises(DrillError, match="not by object lock"):
+        _stubbed_probe("AccessDenied", "Access Denied")

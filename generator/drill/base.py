@@ -114,6 +114,29 @@ class Result:
             self.throughput_mb_s = round(self.bytes / 1e6 / self.restore_seconds, 3)
 
 
+@dataclass(frozen=True)
+class ScratchEngine:
+    """The scratch vector engine a snapshot is restored into (`--scratch-url` and its options)."""
+
+    url: str
+    """The engine's API (Milvus: its milvus-backup server, as the stacks' vector_store_url)."""
+    key_env: str = "DRGEN_SCRATCH_API_KEY"
+    """Environment variable holding its API key (Qdrant api-key, Weaviate/Milvus bearer)."""
+    search_url: str | None = None
+    """Milvus only: the scratch Milvus's REST endpoint, for counting, searching and dropping."""
+    role_arn: str | None = None
+    """OpenSearch only: the role the scratch domain reads the recovery bucket as."""
+    project: Path | None = None
+    """The rendered Pulumi project: no stack's vector_store_url may be the scratch engine."""
+
+    def holds(self, target: str) -> bool:
+        """Whether a call's target is on the scratch engine (everything there is scratch)."""
+        return any(
+            base and target.startswith(base.rstrip("/") + "/")
+            for base in (self.url, self.search_url)
+        )
+
+
 @dataclass
 class Context:
     """One drill run: the plan, where it restores, its limits and the calls it makes."""
@@ -131,6 +154,7 @@ class Context:
     source_dsn: str | None = None
     restore: Literal["cloud", "dump"] | None = None
     """How pgvector is restored (--restore); None: a dump when --scratch-dsn is given."""
+    scratch_engine: ScratchEngine | None = None
     calls: list[Call] = field(default_factory=list)
     evidence_writes: set[str] = field(default_factory=set)
     """Keys of the audit bucket this run may add (its own reports)."""
@@ -158,7 +182,8 @@ class Context:
 
     def record(self, service: str, operation: str, target: str, effect: Effect = "read") -> None:
         """Note a call before it is made; refuse any write that is not to this run's scratch."""
-        if effect == "scratch" and self.run_id not in target:
+        on_scratch_engine = self.scratch_engine is not None and self.scratch_engine.holds(target)
+        if effect == "scratch" and self.run_id not in target and not on_scratch_engine:
             raise ProductionWriteError(
                 f"refused {service} {operation} on {target}: not a scratch resource of this run"
             )

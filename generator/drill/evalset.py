@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
-from drgen.drill.base import DrillError
+from drgen.drill.base import DrillError, Result
 from drgen.files import read_at_most
 
 EVAL_MAX_BYTES = 16 * 1024 * 1024
 """An evaluation set is a few hundred queries; anything this large is a mistake."""
+
+MIN_RECALL = 0.9
+"""Recall@k below this fails the drill: HNSW defaults (pgvector m 16, ef_search 40; the snapshot
+engines' similar defaults) reach well above it on typical embeddings, so a lower figure means
+the index or the data came back wrong."""
 
 DISTANCES = {"l2": "<->", "cosine": "<=>", "ip": "<#>"}
 """pgvector's distance operators."""
@@ -135,3 +140,26 @@ def _query(raw: Any) -> EvalQuery:
         expected=tuple(str(x) for x in expected),
         k=k,
     )
+
+
+def judge_recall(
+    result: Result,
+    queries: Iterable[EvalQuery],
+    search: Callable[[EvalQuery], Iterable[str]],
+    check_deadline: Callable[[], object] | None = None,
+) -> float:
+    """Recall@k of `search` (the ids it finds for a query) over the evaluation set, recorded in
+    the result's integrity; below MIN_RECALL fails the drill."""
+    scores = []
+    for query in queries:
+        if check_deadline is not None:
+            check_deadline()
+        found = set(list(search(query))[: query.k])
+        wanted = set(query.expected[: query.k])
+        scores.append(len(found & wanted) / len(wanted))
+    recall = round(sum(scores) / len(scores), 4) if scores else 0.0
+    result.integrity["recall_at_k"] = recall
+    result.integrity["recall_queries"] = len(scores)
+    if recall < MIN_RECALL:
+        result.fail(f"recall@k {recall} on the evaluation set is below {MIN_RECALL}")
+    return recall

@@ -7,12 +7,21 @@ at a local emulator. GCS stores MD5 and CRC32C, not SHA-256: the drill compares 
 
 from __future__ import annotations
 
+import datetime
 import os
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from drgen.drill.base import Context, DrillError
-from drgen.drill.store import CHUNK, Checksum, Lock, Receipt, StoredObject, b64_to_hex
+from drgen.drill.store import (
+    CHUNK,
+    Checksum,
+    Lock,
+    Reading,
+    Receipt,
+    StoredObject,
+    b64_to_hex,
+)
 
 
 def explain(error: Exception) -> str:
@@ -25,7 +34,14 @@ def explain(error: Exception) -> str:
 
 
 def is_refusal(error: Exception) -> bool:
-    return type(error).__name__ in ("Forbidden", "PreconditionFailed")
+    """A delete refused because the object is under retention: 403 with reason
+    retentionPolicyNotMet (https://cloud.google.com/storage/docs/json_api/v1/status-codes).
+    A 403 for a missing permission (storage.objects.delete) is not: it proves nothing about the
+    lock, so it is raised and reported as an error instead of counted as the evidence."""
+    if type(error).__name__ != "Forbidden":
+        return False
+    reasons = {e.get("reason") for e in getattr(error, "errors", None) or [] if isinstance(e, dict)}
+    return "retentionPolicyNotMet" in reasons or "retention" in str(error).lower()
 
 
 class GcsStore:
@@ -66,13 +82,56 @@ class GcsStore:
             return Checksum("md5", b64_to_hex(blob.md5_hash))
         return None  # composite objects carry only a CRC32C
 
-    def chunks(self, bucket: str, obj: StoredObject) -> Iterator[bytes]:
+    def chunks(self, bucket: str, obj: StoredObject) -> Generator[bytes, None, None]:
         self.ctx.record("storage", "objects.get(media)", f"{bucket}/{obj.key}")
         generation = int(obj.version) if obj.version else None
         blob = self.client.bucket(bucket).blob(obj.key, generation=generation)
         with blob.open("rb", chunk_size=CHUNK) as reader:
             while chunk := reader.read(CHUNK):
                 yield chunk
+
+    def read(self, bucket: str, obj: StoredObject) -> Reading:
+        # The SHA-256 is custom metadata, only in the object's resource: two requests.
+        chunks = self.chunks(bucket, obj)
+        return Reading(self.checksum(bucket, obj), chunks, chunks.close)
+
+    def signed_url(self, bucket: str, obj: StoredObject, seconds: int) -> str:
+        self.ctx.record("storage", "signed URL (v4)", f"{bucket}/{obj.key}")
+        generation = int(obj.version) if obj.version else None
+        blob = self.client.bucket(bucket).blob(obj.key, generation=generation)
+        # V4 signatures are valid for at most 7 days.
+        expiration = datetime.timedelta(seconds=min(seconds, 7 * 86400))
+        try:
+            return str(
+                blob.generate_signed_url(
+                    version="v4", expiration=expiration, method="GET", generation=generation
+                )
+            )
+        except AttributeError:
+            pass  # credentials without a private key (a user's or a workload's): sign through IAM
+        from google.auth.transport.requests import Request
+
+        credentials = self.client._credentials
+        try:
+            credentials.refresh(Request())
+        except Exception:  # anonymous or expired credentials: the message below says what to use
+            credentials = None
+        email = getattr(credentials, "service_account_email", None)
+        if credentials is None or not email:
+            raise DrillError(
+                "cannot sign a URL for the snapshot with these Google credentials: use a"
+                " service account (impersonation or a key) allowed iam.serviceAccounts.signBlob"
+            )
+        return str(
+            blob.generate_signed_url(
+                version="v4",
+                expiration=expiration,
+                method="GET",
+                generation=generation,
+                service_account_email=email,
+                access_token=credentials.token,
+            )
+        )
 
     def lock(self, bucket: str, obj: StoredObject) -> Lock | None:
         self.ctx.record("storage", "buckets.get", bucket)

@@ -83,11 +83,13 @@ def verify(
     source: ObjectStore, name: str, obj: StoredObject, ctx: Context | None = None
 ) -> tuple[int, str]:
     """(bytes read, "ok" | "mismatch" | why it could not be verified) for one object version."""
-    expected = source.checksum(name, obj)
+    reading = source.read(name, obj)
+    expected = reading.checksum
     if expected is None:
+        reading.close()
         return 0, "no stored checksum"
     streamed = stream_hash(
-        source.chunks(name, obj),
+        reading.chunks,
         expected.algorithm,
         ctx.remaining if ctx else None,
         expected.part_sizes,

@@ -13,11 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from drgen.drill.base import Call, Context, DrillError, Result
-from drgen.drill.evalset import DISTANCES, EvalQuery, read_eval
-
-MIN_RECALL = 0.9
-"""Recall@k below this fails the drill: pgvector's HNSW defaults (m 16, ef_search 40) reach
-well above it on typical embeddings, so a lower figure means the index or data came back wrong."""
+from drgen.drill.evalset import DISTANCES, EvalQuery, judge_recall, read_eval
 
 HNSW = re.compile(r"\bUSING\s+hnsw\b", re.IGNORECASE)
 DATABASE = "vectors"
@@ -158,9 +154,8 @@ def recall(
         return
     ctx.record("postgresql", "recall@k queries", target)
     sql = pg.sql
-    scores = []
-    for query in queries:
-        ctx.remaining()
+
+    def search(query: EvalQuery) -> list[str]:
         table = sql.SQL(".").join(sql.Identifier(part) for part in query.table.split("."))
         statement = sql.SQL(
             "SELECT {id}::text FROM {table} ORDER BY {column} "
@@ -174,16 +169,11 @@ def recall(
             k=sql.Literal(query.k),
         )
         try:
-            found = {row[0] for row in conn.execute(statement).fetchall()}
+            return [row[0] for row in conn.execute(statement).fetchall()]
         except pg.Error as error:
             raise DrillError(f"recall query on {query.table} failed: {error}") from None
-        wanted = set(query.expected[: query.k])
-        scores.append(len(found & wanted) / len(wanted))
-    score = round(sum(scores) / len(scores), 4)
-    result.integrity["recall_at_k"] = score
-    result.integrity["recall_queries"] = len(scores)
-    if score < MIN_RECALL:
-        result.fail(f"recall@k {score} on the evaluation set is below {MIN_RECALL}")
+
+    judge_recall(result, queries, search, ctx.remaining)
 
 
 def check_restored(ctx: Context, conninfo: str, server: str, result: Result) -> None:

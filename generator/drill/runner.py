@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from drgen import __version__
 from drgen.drill import audit_log, bigtable, dynamodb, firestore, models, pgvector, snapshots
-from drgen.drill.base import PRACTICES, Call, Context, DrillError, Result, new_result
+from drgen.drill.base import PRACTICES, Call, Context, DrillError, Result, ScratchEngine, new_result
 from drgen.drill.buckets import EVIDENCE_PREFIX, bucket, explain, store
 from drgen.drill.evidence import as_json, as_markdown, report_payload, sha256
 from drgen.errors import DrgenError
@@ -70,6 +70,7 @@ class Options:
     scratch_dsn: str | None = None
     source_dsn: str | None = None
     restore: Literal["cloud", "dump"] | None = None
+    scratch_engine: ScratchEngine | None = None
     timeout: float = 3600.0
     live: bool = False
     """Vendors: also send the prompt evaluation set to every alternate with real credentials."""
@@ -100,6 +101,7 @@ def run_drill(sourced: SourcedWorkload, plan: DrPlan, path: Path, options: Optio
         scratch_dsn=options.scratch_dsn,
         source_dsn=options.source_dsn,
         restore=options.restore,
+        scratch_engine=options.scratch_engine,
     )
     if options.dry_run:
         return Outcome("dry-run", tuple(_dry_run(ctx, wanted, vendors, options.live)))

@@ -39,6 +39,16 @@ class Checksum:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """An object version being read: the checksum stored with it, and its bytes."""
+
+    checksum: Checksum | None
+    chunks: Iterator[bytes]
+    close: Callable[[], None]
+    """Release the stream (needed when the chunks are never read)."""
+
+
+@dataclass(frozen=True)
 class Lock:
     mode: str
     """COMPLIANCE, GOVERNANCE (S3) or LOCKED / UNLOCKED (a GCS bucket's retention policy)."""
@@ -69,6 +79,15 @@ class ObjectStore(Protocol):
 
     def chunks(self, bucket: str, obj: StoredObject) -> Iterator[bytes]:
         """The object version's bytes as a stream of chunks."""
+        ...
+
+    def read(self, bucket: str, obj: StoredObject) -> Reading:
+        """The stored checksum and the bytes, in as few requests as the service allows."""
+        ...
+
+    def signed_url(self, bucket: str, obj: StoredObject, seconds: int) -> str:
+        """A URL that reads this object version for `seconds`, for an engine that fetches its
+        snapshot itself (Qdrant recovers from a URL)."""
         ...
 
     def lock(self, bucket: str, obj: StoredObject) -> Lock | None:

@@ -1,0 +1,162 @@
+"""Milvus: the newest milvus-backup backup restored under suffixed collection names.
+
+The stacks ask milvus-backup's REST server for `POST /api/v1/create` with the run's name
+(hyphens as underscores); it writes `<root>/<name>/meta/backup_meta.json` and the binlogs
+under it. The drill asks the scratch deployment's milvus-backup server (`--scratch-url`) for
+`POST /api/v1/restore` of that backup from the recovery bucket (`bucket_name`, `path`) with a
+`collection_suffix`, its own task `id` and `restore_index`, and polls `GET /api/v1/get_restore`
+until the task's `state_code` is SUCCESS (2) or FAIL (3) (milvus-backup's README and
+core/proto/backup.proto, RestoreTaskStateCode). Counting, searching and dropping go to the
+scratch Milvus's RESTful API v2 (`--scratch-search-url`): collections/load, get_load_state,
+get_stats, entities/search, collections/drop (https://milvus.io/api-reference/restful/v2.5.x).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from drgen.drill.base import Call, Context, DrillError, Effect
+from drgen.drill.engines import Restored, RestoreFailedError, Snapshot, newest_under
+from drgen.drill.engines.http import EngineApi, api_key, pause, quote
+from drgen.drill.evalset import EvalQuery
+from drgen.drill.store import ObjectStore
+from drgen.plan import ComponentPlan
+
+MARKER = "meta/backup_meta.json"
+"""The backup's metadata file, written when milvus-backup finishes a backup."""
+
+SUCCESS, FAIL, TIMEOUT = 2, 3, 4
+"""milvus-backup's RestoreTaskStateCode values (INITIAL 0 and EXECUTING 1 are still running)."""
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+"""Milvus collection names: letters, digits and underscores, not starting with a digit."""
+
+
+class Engine:
+    def __init__(self, ctx: Context, component: ComponentPlan, store: ObjectStore | None) -> None:
+        scratch = ctx.scratch_engine
+        assert scratch is not None
+        self.ctx = ctx
+        self.backup = EngineApi(ctx, "milvus-backup", scratch.url)
+        key = api_key(scratch.key_env)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self.milvus = (
+            EngineApi(ctx, "milvus", scratch.search_url, headers) if scratch.search_url else None
+        )
+        self.suffix = "_" + ctx.scratch_name("vectors").replace("-", "_")
+
+    def _search_api(self) -> EngineApi:
+        if self.milvus is None:
+            raise DrillError(
+                "milvus: --scratch-search-url must name the scratch Milvus's REST endpoint"
+                " (--scratch-url is its milvus-backup server)"
+            )
+        return self.milvus
+
+    def calls(self, bucket: str) -> list[Call]:
+        where = self.milvus.base_url if self.milvus else "<--scratch-search-url>"
+        collection = f"{where} <collection>{self.suffix}"
+        restore, status = (self.backup.target(f"/api/v1/{p}") for p in ("restore", "get_restore"))
+        return [
+            Call("milvus-backup", f"POST /api/v1/restore (from {bucket})", restore, "scratch"),
+            Call("milvus-backup", "GET /api/v1/get_restore", status),
+            Call("milvus", "POST /v2/vectordb/collections/load", collection, "scratch"),
+            Call("milvus", "POST /v2/vectordb/collections/get_load_state", collection),
+            Call("milvus", "POST /v2/vectordb/collections/get_stats", collection),
+            Call("milvus", "POST /v2/vectordb/entities/search", collection),
+            Call("milvus", "POST /v2/vectordb/collections/drop", collection, "scratch"),
+        ]
+
+    def restore(self, snapshot: Snapshot, restored: Restored) -> None:
+        self._search_api()
+        root, name = newest_under(snapshot.newest_run, MARKER)
+        restored.snapshot = name
+        restored.bytes = sum(o.size for o in snapshot.objects if f"/{name}/" in f"/{o.key}")
+        task = self.ctx.scratch_name("restore").replace("-", "_")
+        started = self._backup_call(
+            "POST",
+            "/api/v1/restore",
+            {
+                "async": True,
+                "id": task,
+                "backup_name": name,
+                "bucket_name": snapshot.bucket,
+                "path": root,
+                "collection_suffix": self.suffix,
+                "restore_index": True,
+            },
+        )
+        self._note(started, restored)
+        while True:
+            status = self._backup_call("GET", f"/api/v1/get_restore?id={quote(task)}", read=True)
+            self._note(status, restored)
+            state = status.get("data", {}).get("state_code")
+            if state == SUCCESS:
+                break
+            if state in (FAIL, TIMEOUT):
+                reason = status["data"].get("errorMessage") or status.get("msg")
+                raise RestoreFailedError(f"milvus-backup restore of {name} failed: {reason}")
+            pause(self.ctx)
+        for target in restored.names.values():
+            self._load(target)
+
+    def _note(self, answer: dict[str, Any], restored: Restored) -> None:
+        for task in answer.get("data", {}).get("collection_restore_tasks") or []:
+            target = str(task.get("target_collection_name", ""))
+            if not target.endswith(self.suffix) or not _NAME.fullmatch(target):
+                continue  # only collections carrying this run's suffix are the drill's
+            restored.names[target[: -len(self.suffix)]] = target
+
+    def _backup_call(
+        self, method: str, path: str, body: object = None, read: bool = False
+    ) -> dict[str, Any]:
+        effect: Effect = "read" if read else "scratch"
+        answer = self.backup.call(method, path, body, effect, refusal=RestoreFailedError)
+        if answer.get("code") not in (0, None):
+            # milvus-backup answers a refused restore (no such backup, ...) with a code.
+            raise RestoreFailedError(f"milvus-backup {path.split('?')[0]}: {answer.get('msg')}")
+        return answer
+
+    def _milvus(
+        self, path: str, body: dict[str, Any], effect: Effect = "read", cleanup: bool = False
+    ) -> dict[str, Any]:
+        answer = self._search_api().call("POST", path, body, effect, cleanup=cleanup)
+        if answer.get("code") not in (0, None):
+            raise DrillError(f"milvus {path}: {answer.get('message')}")
+        data: dict[str, Any] = answer.get("data") or {}
+        return data if isinstance(data, dict) else {"items": data}
+
+    def _load(self, name: str) -> None:
+        body = {"collectionName": name}
+        self._milvus("/v2/vectordb/collections/load", body, "scratch")
+        while (
+            self._milvus("/v2/vectordb/collections/get_load_state", body).get("loadState")
+            != "LoadStateLoaded"
+        ):
+            pause(self.ctx)
+
+    def count(self, name: str) -> int:
+        stats = self._milvus("/v2/vectordb/collections/get_stats", {"collectionName": name})
+        return int(stats["rowCount"])
+
+    def search(self, name: str, query: EvalQuery) -> list[str]:
+        hits = self._milvus(
+            "/v2/vectordb/entities/search",
+            {
+                "collectionName": name,
+                "data": [list(query.query)],
+                "annsField": query.column,
+                "limit": query.k,
+                "outputFields": [query.id_column],
+            },
+        )["items"]
+        return [str(hit[query.id_column]) for hit in hits]
+
+    def remove(self, restored: Restored) -> list[str]:
+        done = []
+        for name in restored.names.values():
+            drop = {"collectionName": name}
+            self._milvus("/v2/vectordb/collections/drop", drop, "scratch", cleanup=True)
+            done.append(f"milvus collection {name} dropped")
+        return done

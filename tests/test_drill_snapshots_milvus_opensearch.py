@@ -1,0 +1,214 @@
+"""Milvus and OpenSearch snapshots restored into a scratch engine (`--scratch-url`).
+
+As in test_drill_snapshot_engines.py: the recovery bucket is moto's S3 API on loopback; each
+scratch engine is pytest-httpserver answering with the request and response shapes of the
+engine's API reference, cited at each stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from tests.drill_servers import aws_fixture, moto_endpoint_fixture  # noqa: F401 (fixtures)
+from tests.test_drill_snapshot_engines import _deleted, _drill, _put, _setup
+from tests.test_drill_snapshot_engines import _fast_polls as _fast_polls  # autouse fixture
+
+
+def test_milvus_backup_restored_with_a_suffix_loaded_and_dropped(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
+) -> None:
+    # milvus-backup: POST /api/v1/restore {async, id, backup_name, bucket_name, path,
+    # collection_suffix, restore_index} and GET /api/v1/get_restore?id= answer {requestId, code,
+    # msg, data: RestoreBackupTask {id, state_code, errorMessage, collection_restore_tasks:
+    # [{target_collection_name, state_code}]}} (milvus-backup README, docs/swagger.yaml).
+    # Milvus RESTful v2 answers {code: 0, data}: collections/get_load_state data.loadState,
+    # get_stats data.rowCount, entities/search data [{<fields>, distance}]
+    # (https://milvus.io/api-reference/restful/v2.5.x).
+    setup = _setup(tmp_path, "research-sandbox", "embeddings", expected=["7"])
+    _put(setup, "backup/drgen_20260101_000000/meta/backup_meta.json", b"{}")
+    _put(setup, "backup/drgen_20260101_000000/binlogs/insert_log/1", b"b" * 8000)
+    seen: dict[str, Any] = {}
+
+    def restore(request: Request) -> Response:
+        body = json.loads(request.data)
+        seen.update(body)
+        task = {
+            "id": body["id"],
+            "state_code": 1,
+            "collection_restore_tasks": [
+                {"target_collection_name": "embeddings" + body["collection_suffix"]}
+            ],
+        }
+        return Response(json.dumps({"requestId": "r1", "code": 0, "msg": "", "data": task}))
+
+    httpserver.expect_request("/api/v1/restore", method="POST").respond_with_handler(restore)
+    states = iter([1, 2])
+
+    def get_restore(request: Request) -> Response:
+        task = {
+            "id": request.args["id"],
+            "state_code": next(states, 2),
+            "collection_restore_tasks": [
+                {"target_collection_name": "embeddings" + seen["collection_suffix"]}
+            ],
+        }
+        return Response(json.dumps({"code": 0, "msg": "", "data": task}))
+
+    httpserver.expect_request("/api/v1/get_restore", method="GET").respond_with_handler(get_restore)
+    milvus = {
+        "/v2/vectordb/collections/load": {"code": 0, "data": {}},
+        "/v2/vectordb/collections/get_load_state": {
+            "code": 0,
+            "data": {"loadState": "LoadStateLoaded", "loadProgress": 100},
+        },
+        "/v2/vectordb/collections/get_stats": {"code": 0, "data": {"rowCount": 5000}},
+        "/v2/vectordb/entities/search": {"code": 0, "data": [{"id": 7, "distance": 0.01}]},
+        "/v2/vectordb/collections/drop": {"code": 0, "data": {}},
+    }
+    for path, answer in milvus.items():
+        httpserver.expect_request("/milvus" + path, method="POST").respond_with_json(answer)
+    _, vectors = _drill(
+        run_cli, setup, httpserver.url_for("/"), tmp_path, "--scratch-search-url",
+        httpserver.url_for("/milvus"),
+    )  # fmt: skip
+    assert vectors["outcome"] == "pass", vectors["failures"]
+    assert seen["backup_name"] == "drgen_20260101_000000"
+    assert seen["bucket_name"] == setup["bucket"] and seen["path"] == "backup"
+    assert seen["restore_index"] is True and seen["async"] is True
+    assert re.fullmatch(r"_drgen_drill_vectors_[a-z0-9]+", seen["collection_suffix"])
+    assert vectors["integrity"] == {**vectors["integrity"], "points": {"embeddings": 5000}}
+    assert vectors["integrity"]["recall_at_k"] == 1.0
+    drops = [r for r, _ in httpserver.log if r.path.endswith("/drop")]
+    assert json.loads(drops[0].data) == {"collectionName": "embeddings" + seen["collection_suffix"]}
+
+
+def test_a_failed_milvus_restore_drops_what_it_created(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
+) -> None:
+    setup = _setup(tmp_path, "research-sandbox", "embeddings", expected=["7"])
+    _put(setup, "backup/drgen_20260101_000000/meta/backup_meta.json", b"{}")
+    suffix: list[str] = []
+
+    def restore(request: Request) -> Response:
+        body = json.loads(request.data)
+        suffix.append(body["collection_suffix"])
+        tasks = [{"target_collection_name": "embeddings" + body["collection_suffix"]}]
+        task = {"id": body["id"], "state_code": 1, "collection_restore_tasks": tasks}
+        return Response(json.dumps({"code": 0, "data": task}))
+
+    def failed(request: Request) -> Response:
+        task = {"id": request.args["id"], "state_code": 3, "errorMessage": "bulk insert failed"}
+        return Response(json.dumps({"code": 0, "data": task}))
+
+    httpserver.expect_request("/api/v1/restore", method="POST").respond_with_handler(restore)
+    httpserver.expect_request("/api/v1/get_restore").respond_with_handler(failed)
+    httpserver.expect_request("/milvus/v2/vectordb/collections/drop").respond_with_json(
+        {"code": 0, "data": {}}
+    )
+    _, vectors = _drill(
+        run_cli, setup, httpserver.url_for("/"), tmp_path, "--scratch-search-url",
+        httpserver.url_for("/milvus"),
+    )  # fmt: skip
+    assert vectors["outcome"] == "fail"
+    assert (
+        "milvus-backup restore of drgen_20260101_000000 failed: bulk insert failed"
+        in (vectors["failures"][0])
+    )
+    assert vectors["cleanup"] == [f"milvus collection embeddings{suffix[0]} dropped"]
+
+
+def test_opensearch_without_a_finished_snapshot_unregisters_its_repository(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
+) -> None:
+    setup = _setup(tmp_path, "content-moderation", "violations", expected=["v1"])
+    _put(setup, "index-0", b"{}")
+    repo = re.compile(r"^/_snapshot/drgen-drill-repository-[a-z0-9]+$")
+    httpserver.expect_request(repo, method="PUT").respond_with_json({"acknowledged": True})
+    running = {"snapshot": "drgen-20260101-000000", "state": "IN_PROGRESS", "indices": ["v"]}
+    httpserver.expect_request(
+        re.compile(r"^/_snapshot/drgen-drill-repository-[a-z0-9]+/_all$")
+    ).respond_with_json({"snapshots": [running]})
+    httpserver.expect_request(repo, method="DELETE").respond_with_json({"acknowledged": True})
+    role = "arn:aws:iam::123456789012:role/snapshots"
+    _, vectors = _drill(
+        run_cli, setup, httpserver.url_for("/"), tmp_path, "--scratch-role-arn", role
+    )
+    assert vectors["outcome"] == "error"
+    assert "no successful drgen snapshot" in vectors["failures"][0]
+    assert len(_deleted(httpserver)) == 1 and "unregistered" in vectors["cleanup"][0]
+
+
+def test_opensearch_snapshot_restored_under_scratch_names(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
+) -> None:
+    # OpenSearch: PUT _snapshot/{repo} {type: s3, settings}; GET _snapshot/{repo}/_all answers
+    # snapshots [{snapshot, state, indices, start_time_in_millis}]; POST
+    # _snapshot/{repo}/{snapshot}/_restore answers {accepted: true}; GET {index}/_recovery
+    # answers {index: {shards: [{stage, index: {size: {recovered_in_bytes}}}]}}; _count answers
+    # {count}; _search hits.hits[]._id (docs.opensearch.org api-reference/snapshots/*,
+    # api-reference/index-apis/recover, search-plugins/knn/api).
+    setup = _setup(tmp_path, "content-moderation", "violations", expected=["v1", "v2"])
+    _put(setup, "index-3", b"{}")
+    _put(setup, "indices/abc/0/__seg", b"x" * 3000)
+    repo = re.compile(r"^/_snapshot/drgen-drill-repository-[a-z0-9]+$")
+    httpserver.expect_request(repo, method="PUT").respond_with_json({"acknowledged": True})
+    snapshots = [
+        {"snapshot": "drgen-20260101-000000", "state": "SUCCESS", "indices": ["violations"],
+         "start_time_in_millis": 1},
+        {"snapshot": "drgen-20260101-001000", "state": "SUCCESS",
+         "indices": ["violations", ".kibana_1"], "start_time_in_millis": 2},
+        {"snapshot": "drgen-20260101-002000", "state": "IN_PROGRESS", "indices": ["violations"],
+         "start_time_in_millis": 3},
+    ]  # fmt: skip
+    httpserver.expect_request(
+        re.compile(r"^/_snapshot/drgen-drill-repository-[a-z0-9]+/_all$"), method="GET"
+    ).respond_with_json({"snapshots": snapshots})
+    bodies: list[Any] = []
+
+    def restore(request: Request) -> Response:
+        bodies.append(json.loads(request.data))
+        return Response(json.dumps({"accepted": True}), content_type="application/json")
+
+    httpserver.expect_request(
+        re.compile(r"^/_snapshot/drgen-drill-repository-[a-z0-9]+/drgen-20260101-001000/_restore$"),
+        method="POST",
+    ).respond_with_handler(restore)
+    stages = iter(["INDEX", "DONE"])
+
+    def recovery(request: Request) -> Response:
+        name = request.path.split("/")[1]
+        size = {"total_in_bytes": 9000, "recovered_in_bytes": 9000}
+        shard = {"stage": next(stages, "DONE"), "type": "SNAPSHOT", "index": {"size": size}}
+        return Response(json.dumps({name: {"shards": [shard]}}), content_type="application/json")
+
+    index = r"drgen-drill-vectors-[a-z0-9]+-violations"
+    httpserver.expect_request(re.compile(f"^/{index}/_recovery$")).respond_with_handler(recovery)
+    httpserver.expect_request(re.compile(f"^/{index}/_count$")).respond_with_json({"count": 42})
+    hits = {"hits": {"hits": [{"_id": "v1", "_score": 1.0}, {"_id": "v2", "_score": 0.9}]}}
+    httpserver.expect_request(re.compile(f"^/{index}/_search$")).respond_with_json(hits)
+    httpserver.expect_request(re.compile(f"^/{index}$"), method="DELETE").respond_with_json(
+        {"acknowledged": True}
+    )
+    httpserver.expect_request(repo, method="DELETE").respond_with_json({"acknowledged": True})
+    role = "arn:aws:iam::123456789012:role/snapshots"
+    _, vectors = _drill(
+        run_cli, setup, httpserver.url_for("/"), tmp_path, "--scratch-role-arn", role
+    )
+    assert vectors["outcome"] == "pass", vectors["failures"]
+    assert vectors["measurements"]["restored_snapshot"] == "drgen-20260101-001000"
+    assert bodies[0]["indices"] == "violations" and bodies[0]["include_global_state"] is False
+    assert bodies[0]["rename_replacement"].startswith("drgen-drill-vectors-")
+    assert vectors["bytes"] == 9000 and vectors["integrity"]["points"] == {"violations": 42}
+    register = next(r for r, _ in httpserver.log if r.method == "PUT")
+    assert json.loads(register.data)["settings"] == {
+        "bucket": setup["bucket"], "region": "us-west-2", "role_arn": role, "readonly": True
+    }  # fmt: skip
+    assert register.headers["Authorization"].startswith("AWS4-HMAC-SHA256")  # SigV4, service es
+    assert "/es/aws4_request" in register.headers["Authorization"]
+    assert len(_deleted(httpserver)) == 2
