@@ -563,7 +563,7 @@ def _restore_until(stubbed: Stubbed, status: str = "COMPLETED", polls: int = 1) 
     )
 
 
-def _scratch_table(stubbed: Stubbed, key_arn: str = KEY_ARN) -> None:
+def _scratch_table(stubbed: Stubbed, key_arn: str = KEY_ARN, protected: bool = False) -> None:
     from botocore.stub import ANY
 
     db, source = stubbed.stub("dynamodb"), stubbed.stub("dynamodb", CLAIMS_PRIMARY)
@@ -598,6 +598,28 @@ def _scratch_table(stubbed: Stubbed, key_arn: str = KEY_ARN) -> None:
             "ConsistentRead": False,
         },
     )
+    _deletion(stubbed, protected)
+
+
+def _deletion(stubbed: Stubbed, protected: bool = False) -> None:
+    """DescribeTable, then (a protected table) UpdateTable and DescribeTable until ACTIVE, then
+    DeleteTable, which refuses a table whose deletion protection is on
+    (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DeleteTable.html)."""
+    from botocore.stub import ANY
+
+    db = stubbed.stub("dynamodb")
+    table = {"TableStatus": "ACTIVE", "DeletionProtectionEnabled": protected}
+    db.add_response("describe_table", {"Table": table}, {"TableName": ANY})
+    if protected:
+        db.add_response(
+            "update_table",
+            {"TableDescription": {"TableStatus": "UPDATING", "DeletionProtectionEnabled": False}},
+            {"TableName": ANY, "DeletionProtectionEnabled": False},
+        )
+        db.add_response(
+            "describe_table", {"Table": {"TableStatus": "UPDATING"}}, {"TableName": ANY}
+        )
+        db.add_response("describe_table", {"Table": {"TableStatus": "ACTIVE"}}, {"TableName": ANY})
     db.add_response("delete_table", {}, {"TableName": ANY})
 
 
@@ -633,8 +655,9 @@ def test_cold_tier_restores_the_newest_copy_with_an_aws_backup_restore_job(
     assert started["Metadata"]["encryptionType"] == "KMS"
     assert started["Metadata"]["kmsMasterKeyArn"] == KEY_ARN
     assert started["Metadata"]["originalTableName"] == CLAIMS_TABLE
+    assert started["Metadata"]["deletionProtection"] == "false"
     # Everything after the restore is on the scratch table, but the read of production.
-    assert [p["TableName"] for p in stubbed.params("DescribeTable")] == [scratch]
+    assert {p["TableName"] for p in stubbed.params("DescribeTable")} == {scratch}
     assert [p["TableName"] for p in stubbed.params("DeleteTable")] == [scratch]
     tags = {t["Key"]: t["Value"] for t in stubbed.params("TagResource")[0]["Tags"]}
     assert tags["drgen:scratch"] == "true"
@@ -663,13 +686,30 @@ def test_cold_tier_without_a_copy_is_an_error(
 def test_a_failed_restore_job_is_an_error_and_its_table_removed(
     stubbed: Stubbed, run_cli: Any, tmp_path: Path
 ) -> None:
-    from botocore.stub import ANY
 
     _restore_until(stubbed, status="FAILED")
-    stubbed.stub("dynamodb").add_response("delete_table", {}, {"TableName": ANY})
+    _deletion(stubbed)
     features = _claims(run_cli, tmp_path)
     assert features["outcome"] == "error" and "restore job job-1 FAILED" in features["failures"][0]
     assert len(stubbed.params("DeleteTable")) == 1
+
+
+def test_a_restored_table_under_deletion_protection_is_unprotected_then_deleted(
+    stubbed: Stubbed, run_cli: Any, tmp_path: Path
+) -> None:
+    """claims-triage's table is deletion-protected; should its protection reach the scratch
+    table all the same, cleanup turns it off and waits before DeleteTable, which refuses a
+    protected table."""
+    _restore_until(stubbed)
+    _scratch_table(stubbed, protected=True)
+    features = _claims(run_cli, tmp_path)
+    assert features["outcome"] == "pass", features["failures"]
+    for stub in stubbed.stubs.values():
+        stub.assert_no_pending_responses()
+    [update] = stubbed.params("UpdateTable")
+    assert update["DeletionProtectionEnabled"] is False
+    assert update["TableName"] == stubbed.params("DeleteTable")[0]["TableName"]
+    assert features["cleanup"] == [f"deleted dynamodb table {update['TableName']}"]
 
 
 def test_a_restore_job_past_the_timeout_is_named_for_removal(
@@ -714,7 +754,7 @@ def test_the_guard_refuses_a_restore_job_onto_production(
 ) -> None:
     """A drill whose scratch name came out as the production table's sends no restore job."""
     _restore_until(stubbed)
-    monkeypatch.setattr(Context, "scratch_name", lambda self, kind: CLAIMS_TABLE)
+    monkeypatch.setattr(Context, "scratch_name", lambda self, kind="": CLAIMS_TABLE)
     features = _claims(run_cli, tmp_path)
     assert features["outcome"] == "error"
     assert "refused backup StartRestoreJob on claims-triage-features" in features["failures"][0]

@@ -20,6 +20,8 @@ from drgen.plan import ComponentPlan
 SAMPLE = 25
 """Items read from the scratch table and looked up in the source."""
 POLL_SECONDS = 5.0
+CLEANUP_SECONDS = 300.0
+"""How long cleanup waits, past --timeout, for the scratch table to be deletable."""
 FINISHED = ("COMPLETED", "ABORTED", "FAILED")
 """A restore job's final states (DescribeRestoreJob.Status)."""
 
@@ -45,6 +47,7 @@ def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
         Call("dynamodb", "TagResource", scratch, "scratch"),
         Call("dynamodb", "Scan", scratch),
         Call("dynamodb", "GetItem", table),
+        Call("dynamodb", "UpdateTable", f"{scratch} (if deletion-protected)", "scratch"),
         Call("dynamodb", "DeleteTable", scratch, "scratch"),
     ]
 
@@ -145,7 +148,15 @@ def compare_sample(
 
 
 def delete(ctx: Context, db: Any, scratch: str, result: Result) -> None:
+    """The scratch table, its deletion protection turned off first if it has any: DeleteTable
+    refuses a protected table, and a restore may carry the source's protection over."""
     try:
+        ctx.record("dynamodb", "DescribeTable", scratch)
+        described = db.describe_table(TableName=scratch)["Table"]
+        if described.get("DeletionProtectionEnabled"):
+            ctx.record("dynamodb", "UpdateTable", scratch, "scratch")
+            db.update_table(TableName=scratch, DeletionProtectionEnabled=False)
+            _settle(ctx, db, scratch)
         ctx.record("dynamodb", "DeleteTable", scratch, "scratch")
         db.delete_table(TableName=scratch)
         result.cleanup.append(f"deleted dynamodb table {scratch}")
@@ -153,6 +164,19 @@ def delete(ctx: Context, db: Any, scratch: str, result: Result) -> None:
         message = f"could not delete scratch table {scratch}: {explain(error)}; delete it by hand"
         result.cleanup.append(message)
         result.error(message)
+
+
+def _settle(ctx: Context, db: Any, scratch: str) -> None:
+    """Wait, within cleanup's own budget (--timeout may have passed), for the table to be ACTIVE
+    again after an update: DeleteTable refuses a table being updated."""
+    until = time.monotonic() + CLEANUP_SECONDS
+    while True:
+        ctx.record("dynamodb", "DescribeTable", scratch)
+        if db.describe_table(TableName=scratch)["Table"]["TableStatus"] == "ACTIVE":
+            return
+        if time.monotonic() > until:
+            raise DrillError(f"{scratch} still not ACTIVE after {CLEANUP_SECONDS:g} s of cleanup")
+        time.sleep(POLL_SECONDS)
 
 
 # AWS Backup copies in the secondary's vault
@@ -169,6 +193,7 @@ def _copy_calls(table: str, scratch: str) -> list[Call]:
         Call("dynamodb", "TagResource", scratch, "scratch"),
         Call("dynamodb", "Scan", scratch),
         Call("dynamodb", "GetItem", table),
+        Call("dynamodb", "UpdateTable", f"{scratch} (if deletion-protected)", "scratch"),
         Call("dynamodb", "DeleteTable", scratch, "scratch"),
     ]
 
@@ -193,8 +218,16 @@ def _restore_copy(ctx: Context, table: str, result: Result) -> None:
     key = client("kms", ctx.region).describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
     # Restore metadata for DynamoDB: the new table's name and its encryption; without them
     # the restored table would take an AWS owned key
-    # (https://docs.aws.amazon.com/aws-backup/latest/devguide/restoring-dynamodb.html).
-    metadata.update(targetTableName=scratch, encryptionType="KMS", kmsMasterKeyArn=key)
+    # (https://docs.aws.amazon.com/aws-backup/latest/devguide/restoring-dynamodb.html); and no
+    # deletion protection, which the source table has and DeleteTable would refuse, as AWS
+    # Backup's own restore tests set it for DynamoDB
+    # (https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing-inferred-metadata.html).
+    metadata.update(
+        targetTableName=scratch,
+        encryptionType="KMS",
+        kmsMasterKeyArn=key,
+        deletionProtection="false",
+    )
     started = time.monotonic()
     running: str | None = None
     try:
