@@ -694,6 +694,26 @@ def test_a_failed_restore_job_is_an_error_and_its_table_removed(
     assert len(stubbed.params("DeleteTable")) == 1
 
 
+def test_a_restore_job_that_created_no_table_leaves_nothing_to_delete(
+    stubbed: Stubbed, run_cli: Any, tmp_path: Path
+) -> None:
+    """A job that failed before creating its table: DescribeTable answers
+    ResourceNotFoundException (API_DescribeTable.html), and cleanup says there was nothing to
+    delete rather than reporting a failed deletion."""
+    _restore_until(stubbed, status="FAILED")
+    stubbed.stub("dynamodb").add_client_error(
+        "describe_table",
+        service_error_code="ResourceNotFoundException",
+        service_message="Requested resource not found",
+        http_status_code=400,
+    )
+    features = _claims(run_cli, tmp_path)
+    assert features["failures"] == ["restore job job-1 FAILED: "]
+    assert stubbed.params("DeleteTable") == []
+    [scratch] = [p["TableName"] for p in stubbed.params("DescribeTable")]
+    assert features["cleanup"] == [f"dynamodb table {scratch} was never created: nothing to delete"]
+
+
 def test_a_restored_table_under_deletion_protection_is_unprotected_then_deleted(
     stubbed: Stubbed, run_cli: Any, tmp_path: Path
 ) -> None:

@@ -152,7 +152,13 @@ def delete(ctx: Context, db: Any, scratch: str, result: Result) -> None:
     refuses a protected table, and a restore may carry the source's protection over."""
     try:
         ctx.record("dynamodb", "DescribeTable", scratch)
-        described = db.describe_table(TableName=scratch)["Table"]
+        try:
+            described = db.describe_table(TableName=scratch)["Table"]
+        except db.exceptions.ResourceNotFoundException:
+            # The restore failed before creating it (or was refused): there is nothing to
+            # remove, and saying so is not a cleanup failure.
+            result.cleanup.append(f"dynamodb table {scratch} was never created: nothing to delete")
+            return
         if described.get("DeletionProtectionEnabled"):
             ctx.record("dynamodb", "UpdateTable", scratch, "scratch")
             db.update_table(TableName=scratch, DeletionProtectionEnabled=False)
