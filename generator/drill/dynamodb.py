@@ -191,6 +191,8 @@ def _settle(ctx: Context, db: Any, scratch: str) -> None:
 def _copy_calls(table: str, scratch: str) -> list[Call]:
     return [
         Call("backup", "ListRecoveryPointsByBackupVault", table),
+        Call("backup", "ListCopyJobs", table),
+        Call("backup", "DescribeRecoveryPoint", table),
         Call("backup", "GetRecoveryPointRestoreMetadata", table),
         Call("kms", "DescribeKey", "alias/drgen/<workload>"),
         Call("backup", "StartRestoreJob", scratch, "scratch"),
@@ -212,9 +214,8 @@ def _restore_copy(ctx: Context, table: str, result: Result) -> None:
     scratch = ctx.scratch_name("features")
     point = _newest_point(ctx, backup, table)
     arn = point["RecoveryPointArn"]
-    # The earliest of the copy's dates: a copy may be dated when it was copied, not backed up.
-    taken = min(d for d in (point.get("InitiationDate"), point["CreationDate"]) if d is not None)
-    result.measurements.update(recovery_point=arn, recovery_point_created=taken.isoformat())
+    result.measurements["recovery_point"] = arn
+    taken = _source_created(ctx, point, result)
     ctx.record("backup", "GetRecoveryPointRestoreMetadata", table)
     metadata = backup.get_recovery_point_restore_metadata(
         BackupVaultName=table, RecoveryPointArn=arn
@@ -257,7 +258,8 @@ def _restore_copy(ctx: Context, table: str, result: Result) -> None:
             )
         described = _wait_active(ctx, db, scratch)
         result.restore_seconds = round(time.monotonic() - started, 3)
-        result.data_age_seconds = max((ctx.now() - taken).total_seconds(), 0.0)
+        if taken is not None:
+            result.data_age_seconds = max((ctx.now() - taken).total_seconds(), 0.0)
         result.bytes = int(finished.get("BackupSizeInBytes") or point.get("BackupSizeInBytes", 0))
         result.measure_rate()
         ctx.record("dynamodb", "TagResource", scratch, "scratch")
@@ -284,6 +286,46 @@ def _restore_copy(ctx: Context, table: str, result: Result) -> None:
             result.error(message)
         elif result.scratch:
             delete(ctx, db, scratch, result)
+
+
+def _source_created(ctx: Context, copy: dict[str, Any], result: Result) -> Any:
+    """When the primary's recovery point that this copy was made from was created: the data's
+    age, as the other drills date a recovery point (the copy's own dates say when it was copied).
+    The copy job, listed in the primary where it ran, links the two
+    (CopyJob.SourceRecoveryPointArn, DestinationRecoveryPointArn:
+    https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListCopyJobs.html); the source's
+    CreationDate comes from DescribeRecoveryPoint. None, with the reason recorded, when the job
+    is no longer listed."""
+    primary = client("backup", ctx.primary)
+    ctx.record("backup", "ListCopyJobs", copy["BackupVaultName"])
+    pages = primary.get_paginator("list_copy_jobs").paginate(
+        ByDestinationVaultArn=copy["BackupVaultArn"], ByResourceType="DynamoDB"
+    )
+    job = next(
+        (
+            j
+            for page in pages
+            for j in page["CopyJobs"]
+            if j.get("DestinationRecoveryPointArn") == copy["RecoveryPointArn"]
+        ),
+        None,
+    )
+    if job is None:
+        result.measurements["source_recovery_point"] = (
+            f"no copy job in {ctx.primary} names this copy: its data age is unknown"
+        )
+        return None
+    source_vault = job["SourceBackupVaultArn"].rsplit(":", 1)[1]
+    ctx.record("backup", "DescribeRecoveryPoint", source_vault)
+    source = primary.describe_recovery_point(
+        BackupVaultName=source_vault, RecoveryPointArn=job["SourceRecoveryPointArn"]
+    )
+    created = source["CreationDate"]
+    result.measurements.update(
+        source_recovery_point=job["SourceRecoveryPointArn"],
+        recovery_point_created=created.isoformat(),
+    )
+    return created
 
 
 def _newest_point(ctx: Context, backup: Any, vault: str) -> dict[str, Any]:
