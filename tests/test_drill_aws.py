@@ -475,6 +475,9 @@ CLAIMS_PRIMARY, CLAIMS_RECOVERY = "eu-west-2", "eu-west-1"
 ACCOUNT = "123456789012"
 KEY_ARN = f"arn:aws:kms:{CLAIMS_RECOVERY}:{ACCOUNT}:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/features-backups-role-1a2b3c"
+VAULT_ARN = f"arn:aws:backup:{CLAIMS_RECOVERY}:{ACCOUNT}:backup-vault:{CLAIMS_TABLE}"
+SOURCE_VAULT_ARN = f"arn:aws:backup:{CLAIMS_PRIMARY}:{ACCOUNT}:backup-vault:{CLAIMS_TABLE}"
+SOURCE_POINT = f"arn:aws:backup:{CLAIMS_PRIMARY}:{ACCOUNT}:recovery-point:src-2"
 
 
 def _point(n: int, hours: int, status: str = "COMPLETED") -> dict[str, Any]:
@@ -482,6 +485,7 @@ def _point(n: int, hours: int, status: str = "COMPLETED") -> dict[str, Any]:
     return {
         "RecoveryPointArn": f"arn:aws:backup:{CLAIMS_RECOVERY}:{ACCOUNT}:recovery-point:rp-{n}",
         "BackupVaultName": CLAIMS_TABLE,
+        "BackupVaultArn": VAULT_ARN,
         "ResourceType": "DynamoDB",
         "Status": status,
         "IamRoleArn": ROLE,
@@ -506,6 +510,7 @@ class Stubbed:
             )
             for name, region in (
                 ("backup", CLAIMS_RECOVERY),
+                ("backup", CLAIMS_PRIMARY),
                 ("kms", CLAIMS_RECOVERY),
                 ("dynamodb", CLAIMS_RECOVERY),
                 ("dynamodb", CLAIMS_PRIMARY),
@@ -529,7 +534,43 @@ class Stubbed:
         return [params for name, params in self.sent if name == operation]
 
 
-def _restore_until(stubbed: Stubbed, status: str = "COMPLETED", polls: int = 1) -> None:
+def _copied_from(stubbed: Stubbed, copy: str, hours: float | None) -> None:
+    """The primary's copy jobs into the recovery vault (one for another copy) and, when `hours`
+    is given, the job that made `copy` from a recovery point created `hours` ago."""
+    now = datetime.datetime.now(datetime.UTC)
+    jobs = [
+        {
+            "CopyJobId": "copy-older",
+            "SourceBackupVaultArn": SOURCE_VAULT_ARN,
+            "SourceRecoveryPointArn": SOURCE_POINT.replace("src-2", "src-1"),
+            "DestinationBackupVaultArn": VAULT_ARN,
+            "DestinationRecoveryPointArn": copy.replace("rp-2", "rp-1"),
+            "State": "COMPLETED",
+        }
+    ]
+    if hours is not None:
+        jobs.append({**jobs[0], "CopyJobId": "copy-2", "SourceRecoveryPointArn": SOURCE_POINT})
+        jobs[-1]["DestinationRecoveryPointArn"] = copy
+    primary = stubbed.stub("backup", CLAIMS_PRIMARY)
+    primary.add_response(
+        "list_copy_jobs",
+        {"CopyJobs": jobs},
+        {"ByDestinationVaultArn": VAULT_ARN, "ByResourceType": "DynamoDB"},
+    )
+    if hours is not None:
+        primary.add_response(
+            "describe_recovery_point",
+            {
+                "RecoveryPointArn": SOURCE_POINT,
+                "CreationDate": now - datetime.timedelta(hours=hours),
+            },
+            {"BackupVaultName": CLAIMS_TABLE, "RecoveryPointArn": SOURCE_POINT},
+        )
+
+
+def _restore_until(
+    stubbed: Stubbed, status: str = "COMPLETED", polls: int = 1, source_hours: float | None = 3.5
+) -> None:
     from botocore.stub import ANY
 
     backup = stubbed.stub("backup")
@@ -539,6 +580,7 @@ def _restore_until(stubbed: Stubbed, status: str = "COMPLETED", polls: int = 1) 
         {"BackupVaultName": CLAIMS_TABLE, "ByResourceType": "DynamoDB"},
     )
     newest = _point(2, 3)["RecoveryPointArn"]
+    _copied_from(stubbed, newest, source_hours)
     backup.add_response(
         "get_recovery_point_restore_metadata",
         {"RestoreMetadata": {"originalTableName": CLAIMS_TABLE}, "ResourceType": "DynamoDB"},
@@ -572,7 +614,7 @@ def _restore_until(stubbed: Stubbed, status: str = "COMPLETED", polls: int = 1) 
     )
 
 
-def _scratch_table(stubbed: Stubbed, key_arn: str = KEY_ARN) -> None:
+def _scratch_table(stubbed: Stubbed, key_arn: str = KEY_ARN, protected: bool = False) -> None:
     from botocore.stub import ANY
 
     db, source = stubbed.stub("dynamodb"), stubbed.stub("dynamodb", CLAIMS_PRIMARY)
@@ -607,6 +649,28 @@ def _scratch_table(stubbed: Stubbed, key_arn: str = KEY_ARN) -> None:
             "ConsistentRead": False,
         },
     )
+    _deletion(stubbed, protected)
+
+
+def _deletion(stubbed: Stubbed, protected: bool = False) -> None:
+    """DescribeTable, then (a protected table) UpdateTable and DescribeTable until ACTIVE, then
+    DeleteTable, which refuses a table whose deletion protection is on
+    (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DeleteTable.html)."""
+    from botocore.stub import ANY
+
+    db = stubbed.stub("dynamodb")
+    table = {"TableStatus": "ACTIVE", "DeletionProtectionEnabled": protected}
+    db.add_response("describe_table", {"Table": table}, {"TableName": ANY})
+    if protected:
+        db.add_response(
+            "update_table",
+            {"TableDescription": {"TableStatus": "UPDATING", "DeletionProtectionEnabled": False}},
+            {"TableName": ANY, "DeletionProtectionEnabled": False},
+        )
+        db.add_response(
+            "describe_table", {"Table": {"TableStatus": "UPDATING"}}, {"TableName": ANY}
+        )
+        db.add_response("describe_table", {"Table": {"TableStatus": "ACTIVE"}}, {"TableName": ANY})
     db.add_response("delete_table", {}, {"TableName": ANY})
 
 
@@ -642,15 +706,31 @@ def test_cold_tier_restores_the_newest_copy_with_an_aws_backup_restore_job(
     assert started["Metadata"]["encryptionType"] == "KMS"
     assert started["Metadata"]["kmsMasterKeyArn"] == KEY_ARN
     assert started["Metadata"]["originalTableName"] == CLAIMS_TABLE
+    assert started["Metadata"]["deletionProtection"] == "false"
     # Everything after the restore is on the scratch table, but the read of production.
-    assert [p["TableName"] for p in stubbed.params("DescribeTable")] == [scratch]
+    assert {p["TableName"] for p in stubbed.params("DescribeTable")} == {scratch}
     assert [p["TableName"] for p in stubbed.params("DeleteTable")] == [scratch]
     tags = {t["Key"]: t["Value"] for t in stubbed.params("TagResource")[0]["Tags"]}
     assert tags["drgen:scratch"] == "true"
-    # Data age from the backup's initiation (3h10m), not the copy's creation.
-    assert 3 * 3600 + 600 <= features["data_age_seconds"] < 3 * 3600 + 900
+    # Data age from the primary's recovery point the copy was made from (3h30m ago), not from
+    # the copy's own dates (3h and 3h10m).
+    assert 3.5 * 3600 <= features["data_age_seconds"] < 3.5 * 3600 + 300
+    assert features["measurements"]["source_recovery_point"] == SOURCE_POINT
     assert features["region"] == CLAIMS_RECOVERY and features["bytes"] == 5_000_002
     assert features["integrity"]["identical"] == 1 and features["integrity"]["kms_key"] == KEY_ARN
+
+
+def test_a_copy_whose_source_is_not_found_has_no_data_age(
+    stubbed: Stubbed, run_cli: Any, tmp_path: Path
+) -> None:
+    """No copy job names the copy (ListCopyJobs lists recent jobs only): its age is unknown
+    rather than taken from the copy's own dates, which would understate it."""
+    _restore_until(stubbed, source_hours=None)
+    _scratch_table(stubbed)
+    features = _claims(run_cli, tmp_path)
+    assert features["outcome"] == "pass", features["failures"]
+    assert features["data_age_seconds"] is None
+    assert "data age is unknown" in features["measurements"]["source_recovery_point"]
 
 
 def test_cold_tier_without_a_copy_is_an_error(
@@ -672,13 +752,50 @@ def test_cold_tier_without_a_copy_is_an_error(
 def test_a_failed_restore_job_is_an_error_and_its_table_removed(
     stubbed: Stubbed, run_cli: Any, tmp_path: Path
 ) -> None:
-    from botocore.stub import ANY
 
     _restore_until(stubbed, status="FAILED")
-    stubbed.stub("dynamodb").add_response("delete_table", {}, {"TableName": ANY})
+    _deletion(stubbed)
     features = _claims(run_cli, tmp_path)
     assert features["outcome"] == "error" and "restore job job-1 FAILED" in features["failures"][0]
     assert len(stubbed.params("DeleteTable")) == 1
+
+
+def test_a_restore_job_that_created_no_table_leaves_nothing_to_delete(
+    stubbed: Stubbed, run_cli: Any, tmp_path: Path
+) -> None:
+    """A job that failed before creating its table: DescribeTable answers
+    ResourceNotFoundException (API_DescribeTable.html), and cleanup says there was nothing to
+    delete rather than reporting a failed deletion."""
+    _restore_until(stubbed, status="FAILED")
+    stubbed.stub("dynamodb").add_client_error(
+        "describe_table",
+        service_error_code="ResourceNotFoundException",
+        service_message="Requested resource not found",
+        http_status_code=400,
+    )
+    features = _claims(run_cli, tmp_path)
+    assert features["failures"] == ["restore job job-1 FAILED: "]
+    assert stubbed.params("DeleteTable") == []
+    [scratch] = [p["TableName"] for p in stubbed.params("DescribeTable")]
+    assert features["cleanup"] == [f"dynamodb table {scratch} was never created: nothing to delete"]
+
+
+def test_a_restored_table_under_deletion_protection_is_unprotected_then_deleted(
+    stubbed: Stubbed, run_cli: Any, tmp_path: Path
+) -> None:
+    """claims-triage's table is deletion-protected; should its protection reach the scratch
+    table all the same, cleanup turns it off and waits before DeleteTable, which refuses a
+    protected table."""
+    _restore_until(stubbed)
+    _scratch_table(stubbed, protected=True)
+    features = _claims(run_cli, tmp_path)
+    assert features["outcome"] == "pass", features["failures"]
+    for stub in stubbed.stubs.values():
+        stub.assert_no_pending_responses()
+    [update] = stubbed.params("UpdateTable")
+    assert update["DeletionProtectionEnabled"] is False
+    assert update["TableName"] == stubbed.params("DeleteTable")[0]["TableName"]
+    assert features["cleanup"] == [f"deleted dynamodb table {update['TableName']}"]
 
 
 def test_a_restore_job_past_the_timeout_is_named_for_removal(
@@ -723,7 +840,7 @@ def test_the_guard_refuses_a_restore_job_onto_production(
 ) -> None:
     """A drill whose scratch name came out as the production table's sends no restore job."""
     _restore_until(stubbed)
-    monkeypatch.setattr(Context, "scratch_name", lambda self, kind: CLAIMS_TABLE)
+    monkeypatch.setattr(Context, "scratch_name", lambda self, kind="": CLAIMS_TABLE)
     features = _claims(run_cli, tmp_path)
     assert features["outcome"] == "error"
     assert "refused backup StartRestoreJob on claims-triage-features" in features["failures"][0]

@@ -54,6 +54,12 @@ class FakeFirestore:
         self.documents: dict[str, Documents] = {}
         self.backups: dict[str, tuple[admin.Backup, Documents, str]] = {}
         self.restore_polls = 2
+        self.delete_polls = 1
+        self.delete_error: tuple[grpc.StatusCode, str] | None = None
+        """How the deletion's operation ends, if not with the deleted database."""
+        self.restores: dict[str, str] = {}
+        """The restore operation of each restored database."""
+        self.deleted_while_restoring: list[str] = []
         api = self.api
         api.unary(ADMIN + "GetDatabase", admin.GetDatabaseRequest, admin.Database, self.get)
         api.unary(
@@ -129,16 +135,29 @@ class FakeFirestore:
         location = request.backup.split("/")[3]  # created in the backup's location
         self.database(name, location, key, {p: dict(f) for p, f in documents.items()})
         metadata = admin.RestoreDatabaseMetadata(database=name, backup=request.backup)
+        self.restores[name] = f"operations/restore-{database_id}"
         return self.api.operation(
             f"operations/restore-{database_id}",
             PendingOperation(self.restore_polls, self.databases[name], metadata),
         )
 
     def delete(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """DeleteDatabase answers with an operation whose response is the deleted Database
+        (DeleteDatabaseMetadata as its metadata); what it does to a database whose restore
+        still runs is not documented, so that is only noted for the tests to refuse."""
         self._known(request.name, self.databases, context)
-        deleted = self.databases.pop(request.name)
-        del self.documents[request.name]
-        return self.api.operation(f"operations/delete-{request.name}", PendingOperation(0, deleted))
+        restoring = self.api.operations.get(self.restores.get(request.name, ""))
+        if restoring is not None and restoring.polls_left > 0:
+            self.deleted_while_restoring.append(request.name)
+        deleted = self.databases[request.name]
+        if self.delete_error is None:
+            del self.databases[request.name], self.documents[request.name]
+        return self.api.operation(
+            f"operations/delete-{request.name.rsplit('/', 1)[1]}",
+            PendingOperation(
+                self.delete_polls, deleted, admin.DeleteDatabaseMetadata(), self.delete_error
+            ),
+        )
 
     def _database(self, path: str, context: grpc.ServicerContext) -> tuple[str, Documents]:
         database = path.split("/documents")[0]
@@ -227,7 +246,12 @@ def test_tier0_restores_the_newest_backup_and_compares_a_sample(
     assert restore.backup == f"projects/{PROJECT}/locations/eur3/backups/daily-6"
     assert restore.database_id.startswith("drgen-drill-features-")
     assert "use_source_encryption" in restore.encryption_config
-    assert len(fs.api.called("GetOperation")) == 2
+    # The restore polled until done (two polls), then the deletion (one).
+    assert [o.name.split("-")[0] for o in fs.api.called("GetOperation")] == [
+        "operations/restore",
+        "operations/restore",
+        "operations/delete",
+    ]
     assert 6 * 3600 <= features["data_age_seconds"] < 6 * 3600 + 300
     assert features["bytes"] == 2_000_006 and features["throughput_mb_s"] > 0
     assert features["measurements"]["location"] == "eur3"
@@ -286,19 +310,52 @@ def test_no_backup_is_reported(fs: FakeFirestore, run_cli: Any, tmp_path: Path) 
     assert fs.api.called("RestoreDatabase") == [] and features["cleanup"] == []
 
 
-def test_a_restore_past_the_timeout_is_abandoned_and_its_database_removed(
+def test_a_restore_past_the_timeout_is_waited_for_before_its_database_is_deleted(
     fs: FakeFirestore, run_cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The restored database is not readable or writeable until its restore's operation has
+    completed (FirestoreAdmin.RestoreDatabase): cleanup waits for it, within its own budget,
+    before sending DeleteDatabase, and waits for the deletion's operation too."""
+    _triage_deployed(fs)
+    fs.restore_polls = 8
+    monkeypatch.setattr(firestore, "POLL_SECONDS", 0.3)
+    features = _drill(run_cli, TRIAGE, tmp_path, "--timeout", "1")
+    assert features["outcome"] == "error" and "timed out" in features["failures"][0]
+    assert fs.deleted_while_restoring == []
+    [restore] = fs.api.called("RestoreDatabase")
+    scratch = f"projects/{PROJECT}/databases/{restore.database_id}"
+    names = [r.name for _, r in fs.api.requests if hasattr(r, "name")]
+    assert names.index(scratch) > names.index(f"operations/restore-{restore.database_id}")
+    assert f"operations/delete-{restore.database_id}" in names
+    assert features["cleanup"] == [f"deleted firestore databases/{restore.database_id}"]
+    assert set(fs.databases) == {PRODUCTION, f"projects/{PROJECT}/databases/other"}
+
+
+def test_a_restore_still_running_after_the_cleanup_budget_is_left_with_a_message(
+    fs: FakeFirestore, run_cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drgen.drill import gcp_admin
+
     _triage_deployed(fs)
     fs.restore_polls = 10**6
     monkeypatch.setattr(firestore, "POLL_SECONDS", 0.2)
+    monkeypatch.setattr(gcp_admin, "CLEANUP_SECONDS", 0.5)
     features = _drill(run_cli, TRIAGE, tmp_path, "--timeout", "1")
+    assert fs.api.called("DeleteDatabase") == []
+    assert "restore was still running after 0.5 s of cleanup" in features["cleanup"][0]
+    assert "delete it by hand" in features["cleanup"][0]
+
+
+def test_a_deletion_that_fails_is_reported_not_counted_as_done(
+    fs: FakeFirestore, run_cli: Any, tmp_path: Path
+) -> None:
+    _triage_deployed(fs)
+    fs.delete_error = (grpc.StatusCode.PERMISSION_DENIED, "datastore.databases.delete denied")
+    features = _drill(run_cli, TRIAGE, tmp_path)
     assert features["outcome"] == "error"
-    assert "timed out" in features["failures"][0]
-    [restore] = fs.api.called("RestoreDatabase")
-    assert [r.name for r in fs.api.called("DeleteDatabase")] == [
-        f"projects/{PROJECT}/databases/{restore.database_id}"
-    ]
+    assert len(fs.api.called("DeleteDatabase")) == 1
+    assert "datastore.databases.delete denied" in features["cleanup"][0]
+    assert "delete it by hand" in features["cleanup"][0]
 
 
 def test_a_restored_database_under_another_key_fails(
@@ -345,7 +402,7 @@ def test_the_guard_refuses_a_restore_or_delete_outside_the_scratch(
 ) -> None:
     """A drill whose scratch name came out as the production database's: nothing is sent."""
     _triage_deployed(fs)
-    monkeypatch.setattr(Context, "scratch_name", lambda self, kind: "patient-triage-features")
+    monkeypatch.setattr(Context, "scratch_name", lambda self, kind="": "patient-triage-features")
     features = _drill(run_cli, TRIAGE, tmp_path)
     assert features["outcome"] == "error"
     assert "refused firestore RestoreDatabase" in features["failures"][0]
@@ -378,3 +435,27 @@ def test_the_drill_names_the_database_the_stacks_create() -> None:
         assert component is not None
         assert f'DATABASE = "{component.global_name}"' in rendered
         assert "name=DATABASE" in rendered
+
+
+def test_a_restore_that_failed_leaves_nothing_to_delete(
+    fs: FakeFirestore, run_cli: Any, tmp_path: Path
+) -> None:
+    """A restore whose operation ends in an error created no database: DeleteDatabase answers
+    NOT_FOUND, and cleanup says there was nothing to delete instead of reporting an error."""
+    _triage_deployed(fs)
+    restore = fs.restore
+
+    def failing(request: Any, context: grpc.ServicerContext) -> Any:
+        started = restore(request, context)
+        name = f"projects/{PROJECT}/databases/{request.database_id}"
+        del fs.databases[name], fs.documents[name]
+        fs.api.operations[started.name].error = (grpc.StatusCode.INTERNAL, "restore failed")
+        return started
+
+    fs.api.unary(ADMIN + "RestoreDatabase", admin.RestoreDatabaseRequest, Operation, failing)
+    features = _drill(run_cli, TRIAGE, tmp_path)
+    assert features["outcome"] == "error" and "restore failed" in features["failures"][0]
+    [restore_request] = fs.api.called("RestoreDatabase")
+    assert features["cleanup"] == [
+        f"firestore databases/{restore_request.database_id} was never created: nothing to delete"
+    ]

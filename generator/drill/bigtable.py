@@ -315,7 +315,7 @@ def _clean_up(ctx: Context, instances: Any, instance: str, made: dict[str, Any],
         r.cleanup.append(f"kept bigtable instance {target} (--keep)")
         return
     try:
-        restoring = made.get("table")
+        restoring: Any = made.get("table")
         cancelling = restoring is not None and not restoring.operation.done
         if cancelling:
             ctx.record("bigtableadmin", "CancelOperation", target, "scratch")

@@ -20,6 +20,8 @@ from drgen.plan import ComponentPlan
 SAMPLE = 25
 """Items read from the scratch table and looked up in the source."""
 POLL_SECONDS = 5.0
+CLEANUP_SECONDS = 300.0
+"""How long cleanup waits, past --timeout, for the scratch table to be deletable."""
 FINISHED = ("COMPLETED", "ABORTED", "FAILED")
 """A restore job's final states (DescribeRestoreJob.Status)."""
 
@@ -45,6 +47,7 @@ def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
         Call("dynamodb", "TagResource", scratch, "scratch"),
         Call("dynamodb", "Scan", scratch),
         Call("dynamodb", "GetItem", table),
+        Call("dynamodb", "UpdateTable", f"{scratch} (if deletion-protected)", "scratch"),
         Call("dynamodb", "DeleteTable", scratch, "scratch"),
     ]
 
@@ -145,7 +148,21 @@ def compare_sample(
 
 
 def delete(ctx: Context, db: Any, scratch: str, result: Result) -> None:
+    """The scratch table, its deletion protection turned off first if it has any: DeleteTable
+    refuses a protected table, and a restore may carry the source's protection over."""
     try:
+        ctx.record("dynamodb", "DescribeTable", scratch)
+        try:
+            described = db.describe_table(TableName=scratch)["Table"]
+        except db.exceptions.ResourceNotFoundException:
+            # The restore failed before creating it (or was refused): there is nothing to
+            # remove, and saying so is not a cleanup failure.
+            result.cleanup.append(f"dynamodb table {scratch} was never created: nothing to delete")
+            return
+        if described.get("DeletionProtectionEnabled"):
+            ctx.record("dynamodb", "UpdateTable", scratch, "scratch")
+            db.update_table(TableName=scratch, DeletionProtectionEnabled=False)
+            _settle(ctx, db, scratch)
         ctx.record("dynamodb", "DeleteTable", scratch, "scratch")
         db.delete_table(TableName=scratch)
         result.cleanup.append(f"deleted dynamodb table {scratch}")
@@ -155,12 +172,27 @@ def delete(ctx: Context, db: Any, scratch: str, result: Result) -> None:
         result.error(message)
 
 
+def _settle(ctx: Context, db: Any, scratch: str) -> None:
+    """Wait, within cleanup's own budget (--timeout may have passed), for the table to be ACTIVE
+    again after an update: DeleteTable refuses a table being updated."""
+    until = time.monotonic() + CLEANUP_SECONDS
+    while True:
+        ctx.record("dynamodb", "DescribeTable", scratch)
+        if db.describe_table(TableName=scratch)["Table"]["TableStatus"] == "ACTIVE":
+            return
+        if time.monotonic() > until:
+            raise DrillError(f"{scratch} still not ACTIVE after {CLEANUP_SECONDS:g} s of cleanup")
+        time.sleep(POLL_SECONDS)
+
+
 # AWS Backup copies in the secondary's vault
 
 
 def _copy_calls(table: str, scratch: str) -> list[Call]:
     return [
         Call("backup", "ListRecoveryPointsByBackupVault", table),
+        Call("backup", "ListCopyJobs", table),
+        Call("backup", "DescribeRecoveryPoint", table),
         Call("backup", "GetRecoveryPointRestoreMetadata", table),
         Call("kms", "DescribeKey", "alias/drgen/<workload>"),
         Call("backup", "StartRestoreJob", scratch, "scratch"),
@@ -169,6 +201,7 @@ def _copy_calls(table: str, scratch: str) -> list[Call]:
         Call("dynamodb", "TagResource", scratch, "scratch"),
         Call("dynamodb", "Scan", scratch),
         Call("dynamodb", "GetItem", table),
+        Call("dynamodb", "UpdateTable", f"{scratch} (if deletion-protected)", "scratch"),
         Call("dynamodb", "DeleteTable", scratch, "scratch"),
     ]
 
@@ -181,9 +214,8 @@ def _restore_copy(ctx: Context, table: str, result: Result) -> None:
     scratch = ctx.scratch_name("features")
     point = _newest_point(ctx, backup, table)
     arn = point["RecoveryPointArn"]
-    # The earliest of the copy's dates: a copy may be dated when it was copied, not backed up.
-    taken = min(d for d in (point.get("InitiationDate"), point["CreationDate"]) if d is not None)
-    result.measurements.update(recovery_point=arn, recovery_point_created=taken.isoformat())
+    result.measurements["recovery_point"] = arn
+    taken = _source_created(ctx, point, result)
     ctx.record("backup", "GetRecoveryPointRestoreMetadata", table)
     metadata = backup.get_recovery_point_restore_metadata(
         BackupVaultName=table, RecoveryPointArn=arn
@@ -193,8 +225,16 @@ def _restore_copy(ctx: Context, table: str, result: Result) -> None:
     key = client("kms", ctx.region).describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
     # Restore metadata for DynamoDB: the new table's name and its encryption; without them
     # the restored table would take an AWS owned key
-    # (https://docs.aws.amazon.com/aws-backup/latest/devguide/restoring-dynamodb.html).
-    metadata.update(targetTableName=scratch, encryptionType="KMS", kmsMasterKeyArn=key)
+    # (https://docs.aws.amazon.com/aws-backup/latest/devguide/restoring-dynamodb.html); and no
+    # deletion protection, which the source table has and DeleteTable would refuse, as AWS
+    # Backup's own restore tests set it for DynamoDB
+    # (https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing-inferred-metadata.html).
+    metadata.update(
+        targetTableName=scratch,
+        encryptionType="KMS",
+        kmsMasterKeyArn=key,
+        deletionProtection="false",
+    )
     started = time.monotonic()
     running: str | None = None
     try:
@@ -218,7 +258,8 @@ def _restore_copy(ctx: Context, table: str, result: Result) -> None:
             )
         described = _wait_active(ctx, db, scratch)
         result.restore_seconds = round(time.monotonic() - started, 3)
-        result.data_age_seconds = max((ctx.now() - taken).total_seconds(), 0.0)
+        if taken is not None:
+            result.data_age_seconds = max((ctx.now() - taken).total_seconds(), 0.0)
         result.bytes = int(finished.get("BackupSizeInBytes") or point.get("BackupSizeInBytes", 0))
         result.measure_rate()
         ctx.record("dynamodb", "TagResource", scratch, "scratch")
@@ -245,6 +286,46 @@ def _restore_copy(ctx: Context, table: str, result: Result) -> None:
             result.error(message)
         elif result.scratch:
             delete(ctx, db, scratch, result)
+
+
+def _source_created(ctx: Context, copy: dict[str, Any], result: Result) -> Any:
+    """When the primary's recovery point that this copy was made from was created: the data's
+    age, as the other drills date a recovery point (the copy's own dates say when it was copied).
+    The copy job, listed in the primary where it ran, links the two
+    (CopyJob.SourceRecoveryPointArn, DestinationRecoveryPointArn:
+    https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListCopyJobs.html); the source's
+    CreationDate comes from DescribeRecoveryPoint. None, with the reason recorded, when the job
+    is no longer listed."""
+    primary = client("backup", ctx.primary)
+    ctx.record("backup", "ListCopyJobs", copy["BackupVaultName"])
+    pages = primary.get_paginator("list_copy_jobs").paginate(
+        ByDestinationVaultArn=copy["BackupVaultArn"], ByResourceType="DynamoDB"
+    )
+    job = next(
+        (
+            j
+            for page in pages
+            for j in page["CopyJobs"]
+            if j.get("DestinationRecoveryPointArn") == copy["RecoveryPointArn"]
+        ),
+        None,
+    )
+    if job is None:
+        result.measurements["source_recovery_point"] = (
+            f"no copy job in {ctx.primary} names this copy: its data age is unknown"
+        )
+        return None
+    source_vault = job["SourceBackupVaultArn"].rsplit(":", 1)[1]
+    ctx.record("backup", "DescribeRecoveryPoint", source_vault)
+    source = primary.describe_recovery_point(
+        BackupVaultName=source_vault, RecoveryPointArn=job["SourceRecoveryPointArn"]
+    )
+    created = source["CreationDate"]
+    result.measurements.update(
+        source_recovery_point=job["SourceRecoveryPointArn"],
+        recovery_point_created=created.isoformat(),
+    )
+    return created
 
 
 def _newest_point(ctx: Context, backup: Any, vault: str) -> dict[str, Any]:

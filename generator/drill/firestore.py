@@ -40,6 +40,7 @@ def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
         Call("firestore", "ListDocuments", scratch),
         Call("firestore", "GetDocument", database),
         Call("firestore", "DeleteDatabase", scratch, "scratch"),
+        Call("firestore", "GetOperation", "operations/<delete>"),
     ]
 
 
@@ -68,7 +69,7 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
             f" a backup restores only in its own location (drill with --region {location})"
         )
     backup = _newest_backup(ctx, admin, f"{full}locations/{location}", production.name)
-    made = False
+    operation = None
     try:
         ctx.record("firestore", "RestoreDatabase", scratch, "scratch")
         started = time.monotonic()
@@ -80,7 +81,6 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
                 "encryption_config": {"use_source_encryption": {}},
             }
         )
-        made = True
         result.scratch.append(f"firestore database {scratch}")
         restored = gcp_admin.wait(ctx, operation, "firestore", POLL_SECONDS)
         result.restore_seconds = round(time.monotonic() - started, 3)
@@ -92,8 +92,8 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
         client = gcp_admin.gapic(FirestoreClient, EMULATOR)
         _compare_sample(ctx, client, full + database, full + scratch, result)
     finally:
-        if made:
-            _delete(ctx, admin, full, scratch, result)
+        if operation is not None:
+            _delete(ctx, admin, full, scratch, operation, result)
 
 
 def _newest_backup(ctx: Context, admin: Any, location: str, database: str) -> Any:
@@ -168,14 +168,34 @@ def _compare_sample(ctx: Context, client: Any, database: str, scratch: str, r: R
         )
 
 
-def _delete(ctx: Context, admin: Any, full: str, scratch: str, r: Result) -> None:
+def _delete(ctx: Context, admin: Any, full: str, scratch: str, restoring: Any, r: Result) -> None:
+    """The scratch database, once its restore has ended: until then it "is not readable or
+    writeable" (FirestoreAdmin.RestoreDatabase), so cleanup waits for the restore within its own
+    budget (gcp_admin.CLEANUP_SECONDS) rather than delete under it, then waits for the deletion's
+    operation and reads its result."""
     if ctx.keep:
         r.cleanup.append(f"kept firestore {scratch} (--keep)")
         return
     try:
+        if not gcp_admin.settle(ctx, restoring, "firestore", POLL_SECONDS):
+            raise DrillError(
+                f"its restore was still running after {gcp_admin.CLEANUP_SECONDS:g} s of cleanup"
+            )
         ctx.record("firestore", "DeleteDatabase", scratch, "scratch")
-        # Deletion is itself an operation; it is not waited for: the request is accepted or not.
-        admin.delete_database(request={"name": full + scratch})
+        try:
+            deleting = admin.delete_database(request={"name": full + scratch})
+        except Exception as error:
+            if restoring.exception() is not None and type(error).__name__ == "NotFound":
+                r.cleanup.append(f"firestore {scratch} was never created: nothing to delete")
+                return
+            raise
+        if not gcp_admin.settle(ctx, deleting, "firestore", POLL_SECONDS):
+            raise DrillError(
+                f"its deletion had not ended after {gcp_admin.CLEANUP_SECONDS:g} s of cleanup"
+            )
+        failed = deleting.exception()
+        if failed is not None:
+            raise failed
         r.cleanup.append(f"deleted firestore {scratch}")
     except Exception as error:
         from drgen.drill.gcp import explain
