@@ -15,6 +15,7 @@ import importlib.util
 import inspect
 import json
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -127,9 +128,15 @@ def test_both_clouds_share_one_poll_and_decide_logic(tmp_path: Path) -> None:
     on_gcp = _load(gcp["vendor_watcher_function.py"], tmp_path, "gcp_watcher")
     on_aws = _load(aws["vendor_watcher_function.py"], tmp_path, "aws_watcher")
 
-    for name in ("classify", "read", "next_switch", "switch_record"):
+    for name in ("classify", "read", "next_switch", "recorded", "switch_record", "poll"):
         assert inspect.getsource(getattr(on_gcp, name)) == inspect.getsource(getattr(on_aws, name))
-    for name in ("PRIMARY", "OTHERS", "BAD_POLLS", "GOOD_POLLS", "COMPONENT_STATES"):
+    for name in (
+        "PRIMARY",
+        "OTHERS",
+        "BAD_POLLS",
+        "GOOD_POLLS",
+        "COMPONENT_STATES",
+    ):
         assert getattr(on_gcp, name) == getattr(on_aws, name)
 
 
@@ -212,6 +219,7 @@ def test_the_switch_flips_after_n_outages_and_back_after_m_good_polls(
     assert poll("unknown-indicator") == "primary"
     assert records() == [] and _published(google) == []
     assert poll("major-outage") == "alternate"
+    assert stored() == {"route": "alternate", "bad": 2, "good": 0, "hold": False}
     (record,) = records()
     assert (record["from"], record["to"], record["region"]) == ("primary", "alternate", REGION)
     assert record["switch"] == f"gs://{switch_bucket}/vendor-route.json"
@@ -242,6 +250,75 @@ def test_the_switch_flips_after_n_outages_and_back_after_m_good_polls(
     assert poll("operational") == "alternate"
     assert stored()["hold"] is True
     assert len(records()) == 2
+
+
+def test_a_switch_whose_record_fails_stays_pending_until_a_later_poll_records_it(
+    httpserver: Any,
+    google: Any,
+    gcs_endpoint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The move is saved with its record as `pending`; the record cannot be written (no audit
+    bucket), so the job fails; the next poll records and announces it, then clears it."""
+    page = json.dumps(PAGES["major-outage"][0]).encode()
+    httpserver.expect_request("/api/v2/summary.json").respond_with_data(
+        page, content_type="application/json"
+    )
+    files = render(resolve(load_workload(_workload(tmp_path, httpserver.url_for("").rstrip("/")))))
+    _gcs(gcs_endpoint, "GET", "/wipe")
+    switch_bucket, audit_bucket = "chat-desk-route-europe-west1", "chat-desk-audit-pending"
+    _gcs(
+        gcs_endpoint,
+        "POST",
+        "/storage/v1/b?project=drgen-test",
+        b'{"name": "%s"}' % switch_bucket.encode(),
+    )
+    for key, value in {
+        "STORAGE_API_URL": gcs_endpoint,
+        "PUBSUB_API_URL": google.url_for("").rstrip("/"),
+        "METADATA_TOKEN_URL": google.url_for("/token"),
+        "SWITCH_BUCKET": switch_bucket,
+        "SWITCH_OBJECT": "vendor-route.json",
+        "AUDIT_BUCKET": audit_bucket,
+        "TOPIC": TOPIC,
+        "REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    watcher = _load(files["vendor_watcher_function.py"], tmp_path, "vendor_watcher_function")
+
+    def stored() -> dict[str, Any]:
+        path = f"/storage/v1/b/{switch_bucket}/o/vendor-route.json?alt=media"
+        return dict(json.loads(_gcs(gcs_endpoint, "GET", path)))
+
+    assert watcher.main()["route"] == "primary"
+    with pytest.raises(urllib.error.HTTPError):
+        watcher.main()
+
+    # Readers already follow the alternate; the move waits in the switch to be recorded.
+    switch = stored()
+    assert switch["route"] == "alternate"
+    pending = switch["pending"]
+    assert (pending["from"], pending["to"], pending["state"]) == ("primary", "alternate", "outage")
+    assert _published(google) == []
+
+    _gcs(
+        gcs_endpoint,
+        "POST",
+        "/storage/v1/b?project=drgen-test",
+        b'{"name": "%s"}' % audit_bucket.encode(),
+    )
+    assert watcher.main()["route"] == "alternate"
+
+    assert "pending" not in stored()
+    listed = json.loads(_gcs(gcs_endpoint, "GET", f"/storage/v1/b/{audit_bucket}/o"))
+    (item,) = listed["items"]
+    assert item["name"].endswith(".json") and "-alternate-" in item["name"]
+    path = f"/storage/v1/b/{audit_bucket}/o/{urllib.parse.quote(item['name'], safe='')}?alt=media"
+    record = json.loads(_gcs(gcs_endpoint, "GET", path))
+    assert (record["from"], record["to"], record["at"]) == ("primary", "alternate", pending["at"])
+    (message,) = _published(google)
+    assert message["record"] == record
 
 
 def test_a_switch_written_during_the_poll_wins(
@@ -290,7 +367,10 @@ def test_a_switch_written_during_the_poll_wins(
         for part in upload.get_data().split(f"--{boundary}".encode())[1:3]
     )
     assert json.loads(metadata) == {"name": "vendor-route.json", "contentType": "application/json"}
-    assert json.loads(media) == {**switch, "bad": 2, "route": "alternate"}
+    written = json.loads(media)
+    pending = written.pop("pending")
+    assert written == {**switch, "bad": 2, "route": "alternate"}
+    assert (pending["from"], pending["to"]) == ("primary", "alternate")
     assert [r for r, _ in httpserver.log if "vendor-switch" in r.full_path] == []
     assert _published(google) == []
 
