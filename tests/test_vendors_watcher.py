@@ -139,6 +139,12 @@ def test_the_switch_flips_after_n_outages_and_back_after_m_good_polls(
         assert stored()["route"] == result["route"]
         return str(stored()["route"])
 
+    def fails(page: str) -> dict[str, Any]:
+        current["page"] = page
+        with pytest.raises(watcher.PageUnreadable, match="unreadable for 2 polls in a row"):
+            watcher.handler({}, None)
+        return stored()
+
     def records() -> list[dict[str, Any]]:
         listed = s3.list_objects_v2(Bucket=bucket, Prefix="vendor-switch/").get("Contents", [])
         return [
@@ -149,11 +155,14 @@ def test_the_switch_flips_after_n_outages_and_back_after_m_good_polls(
     assert poll("operational") == "primary"
     assert poll("major-outage") == "primary"
     assert poll("malformed") == "primary"
-    assert poll("timeout") == "primary"
-    assert poll("unknown-indicator") == "primary"
+    # From the second unreadable poll in a row the function fails (its Errors alarm): the page
+    # is not being read. Route and outage count stay as they were.
+    expected = {"route": "primary", "bad": 1, "good": 0, "hold": False, "unknown": 2}
+    assert fails("timeout") == expected
+    assert fails("unknown-indicator") == expected
     assert records() == []
     assert poll("major-outage") == "alternate"
-    assert stored() == {"route": "alternate", "bad": 2, "good": 0, "hold": False}
+    assert stored() == {"route": "alternate", "bad": 2, "good": 0, "hold": False, "unknown": 0}
     (record,) = records()
     assert (record["from"], record["to"], record["region"]) == ("primary", "alternate", REGION)
     assert record["primary"]["detail"] == "API: major_outage"

@@ -14,6 +14,9 @@ import base64
 import importlib.util
 import inspect
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -135,6 +138,7 @@ def test_both_clouds_share_one_poll_and_decide_logic(tmp_path: Path) -> None:
         "OTHERS",
         "BAD_POLLS",
         "GOOD_POLLS",
+        "UNKNOWN_POLLS",
         "COMPONENT_STATES",
     ):
         assert getattr(on_gcp, name) == getattr(on_aws, name)
@@ -195,6 +199,12 @@ def test_the_switch_flips_after_n_outages_and_back_after_m_good_polls(
         assert stored()["route"] == result["route"]
         return str(result["route"])
 
+    def fails(page: str) -> dict[str, Any]:
+        current["page"] = page
+        with pytest.raises(watcher.PageUnreadable, match="unreadable for 2 polls in a row"):
+            watcher.main()
+        return stored()
+
     def records() -> list[dict[str, Any]]:
         query = urllib.parse.urlencode({"prefix": "vendor-switch/"})
         listed = json.loads(_gcs(gcs_endpoint, "GET", f"/storage/v1/b/{audit_bucket}/o?{query}"))
@@ -212,14 +222,17 @@ def test_the_switch_flips_after_n_outages_and_back_after_m_good_polls(
 
     # The first poll creates the switch; bad responses between outage polls change nothing.
     assert poll("operational") == "primary"
-    assert stored() == {"route": "primary", "bad": 0, "good": 1, "hold": False}
+    assert stored() == {"route": "primary", "bad": 0, "good": 1, "hold": False, "unknown": 0}
     assert poll("major-outage") == "primary"
     assert poll("malformed") == "primary"
-    assert poll("timeout") == "primary"
-    assert poll("unknown-indicator") == "primary"
+    # From the second unreadable poll in a row the job fails (its failed-poll alert): the page
+    # is not being read. Route and outage count stay as they were.
+    expected = {"route": "primary", "bad": 1, "good": 0, "hold": False, "unknown": 2}
+    assert fails("timeout") == expected
+    assert fails("unknown-indicator") == expected
     assert records() == [] and _published(google) == []
     assert poll("major-outage") == "alternate"
-    assert stored() == {"route": "alternate", "bad": 2, "good": 0, "hold": False}
+    assert stored() == {"route": "alternate", "bad": 2, "good": 0, "hold": False, "unknown": 0}
     (record,) = records()
     assert (record["from"], record["to"], record["region"]) == ("primary", "alternate", REGION)
     assert record["switch"] == f"gs://{switch_bucket}/vendor-route.json"
@@ -321,6 +334,61 @@ def test_a_switch_whose_record_fails_stays_pending_until_a_later_poll_records_it
     assert message["record"] == record
 
 
+def test_a_job_that_cannot_read_the_page_exits_non_zero(
+    httpserver: Any, google: Any, gcs_endpoint: str, tmp_path: Path
+) -> None:
+    """Cloud Run counts an execution failed when its task exits non-zero, which is what the
+    watcher's failed-poll alert counts (run.googleapis.com/job/completed_execution_count)."""
+    httpserver.expect_request("/api/v2/summary.json").respond_with_data(b"<html>moved</html>")
+    files = render(resolve(load_workload(_workload(tmp_path, httpserver.url_for("").rstrip("/")))))
+    script = tmp_path / "vendor_watcher_function.py"
+    script.write_text(files["vendor_watcher_function.py"], encoding="utf-8")
+    _gcs(gcs_endpoint, "GET", "/wipe")
+    bucket = "chat-desk-route-europe-west1"
+    _gcs(
+        gcs_endpoint,
+        "POST",
+        "/storage/v1/b?project=drgen-test",
+        json.dumps({"name": bucket}).encode(),
+    )
+    env = {
+        **os.environ,
+        "STORAGE_API_URL": gcs_endpoint,
+        "PUBSUB_API_URL": google.url_for("").rstrip("/"),
+        "METADATA_TOKEN_URL": google.url_for("/token"),
+        "SWITCH_BUCKET": bucket,
+        "SWITCH_OBJECT": "vendor-route.json",
+        "AUDIT_BUCKET": "chat-desk-audit-europe-west1",
+        "TOPIC": TOPIC,
+        "REGION": REGION,
+    }
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60
+        )
+
+    first, second = run(), run()
+
+    assert first.returncode == 0, first.stderr
+    assert second.returncode != 0
+    assert "PageUnreadable" in second.stderr and "not a JSON summary" in second.stderr
+
+
+def test_the_readme_asks_for_components_where_the_whole_page_moves_the_switch(
+    tmp_path: Path,
+) -> None:
+    sentence = "name the API's components in `status_components`"
+    with_components = _workload(tmp_path, "https://status.example.com")
+    assert sentence not in render(resolve(load_workload(with_components)))["README.md"]
+    with_components.write_text(
+        with_components.read_text().replace(" status_components: [API]", ""), encoding="utf-8"
+    )
+    files = render(resolve(load_workload(with_components)))
+    assert sentence in files["README.md"]
+    assert "declare the API's components" in files["RUNBOOK.md"]
+
+
 def test_a_switch_written_during_the_poll_wins(
     httpserver: Any, google: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -369,7 +437,7 @@ def test_a_switch_written_during_the_poll_wins(
     assert json.loads(metadata) == {"name": "vendor-route.json", "contentType": "application/json"}
     written = json.loads(media)
     pending = written.pop("pending")
-    assert written == {**switch, "bad": 2, "route": "alternate"}
+    assert written == {**switch, "bad": 2, "route": "alternate", "unknown": 0}
     assert (pending["from"], pending["to"]) == ("primary", "alternate")
     assert [r for r, _ in httpserver.log if "vendor-switch" in r.full_path] == []
     assert _published(google) == []

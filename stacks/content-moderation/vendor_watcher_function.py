@@ -7,7 +7,8 @@ watcher job (patterns/vendor_watch.j2): components operational -> operational,
 degraded_performance and under_maintenance -> degraded, partial_outage and major_outage ->
 outage; else the page's indicator none -> operational, minor and maintenance -> degraded, major
 and critical -> outage. Anything unreadable is unknown, and an unknown poll changes nothing: a
-bad status response never flips the switch by itself. A move is written with its record as
+bad status response never flips the switch by itself. After 3 unreadable polls in a row every
+poll fails, and alerts, until the page reads again. A move is written with its record as
 `pending`, which stays until the record is in the vault and the message sent (a failure fails
 the poll and the next poll retries it). Runs in the AWS Lambda Python runtime: the standard
 library plus boto3.
@@ -35,6 +36,9 @@ PRIMARY = {
 OTHERS: list[dict[str, object]] = []
 BAD_POLLS = 3
 GOOD_POLLS = 6
+UNKNOWN_POLLS = 3
+"""Unreadable polls in a row after which every poll fails (and alerts) until the page reads
+again: as many as a switch needs, so a page moved or broken for longer would hide an outage."""
 TIMEOUT_SECONDS = 10
 MAX_BYTES = 2 * 1024 * 1024
 
@@ -109,12 +113,14 @@ def next_switch(switch: Switch, state: str, detail: str, now: str) -> Switch:
     """The switch after one poll of the primary's page at `now` (hysteresis; pure).
 
     A move of the route carries its record-to-be as `pending`, written with the move itself,
-    until the move is recorded and announced. Unknown polls change neither route nor counts. A
-    switch set by hand with "hold": true stays as it is until a person clears the hold.
+    until the move is recorded and announced. Unknown polls change neither route nor counts;
+    `unknown` counts them in a row. A switch set by hand with "hold": true stays as it is until
+    a person clears the hold.
     """
     if switch.get("hold"):
         return switch
     route, bad, good = str(switch["route"]), int(str(switch["bad"])), int(str(switch["good"]))
+    unknown = 0
     if state == "outage":
         bad, good = min(bad + 1, BAD_POLLS), 0
         if route == "primary" and bad >= BAD_POLLS:
@@ -125,7 +131,9 @@ def next_switch(switch: Switch, state: str, detail: str, now: str) -> Switch:
             route = "primary"
     elif state == "degraded":
         bad, good = 0, 0
-    updated: Switch = {"route": route, "bad": bad, "good": good, "hold": False}
+    else:
+        unknown = min(int(str(switch.get("unknown", 0))) + 1, UNKNOWN_POLLS)
+    updated: Switch = {"route": route, "bad": bad, "good": good, "hold": False, "unknown": unknown}
     if route != switch["route"]:
         move = {"from": switch["route"], "to": route, "state": state, "detail": detail}
         updated["pending"] = {**move, "at": now}
@@ -174,6 +182,10 @@ def switch_record(
     return key, body, record
 
 
+class PageUnreadable(Exception):
+    """The primary's page has been unreadable for UNKNOWN_POLLS polls in a row."""
+
+
 def poll(
     load: Callable[[], Switch],
     save: Callable[[Switch], None],
@@ -203,7 +215,13 @@ def poll(
         record(pending)
         updated = recorded(updated)
         save(updated)
-    return {"vendor": PRIMARY["vendor"], "state": state, "detail": detail, **updated}
+    result = {"vendor": PRIMARY["vendor"], "state": state, "detail": detail, **updated}
+    if int(str(updated.get("unknown", 0))) >= UNKNOWN_POLLS:
+        raise PageUnreadable(
+            f"{PRIMARY['vendor']}'s status page unreadable for {UNKNOWN_POLLS} polls in a row,"
+            f" outages are not being detected: {detail}"
+        )
+    return result
 
 
 def handler(event: dict[str, object], context: object) -> dict[str, object]:
