@@ -779,7 +779,9 @@ def test_a_failing_or_silent_vendor_watcher_alerts(project: Path) -> None:
     assert "only values that are a multiple of a minute" in sdk_doc("monitoring", "_inputs")
     for stack in plan_of(project).stacks:
         result = run(project, stack.name)
-        (policy,) = [a for a in of_type(result, ALERT) if "vendor watcher" in a["displayName"]]
+        (policy,) = [
+            a for a in of_type(result, ALERT) if "vendor watcher failing" in a["displayName"]
+        ]
         threshold = next(
             c["conditionThreshold"] for c in policy["conditions"] if "conditionThreshold" in c
         )
@@ -868,6 +870,36 @@ def test_the_primarys_record_grant_waits_for_its_dual_region_audit_bucket(
     assert audit is not None and audit.replication == "dual-region"
 
     _records_grant_waits_for_its_bucket(mock_run(project, plan.primary))
+
+
+# 26. Log-based alerts notify at most "1 notification every 5 minutes" and 20 a day per policy
+#     (https://cloud.google.com/logging/docs/alerting/log-based-incidents); the switch alert
+#     uses that floor, not the hourly repeat of failure alerts, so a flapping switch reaches a
+#     person. A schedule whose run request fails starts no execution, so the job's metrics show
+#     nothing: Cloud Scheduler logs each failed attempt under resource.type
+#     "cloud_scheduler_job" (labels job_id, location) at ERROR, which a log alert watches.
+@projects_of("gcp", watches)
+def test_every_switch_and_a_failing_schedule_reach_the_channels(project: Path) -> None:
+    for stack in plan_of(project).stacks:
+        result = run(project, stack.name)
+        schedule = _watcher(result, "gcp:cloudscheduler/job:Job")
+        alerts = {a["displayName"]: a for a in of_type(result, ALERT)}
+        (switched,) = [a for name, a in alerts.items() if "vendor route switched" in name]
+        (scheduler,) = [a for name, a in alerts.items() if "schedule failing" in name]
+        failures = [
+            a["alertStrategy"]["notificationRateLimit"]["period"]
+            for a in alerts.values()
+            if "conditionMatchedLog" in a["conditions"][0] and a is not switched
+        ]
+
+        assert switched["alertStrategy"]["notificationRateLimit"]["period"] == "300s"
+        assert all(int(period.removesuffix("s")) >= 300 for period in failures)
+        log_filter = scheduler["conditions"][0]["conditionMatchedLog"]["filter"]
+        assert 'resource.type="cloud_scheduler_job"' in log_filter
+        assert f'resource.labels.job_id="{schedule["name"]}"' in log_filter
+        assert f'resource.labels.location="{stack.region}"' in log_filter
+        assert "severity>=ERROR" in log_filter
+        assert scheduler["notificationChannels"] and switched["notificationChannels"]
 
 
 API_OF_MODULE = {

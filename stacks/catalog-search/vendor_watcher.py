@@ -16,7 +16,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 import settings
-from storage import ALERT_AUTO_CLOSE, SecureBucket, Stack, alert_on_log
+from storage import ALERT_AUTO_CLOSE, ALERT_REPEAT_SHORTEST, SecureBucket, Stack, alert_on_log
 
 JOB = "catalog-search-vendor-watch"
 SWITCH_BUCKETS = {
@@ -164,9 +164,31 @@ def deploy(
         ),
         component="vendors",
         runbook='The vendor watcher moved the failover switch: RUNBOOK.md, "External AI vendors".'
-        " The entry names the route, the primary's status and the alternates' pages.",
+        " The entry names the route, the primary's status and the alternates' pages. Later"
+        " switches within 5 minutes are in the audit bucket under vendor-switch/.",
+        # Every switch should reach a person: a switch flapping back and forth must not hide
+        # behind the hourly repeat of failure alerts.
+        repeat=ALERT_REPEAT_SHORTEST,
     )
-    _schedule(stack, job)
+    schedule = _schedule(stack, job)
+    # A schedule whose run request fails (its account lost run.invoker, the job is gone) starts
+    # no execution, so the job's own alerts see nothing fail; Cloud Scheduler logs each failed
+    # attempt at ERROR.
+    alert_on_log(
+        "vendor-watcher-schedule",
+        stack=stack,
+        summary=f"vendor watcher schedule failing in {stack.region}",
+        log_filter=schedule.name.apply(
+            lambda name: (
+                f'resource.type="cloud_scheduler_job" AND resource.labels.job_id="{name}"'
+                f' AND resource.labels.location="{stack.region}" AND severity>=ERROR'
+            )
+        ),
+        component="vendors",
+        runbook="Cloud Scheduler could not start the vendor watcher: outages are not being"
+        ' detected (RUNBOOK.md, "External AI vendors").'
+        " The log entry's status says why.",
+    )
     return {
         "vendor_switch": switch_bucket.bucket.name.apply(
             lambda name: f"gs://{name}/{SWITCH_OBJECT}"
@@ -206,7 +228,7 @@ def _service_account(stack: Stack, purpose: str, description: str) -> gcp.servic
     )
 
 
-def _schedule(stack: Stack, job: gcp.cloudrunv2.Job) -> None:
+def _schedule(stack: Stack, job: gcp.cloudrunv2.Job) -> gcp.cloudscheduler.Job:
     """Start the job every INTERVAL_SECONDS, as a service account that may run only this job."""
     starter = _service_account(stack, "sched", "Starts the vendor watcher on schedule")
     gcp.cloudrunv2.JobIamMember(
@@ -217,7 +239,7 @@ def _schedule(stack: Stack, job: gcp.cloudrunv2.Job) -> None:
         role="roles/run.invoker",
         member=starter.email.apply(lambda email: f"serviceAccount:{email}"),
     )
-    gcp.cloudscheduler.Job(
+    return gcp.cloudscheduler.Job(
         "vendor-watcher",
         name=JOB,
         project=stack.project,

@@ -111,6 +111,9 @@ class Stack:
 
 ALERT_REPEAT = "3600s"
 """A failure keeps notifying at most hourly (log-match alerts must set a rate limit)."""
+ALERT_REPEAT_SHORTEST = "300s"
+"""The shortest: Cloud Monitoring sends at most one notification every 5 minutes (and 20 a
+day) for each log-based alert."""
 ALERT_AUTO_CLOSE = "604800s"
 
 
@@ -122,8 +125,10 @@ def alert_on_log(
     log_filter: pulumi.Input[str],
     component: str,
     runbook: str,
+    repeat: str = ALERT_REPEAT,
 ) -> gcp.monitoring.AlertPolicy:
-    """Notify the stack's channels whenever a log entry matches `log_filter`."""
+    """Notify the stack's channels whenever a log entry matches `log_filter`, at most once per
+    `repeat`."""
     return gcp.monitoring.AlertPolicy(
         name,
         project=stack.project,
@@ -131,7 +136,7 @@ def alert_on_log(
         combiner="OR",
         conditions=[{"display_name": summary, "condition_matched_log": {"filter": log_filter}}],
         alert_strategy={
-            "notification_rate_limit": {"period": ALERT_REPEAT},
+            "notification_rate_limit": {"period": repeat},
             "auto_close": ALERT_AUTO_CLOSE,
         },
         documentation={"content": runbook, "mime_type": "text/markdown"},
