@@ -16,7 +16,14 @@ import pulumi
 import pulumi_gcp as gcp
 
 import settings
-from storage import ALERT_AUTO_CLOSE, ALERT_REPEAT_SHORTEST, SecureBucket, Stack, alert_on_log
+from storage import (
+    ALERT_AUTO_CLOSE,
+    ALERT_REPEAT_SHORTEST,
+    PYTHON_IMAGE,
+    SecureBucket,
+    Stack,
+    alert_on_log,
+)
 
 JOB = "catalog-search-vendor-watch"
 SWITCH_BUCKETS = {
@@ -44,9 +51,6 @@ EXECUTIONS = "run.googleapis.com/job/completed_execution_count"
 SWITCH_EVENT = "drgen.vendor.switch"
 """The `event` of the log line the job writes on every switch (vendor_watcher_function.py)."""
 WATCHER_CODE = Path(__file__).with_name("vendor_watcher_function.py")
-WATCHER_IMAGE = "python:3.12-slim"
-"""The stock Python image runs the watcher, as it runs the other jobs; mirror it into Artifact
-Registry if policy asks."""
 
 
 def deploy(
@@ -131,7 +135,7 @@ def deploy(
                 "timeout": f"{TASK_TIMEOUT_SECONDS}s",
                 "containers": [
                     {
-                        "image": WATCHER_IMAGE,
+                        "image": PYTHON_IMAGE,
                         "commands": ["python", "-c", WATCHER_CODE.read_text()],
                         "envs": [
                             {"name": "SWITCH_BUCKET", "value": SWITCH_BUCKETS[stack.region]},

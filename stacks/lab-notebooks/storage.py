@@ -109,6 +109,13 @@ class Stack:
     """Cloud Monitoring notification channels of the alerts below."""
 
 
+PYTHON_IMAGE = "python:3.12-slim"
+"""The Docker Official Image every Cloud Run job of these stacks runs its one-file program with
+(standard library and the job's own code only). By tag, not digest: no current digest could be
+verified where this was generated, and a digest frozen here would keep the image's security
+fixes out until someone moved it. The tag is a trust decision, since the jobs run with their
+service accounts (the vendor watcher's can write this region's vendor switch): README.md says
+how to mirror the image and pin it by digest."""
 ALERT_REPEAT = "3600s"
 """A failure keeps notifying at most hourly (log-match alerts must set a rate limit)."""
 ALERT_REPEAT_SHORTEST = "300s"
