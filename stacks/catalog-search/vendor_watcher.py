@@ -53,9 +53,7 @@ SWITCH_EVENT = "drgen.vendor.switch"
 WATCHER_CODE = Path(__file__).with_name("vendor_watcher_function.py")
 
 
-def deploy(
-    stack: Stack, audit_bucket: pulumi.Output[str] | None
-) -> dict[str, pulumi.Output[str]]:
+def deploy(stack: Stack, audit_bucket: pulumi.Output[str] | None) -> dict[str, pulumi.Output[str]]:
     """The switch's bucket, the topic, the job, its schedule and its alerts. `audit_bucket` is
     the audit bucket's name as this stack's audit_vault created it (None where another stack
     owns it)."""
