@@ -691,8 +691,8 @@ def test_the_vendor_watcher_runs_one_task_per_interval_never_retried(project: Pa
         assert 15 <= int(schedule["attemptDeadline"].removesuffix("s")) <= 1800
         assert schedule["retryConfig"]["retryCount"] == 0
         assert schedule["httpTarget"]["uri"].endswith(f"/jobs/{job['name']}:run")
-        # The image the other jobs run, pinned to the same Python minor version.
-        assert task["containers"][0]["image"] == "python:3.12-slim"
+        # The image the other jobs run (test 27).
+        assert task["containers"][0]["image"] == settings_constant(project, "PYTHON_IMAGE")
 
 
 # 20. A topic encrypted with a customer-managed key needs the project's Pub/Sub service agent
@@ -779,7 +779,9 @@ def test_a_failing_or_silent_vendor_watcher_alerts(project: Path) -> None:
     assert "only values that are a multiple of a minute" in sdk_doc("monitoring", "_inputs")
     for stack in plan_of(project).stacks:
         result = run(project, stack.name)
-        (policy,) = [a for a in of_type(result, ALERT) if "vendor watcher" in a["displayName"]]
+        (policy,) = [
+            a for a in of_type(result, ALERT) if "vendor watcher failing" in a["displayName"]
+        ]
         threshold = next(
             c["conditionThreshold"] for c in policy["conditions"] if "conditionThreshold" in c
         )
@@ -868,6 +870,67 @@ def test_the_primarys_record_grant_waits_for_its_dual_region_audit_bucket(
     assert audit is not None and audit.replication == "dual-region"
 
     _records_grant_waits_for_its_bucket(mock_run(project, plan.primary))
+
+
+# 26. Log-based alerts notify at most "1 notification every 5 minutes" and 20 a day per policy
+#     (https://cloud.google.com/logging/docs/alerting/log-based-incidents); the switch alert
+#     uses that floor, not the hourly repeat of failure alerts, so a flapping switch reaches a
+#     person. A schedule whose run request fails starts no execution, so the job's metrics show
+#     nothing: Cloud Scheduler logs each failed attempt under resource.type
+#     "cloud_scheduler_job" (labels job_id, location) at ERROR, which a log alert watches.
+@projects_of("gcp", watches)
+def test_every_switch_and_a_failing_schedule_reach_the_channels(project: Path) -> None:
+    for stack in plan_of(project).stacks:
+        result = run(project, stack.name)
+        schedule = _watcher(result, "gcp:cloudscheduler/job:Job")
+        alerts = {a["displayName"]: a for a in of_type(result, ALERT)}
+        (switched,) = [a for name, a in alerts.items() if "vendor route switched" in name]
+        (scheduler,) = [a for name, a in alerts.items() if "schedule failing" in name]
+        failures = [
+            a["alertStrategy"]["notificationRateLimit"]["period"]
+            for a in alerts.values()
+            if "conditionMatchedLog" in a["conditions"][0] and a is not switched
+        ]
+
+        assert switched["alertStrategy"]["notificationRateLimit"]["period"] == "300s"
+        assert all(int(period.removesuffix("s")) >= 300 for period in failures)
+        log_filter = scheduler["conditions"][0]["conditionMatchedLog"]["filter"]
+        assert 'resource.type="cloud_scheduler_job"' in log_filter
+        assert f'resource.labels.job_id="{schedule["name"]}"' in log_filter
+        assert f'resource.labels.location="{stack.region}"' in log_filter
+        assert "severity>=ERROR" in log_filter
+        assert scheduler["notificationChannels"] and switched["notificationChannels"]
+
+
+def settings_constant(project: Path, name: str) -> str:
+    """A string constant of the project's generated storage.py, read without running it."""
+    found = re.search(rf'^{name} = "([^"]+)"$', (project / "storage.py").read_text(), re.M)
+    assert found is not None, name
+    return found.group(1)
+
+
+# 27. Every Cloud Run job runs the one image named in storage.py (PYTHON_IMAGE). It stays a tag:
+#     no current digest of python:3.12-slim could be verified offline, and a digest must never
+#     be invented; storage.py says why and the README says how to mirror and pin it.
+@projects_of("gcp")
+def test_every_cloud_run_job_runs_the_one_python_image_the_readme_explains(
+    project: Path,
+) -> None:
+    images = {
+        container["image"]
+        for stack in plan_of(project).stacks
+        for job in of_type(run(project, stack.name), "gcp:cloudrunv2/job:Job")
+        for container in job["template"]["template"]["containers"]
+    }
+    if not images:
+        pytest.skip("no Cloud Run job in this project")
+    image = settings_constant(project, "PYTHON_IMAGE")
+    readme = " ".join((project / "README.md").read_text().split())
+
+    assert images == {image}
+    assert image == "python:3.12-slim" or "@sha256:" in image
+    assert "`PYTHON_IMAGE` in storage.py" in readme
+    assert "python@sha256:DIGEST" in readme
 
 
 API_OF_MODULE = {

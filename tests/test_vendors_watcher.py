@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -60,6 +61,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
+    # moto keeps its state per process, across servers: each test starts from none.
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
     for key, value in {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -127,12 +130,20 @@ def test_the_switch_flips_after_n_outages_and_back_after_m_good_polls(
     monkeypatch.setenv("TOPIC_ARN", topic)
     monkeypatch.setenv("AUDIT_BUCKET", bucket)
 
+    def stored() -> dict[str, Any]:
+        return dict(json.loads(ssm.get_parameter(Name=parameter)["Parameter"]["Value"]))
+
     def poll(page: str) -> str:
         current["page"] = page
         result = watcher.handler({}, None)
-        stored = json.loads(ssm.get_parameter(Name=parameter)["Parameter"]["Value"])
-        assert stored["route"] == result["route"]
-        return str(stored["route"])
+        assert stored()["route"] == result["route"]
+        return str(stored()["route"])
+
+    def fails(page: str) -> dict[str, Any]:
+        current["page"] = page
+        with pytest.raises(watcher.PageUnreadable, match="unreadable for 2 polls in a row"):
+            watcher.handler({}, None)
+        return stored()
 
     def records() -> list[dict[str, Any]]:
         listed = s3.list_objects_v2(Bucket=bucket, Prefix="vendor-switch/").get("Contents", [])
@@ -144,10 +155,14 @@ def test_the_switch_flips_after_n_outages_and_back_after_m_good_polls(
     assert poll("operational") == "primary"
     assert poll("major-outage") == "primary"
     assert poll("malformed") == "primary"
-    assert poll("timeout") == "primary"
-    assert poll("unknown-indicator") == "primary"
+    # From the second unreadable poll in a row the function fails (its Errors alarm): the page
+    # is not being read. Route and outage count stay as they were.
+    expected = {"route": "primary", "bad": 1, "good": 0, "hold": False, "unknown": 2}
+    assert fails("timeout") == expected
+    assert fails("unknown-indicator") == expected
     assert records() == []
     assert poll("major-outage") == "alternate"
+    assert stored() == {"route": "alternate", "bad": 2, "good": 0, "hold": False, "unknown": 0}
     (record,) = records()
     assert (record["from"], record["to"], record["region"]) == ("primary", "alternate", REGION)
     assert record["primary"]["detail"] == "API: major_outage"
@@ -173,3 +188,54 @@ def test_the_switch_flips_after_n_outages_and_back_after_m_good_polls(
     )
     assert poll("operational") == "alternate"
     assert len(records()) == 2
+
+
+def test_a_switch_whose_record_fails_stays_pending_until_a_later_poll_records_it(
+    httpserver: Any, aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The move is saved with its record as `pending`; the record cannot be written (no audit
+    bucket yet), so the invocation fails; the next poll records and announces it, then clears
+    it."""
+    page = json.dumps(PAGES["major-outage"][0]).encode()
+    httpserver.expect_request("/api/v2/summary.json").respond_with_data(
+        page, content_type="application/json"
+    )
+    files = render(resolve(load_workload(_workload(tmp_path, httpserver.url_for("").rstrip("/")))))
+    watcher = _load(files["vendor_watcher_function.py"], tmp_path)
+    ssm, s3, sns, sqs = (boto3.client(s) for s in ("ssm", "s3", "sns", "sqs"))
+    parameter, bucket = "/drgen/chat-desk/vendor-route", "chat-desk-audit-pending"
+    initial = {"route": "primary", "bad": 0, "good": 0, "hold": False}
+    ssm.put_parameter(Name=parameter, Value=json.dumps(initial), Type="String")
+    topic = sns.create_topic(Name="chat-desk-dr-alerts")["TopicArn"]
+    queue = sqs.create_queue(QueueName="switches")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    monkeypatch.setenv("SWITCH_PARAMETER", parameter)
+    monkeypatch.setenv("TOPIC_ARN", topic)
+    monkeypatch.setenv("AUDIT_BUCKET", bucket)
+
+    def stored() -> dict[str, Any]:
+        return dict(json.loads(ssm.get_parameter(Name=parameter)["Parameter"]["Value"]))
+
+    assert watcher.handler({}, None)["route"] == "primary"
+    with pytest.raises(s3.exceptions.NoSuchBucket):
+        watcher.handler({}, None)
+
+    # Readers already follow the alternate; the move waits in the switch to be recorded.
+    switch = stored()
+    assert switch["route"] == "alternate"
+    pending = switch["pending"]
+    assert (pending["from"], pending["to"], pending["state"]) == ("primary", "alternate", "outage")
+    assert "Messages" not in sqs.receive_message(QueueUrl=queue)
+
+    s3.create_bucket(Bucket=bucket)
+    assert watcher.handler({}, None)["route"] == "alternate"
+
+    assert "pending" not in stored()
+    (listed,) = s3.list_objects_v2(Bucket=bucket, Prefix="vendor-switch/")["Contents"]
+    record = json.loads(s3.get_object(Bucket=bucket, Key=listed["Key"])["Body"].read())
+    assert (record["from"], record["to"], record["at"]) == ("primary", "alternate", pending["at"])
+    message = json.loads(sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"])
+    assert message["Subject"] == "openai/gpt-4o: vendor route primary -> alternate"

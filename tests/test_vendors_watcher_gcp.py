@@ -14,7 +14,11 @@ import base64
 import importlib.util
 import inspect
 import json
+import os
+import subprocess
+import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -127,9 +131,16 @@ def test_both_clouds_share_one_poll_and_decide_logic(tmp_path: Path) -> None:
     on_gcp = _load(gcp["vendor_watcher_function.py"], tmp_path, "gcp_watcher")
     on_aws = _load(aws["vendor_watcher_function.py"], tmp_path, "aws_watcher")
 
-    for name in ("classify", "read", "next_switch", "switch_record"):
+    for name in ("classify", "read", "next_switch", "recorded", "switch_record", "poll"):
         assert inspect.getsource(getattr(on_gcp, name)) == inspect.getsource(getattr(on_aws, name))
-    for name in ("PRIMARY", "OTHERS", "BAD_POLLS", "GOOD_POLLS", "COMPONENT_STATES"):
+    for name in (
+        "PRIMARY",
+        "OTHERS",
+        "BAD_POLLS",
+        "GOOD_POLLS",
+        "UNKNOWN_POLLS",
+        "COMPONENT_STATES",
+    ):
         assert getattr(on_gcp, name) == getattr(on_aws, name)
 
 
@@ -188,6 +199,12 @@ def test_the_switch_flips_after_n_outages_and_back_after_m_good_polls(
         assert stored()["route"] == result["route"]
         return str(result["route"])
 
+    def fails(page: str) -> dict[str, Any]:
+        current["page"] = page
+        with pytest.raises(watcher.PageUnreadable, match="unreadable for 2 polls in a row"):
+            watcher.main()
+        return stored()
+
     def records() -> list[dict[str, Any]]:
         query = urllib.parse.urlencode({"prefix": "vendor-switch/"})
         listed = json.loads(_gcs(gcs_endpoint, "GET", f"/storage/v1/b/{audit_bucket}/o?{query}"))
@@ -205,13 +222,17 @@ def test_the_switch_flips_after_n_outages_and_back_after_m_good_polls(
 
     # The first poll creates the switch; bad responses between outage polls change nothing.
     assert poll("operational") == "primary"
-    assert stored() == {"route": "primary", "bad": 0, "good": 1, "hold": False}
+    assert stored() == {"route": "primary", "bad": 0, "good": 1, "hold": False, "unknown": 0}
     assert poll("major-outage") == "primary"
     assert poll("malformed") == "primary"
-    assert poll("timeout") == "primary"
-    assert poll("unknown-indicator") == "primary"
+    # From the second unreadable poll in a row the job fails (its failed-poll alert): the page
+    # is not being read. Route and outage count stay as they were.
+    expected = {"route": "primary", "bad": 1, "good": 0, "hold": False, "unknown": 2}
+    assert fails("timeout") == expected
+    assert fails("unknown-indicator") == expected
     assert records() == [] and _published(google) == []
     assert poll("major-outage") == "alternate"
+    assert stored() == {"route": "alternate", "bad": 2, "good": 0, "hold": False, "unknown": 0}
     (record,) = records()
     assert (record["from"], record["to"], record["region"]) == ("primary", "alternate", REGION)
     assert record["switch"] == f"gs://{switch_bucket}/vendor-route.json"
@@ -242,6 +263,130 @@ def test_the_switch_flips_after_n_outages_and_back_after_m_good_polls(
     assert poll("operational") == "alternate"
     assert stored()["hold"] is True
     assert len(records()) == 2
+
+
+def test_a_switch_whose_record_fails_stays_pending_until_a_later_poll_records_it(
+    httpserver: Any,
+    google: Any,
+    gcs_endpoint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The move is saved with its record as `pending`; the record cannot be written (no audit
+    bucket), so the job fails; the next poll records and announces it, then clears it."""
+    page = json.dumps(PAGES["major-outage"][0]).encode()
+    httpserver.expect_request("/api/v2/summary.json").respond_with_data(
+        page, content_type="application/json"
+    )
+    files = render(resolve(load_workload(_workload(tmp_path, httpserver.url_for("").rstrip("/")))))
+    _gcs(gcs_endpoint, "GET", "/wipe")
+    switch_bucket, audit_bucket = "chat-desk-route-europe-west1", "chat-desk-audit-pending"
+    _gcs(
+        gcs_endpoint,
+        "POST",
+        "/storage/v1/b?project=drgen-test",
+        b'{"name": "%s"}' % switch_bucket.encode(),
+    )
+    for key, value in {
+        "STORAGE_API_URL": gcs_endpoint,
+        "PUBSUB_API_URL": google.url_for("").rstrip("/"),
+        "METADATA_TOKEN_URL": google.url_for("/token"),
+        "SWITCH_BUCKET": switch_bucket,
+        "SWITCH_OBJECT": "vendor-route.json",
+        "AUDIT_BUCKET": audit_bucket,
+        "TOPIC": TOPIC,
+        "REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    watcher = _load(files["vendor_watcher_function.py"], tmp_path, "vendor_watcher_function")
+
+    def stored() -> dict[str, Any]:
+        path = f"/storage/v1/b/{switch_bucket}/o/vendor-route.json?alt=media"
+        return dict(json.loads(_gcs(gcs_endpoint, "GET", path)))
+
+    assert watcher.main()["route"] == "primary"
+    with pytest.raises(urllib.error.HTTPError):
+        watcher.main()
+
+    # Readers already follow the alternate; the move waits in the switch to be recorded.
+    switch = stored()
+    assert switch["route"] == "alternate"
+    pending = switch["pending"]
+    assert (pending["from"], pending["to"], pending["state"]) == ("primary", "alternate", "outage")
+    assert _published(google) == []
+
+    _gcs(
+        gcs_endpoint,
+        "POST",
+        "/storage/v1/b?project=drgen-test",
+        b'{"name": "%s"}' % audit_bucket.encode(),
+    )
+    assert watcher.main()["route"] == "alternate"
+
+    assert "pending" not in stored()
+    listed = json.loads(_gcs(gcs_endpoint, "GET", f"/storage/v1/b/{audit_bucket}/o"))
+    (item,) = listed["items"]
+    assert item["name"].endswith(".json") and "-alternate-" in item["name"]
+    path = f"/storage/v1/b/{audit_bucket}/o/{urllib.parse.quote(item['name'], safe='')}?alt=media"
+    record = json.loads(_gcs(gcs_endpoint, "GET", path))
+    assert (record["from"], record["to"], record["at"]) == ("primary", "alternate", pending["at"])
+    (message,) = _published(google)
+    assert message["record"] == record
+
+
+def test_a_job_that_cannot_read_the_page_exits_non_zero(
+    httpserver: Any, google: Any, gcs_endpoint: str, tmp_path: Path
+) -> None:
+    """Cloud Run counts an execution failed when its task exits non-zero, which is what the
+    watcher's failed-poll alert counts (run.googleapis.com/job/completed_execution_count)."""
+    httpserver.expect_request("/api/v2/summary.json").respond_with_data(b"<html>moved</html>")
+    files = render(resolve(load_workload(_workload(tmp_path, httpserver.url_for("").rstrip("/")))))
+    script = tmp_path / "vendor_watcher_function.py"
+    script.write_text(files["vendor_watcher_function.py"], encoding="utf-8")
+    _gcs(gcs_endpoint, "GET", "/wipe")
+    bucket = "chat-desk-route-europe-west1"
+    _gcs(
+        gcs_endpoint,
+        "POST",
+        "/storage/v1/b?project=drgen-test",
+        json.dumps({"name": bucket}).encode(),
+    )
+    env = {
+        **os.environ,
+        "STORAGE_API_URL": gcs_endpoint,
+        "PUBSUB_API_URL": google.url_for("").rstrip("/"),
+        "METADATA_TOKEN_URL": google.url_for("/token"),
+        "SWITCH_BUCKET": bucket,
+        "SWITCH_OBJECT": "vendor-route.json",
+        "AUDIT_BUCKET": "chat-desk-audit-europe-west1",
+        "TOPIC": TOPIC,
+        "REGION": REGION,
+    }
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60
+        )
+
+    first, second = run(), run()
+
+    assert first.returncode == 0, first.stderr
+    assert second.returncode != 0
+    assert "PageUnreadable" in second.stderr and "not a JSON summary" in second.stderr
+
+
+def test_the_readme_asks_for_components_where_the_whole_page_moves_the_switch(
+    tmp_path: Path,
+) -> None:
+    sentence = "name the API's components in `status_components`"
+    with_components = _workload(tmp_path, "https://status.example.com")
+    assert sentence not in render(resolve(load_workload(with_components)))["README.md"]
+    with_components.write_text(
+        with_components.read_text().replace(" status_components: [API]", ""), encoding="utf-8"
+    )
+    files = render(resolve(load_workload(with_components)))
+    assert sentence in files["README.md"]
+    assert "declare the API's components" in files["RUNBOOK.md"]
 
 
 def test_a_switch_written_during_the_poll_wins(
@@ -290,7 +435,10 @@ def test_a_switch_written_during_the_poll_wins(
         for part in upload.get_data().split(f"--{boundary}".encode())[1:3]
     )
     assert json.loads(metadata) == {"name": "vendor-route.json", "contentType": "application/json"}
-    assert json.loads(media) == {**switch, "bad": 2, "route": "alternate"}
+    written = json.loads(media)
+    pending = written.pop("pending")
+    assert written == {**switch, "bad": 2, "route": "alternate", "unknown": 0}
+    assert (pending["from"], pending["to"]) == ("primary", "alternate")
     assert [r for r, _ in httpserver.log if "vendor-switch" in r.full_path] == []
     assert _published(google) == []
 

@@ -50,6 +50,12 @@ class Watch(Frozen):
     """The gateway's model group to call while the switch says `alternate`, if any."""
 
     @property
+    def unknown_polls(self) -> int:
+        """Unreadable polls in a row after which the watcher fails every poll (and alerts):
+        a page unreadable for as long as a switch takes would hide an outage."""
+        return self.bad_polls
+
+    @property
     def task_timeout(self) -> int:
         """Seconds one GCP poll may run: it ends before the next one starts (10 s to spare),
         and at most 4 min, room for every request of a switch at its 10 s bound."""

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 import settings
-from storage import ALERT_AUTO_CLOSE, Stack
+from storage import ALERT_AUTO_CLOSE, PYTHON_IMAGE, Stack
 
 INSTANCE = "catalog-search-features"
 """Bigtable instance IDs have 6-33 characters."""
@@ -40,8 +40,6 @@ COPY_SCHEDULE = "0 */6 * * *"
 """Bigtable takes the daily backup at a time of its choosing, so the job looks for a new one
 every 6h; a backup already copied is skipped."""
 COPY_CODE = Path(__file__).with_name("bigtable_copy.py")
-COPY_IMAGE = "python:3.12-slim"
-"""The stock Python image runs the copy; mirror it into Artifact Registry if policy asks."""
 COPY_TIMEOUT_SECONDS = 3600
 COPY_ROLE = "roles/bigtable.editor"
 """The narrowest predefined role with bigtable.backups.read (on the source instance) and
@@ -165,7 +163,7 @@ def _backup_copies(stack: Stack) -> dict[str, pulumi.Output[str]]:
                 "timeout": f"{COPY_TIMEOUT_SECONDS}s",
                 "containers": [
                     {
-                        "image": COPY_IMAGE,
+                        "image": PYTHON_IMAGE,
                         "commands": ["python", "-c", COPY_CODE.read_text()],
                         "envs": [
                             {

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 import settings
-from storage import ALERT_AUTO_CLOSE, CopiedBucket, Stack
+from storage import ALERT_AUTO_CLOSE, PYTHON_IMAGE, CopiedBucket, Stack
 
 ENGINE = "milvus"
 BUCKETS = {
@@ -40,8 +40,6 @@ ENGINE_ROLES = ("roles/storage.objectCreator", "roles/storage.objectViewer")
 """Create and read only: the engine writes each snapshot once and never prunes (the lifecycle
 rule expires snapshots), so it cannot delete or overwrite one."""
 TRIGGER_CODE = Path(__file__).with_name("snapshot_trigger.py")
-TRIGGER_IMAGE = "python:3.12-slim"
-"""The stock Python image runs the trigger; mirror it into Artifact Registry if policy asks."""
 
 
 def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
@@ -114,7 +112,7 @@ def _schedule_snapshots(stack: Stack, config: pulumi.Config) -> None:
                 "timeout": f"{TASK_TIMEOUT_SECONDS}s",
                 "containers": [
                     {
-                        "image": TRIGGER_IMAGE,
+                        "image": PYTHON_IMAGE,
                         "commands": ["python", "-c", TRIGGER_CODE.read_text()],
                         "envs": environment,
                         "resources": {"limits": {"cpu": "1", "memory": "512Mi"}},

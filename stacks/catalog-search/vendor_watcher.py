@@ -16,7 +16,14 @@ import pulumi
 import pulumi_gcp as gcp
 
 import settings
-from storage import ALERT_AUTO_CLOSE, SecureBucket, Stack, alert_on_log
+from storage import (
+    ALERT_AUTO_CLOSE,
+    ALERT_REPEAT_SHORTEST,
+    PYTHON_IMAGE,
+    SecureBucket,
+    Stack,
+    alert_on_log,
+)
 
 JOB = "catalog-search-vendor-watch"
 SWITCH_BUCKETS = {
@@ -44,14 +51,9 @@ EXECUTIONS = "run.googleapis.com/job/completed_execution_count"
 SWITCH_EVENT = "drgen.vendor.switch"
 """The `event` of the log line the job writes on every switch (vendor_watcher_function.py)."""
 WATCHER_CODE = Path(__file__).with_name("vendor_watcher_function.py")
-WATCHER_IMAGE = "python:3.12-slim"
-"""The stock Python image runs the watcher, as it runs the other jobs; mirror it into Artifact
-Registry if policy asks."""
 
 
-def deploy(
-    stack: Stack, audit_bucket: pulumi.Output[str] | None
-) -> dict[str, pulumi.Output[str]]:
+def deploy(stack: Stack, audit_bucket: pulumi.Output[str] | None) -> dict[str, pulumi.Output[str]]:
     """The switch's bucket, the topic, the job, its schedule and its alerts. `audit_bucket` is
     the audit bucket's name as this stack's audit_vault created it (None where another stack
     owns it)."""
@@ -131,7 +133,7 @@ def deploy(
                 "timeout": f"{TASK_TIMEOUT_SECONDS}s",
                 "containers": [
                     {
-                        "image": WATCHER_IMAGE,
+                        "image": PYTHON_IMAGE,
                         "commands": ["python", "-c", WATCHER_CODE.read_text()],
                         "envs": [
                             {"name": "SWITCH_BUCKET", "value": SWITCH_BUCKETS[stack.region]},
@@ -164,9 +166,31 @@ def deploy(
         ),
         component="vendors",
         runbook='The vendor watcher moved the failover switch: RUNBOOK.md, "External AI vendors".'
-        " The entry names the route, the primary's status and the alternates' pages.",
+        " The entry names the route, the primary's status and the alternates' pages. Later"
+        " switches within 5 minutes are in the audit bucket under vendor-switch/.",
+        # Every switch should reach a person: a switch flapping back and forth must not hide
+        # behind the hourly repeat of failure alerts.
+        repeat=ALERT_REPEAT_SHORTEST,
     )
-    _schedule(stack, job)
+    schedule = _schedule(stack, job)
+    # A schedule whose run request fails (its account lost run.invoker, the job is gone) starts
+    # no execution, so the job's own alerts see nothing fail; Cloud Scheduler logs each failed
+    # attempt at ERROR.
+    alert_on_log(
+        "vendor-watcher-schedule",
+        stack=stack,
+        summary=f"vendor watcher schedule failing in {stack.region}",
+        log_filter=schedule.name.apply(
+            lambda name: (
+                f'resource.type="cloud_scheduler_job" AND resource.labels.job_id="{name}"'
+                f' AND resource.labels.location="{stack.region}" AND severity>=ERROR'
+            )
+        ),
+        component="vendors",
+        runbook="Cloud Scheduler could not start the vendor watcher: outages are not being"
+        ' detected (RUNBOOK.md, "External AI vendors").'
+        " The log entry's status says why.",
+    )
     return {
         "vendor_switch": switch_bucket.bucket.name.apply(
             lambda name: f"gs://{name}/{SWITCH_OBJECT}"
@@ -206,7 +230,7 @@ def _service_account(stack: Stack, purpose: str, description: str) -> gcp.servic
     )
 
 
-def _schedule(stack: Stack, job: gcp.cloudrunv2.Job) -> None:
+def _schedule(stack: Stack, job: gcp.cloudrunv2.Job) -> gcp.cloudscheduler.Job:
     """Start the job every INTERVAL_SECONDS, as a service account that may run only this job."""
     starter = _service_account(stack, "sched", "Starts the vendor watcher on schedule")
     gcp.cloudrunv2.JobIamMember(
@@ -217,7 +241,7 @@ def _schedule(stack: Stack, job: gcp.cloudrunv2.Job) -> None:
         role="roles/run.invoker",
         member=starter.email.apply(lambda email: f"serviceAccount:{email}"),
     )
-    gcp.cloudscheduler.Job(
+    return gcp.cloudscheduler.Job(
         "vendor-watcher",
         name=JOB,
         project=stack.project,

@@ -109,8 +109,18 @@ class Stack:
     """Cloud Monitoring notification channels of the alerts below."""
 
 
+PYTHON_IMAGE = "python:3.12-slim"
+"""The Docker Official Image every Cloud Run job of these stacks runs its one-file program with
+(standard library and the job's own code only). By tag, not digest: no current digest could be
+verified where this was generated, and a digest frozen here would keep the image's security
+fixes out until someone moved it. The tag is a trust decision, since the jobs run with their
+service accounts (the vendor watcher's can write this region's vendor switch): README.md says
+how to mirror the image and pin it by digest."""
 ALERT_REPEAT = "3600s"
 """A failure keeps notifying at most hourly (log-match alerts must set a rate limit)."""
+ALERT_REPEAT_SHORTEST = "300s"
+"""The shortest: Cloud Monitoring sends at most one notification every 5 minutes (and 20 a
+day) for each log-based alert."""
 ALERT_AUTO_CLOSE = "604800s"
 
 
@@ -122,8 +132,10 @@ def alert_on_log(
     log_filter: pulumi.Input[str],
     component: str,
     runbook: str,
+    repeat: str = ALERT_REPEAT,
 ) -> gcp.monitoring.AlertPolicy:
-    """Notify the stack's channels whenever a log entry matches `log_filter`."""
+    """Notify the stack's channels whenever a log entry matches `log_filter`, at most once per
+    `repeat`."""
     return gcp.monitoring.AlertPolicy(
         name,
         project=stack.project,
@@ -131,7 +143,7 @@ def alert_on_log(
         combiner="OR",
         conditions=[{"display_name": summary, "condition_matched_log": {"filter": log_filter}}],
         alert_strategy={
-            "notification_rate_limit": {"period": ALERT_REPEAT},
+            "notification_rate_limit": {"period": repeat},
             "auto_close": ALERT_AUTO_CLOSE,
         },
         documentation={"content": runbook, "mime_type": "text/markdown"},
