@@ -969,3 +969,23 @@ def test_the_readme_enables_every_api_the_stacks_call(project: Path) -> None:
 
     assert modules - {"projects"} <= API_OF_MODULE.keys(), modules
     assert {API_OF_MODULE[m] for m in modules - {"projects"}} <= enabled
+
+
+# 28. Every Bigtable table keeps daily automated backups, the replicated one too: replication
+#     copies a bad write to every cluster, and a table without backups has nothing to restore it
+#     from. Automated backups run every 24 hours (the only frequency) and are kept 3 to 90 days
+#     (https://cloud.google.com/bigtable/docs/reference/admin/rest/v2/projects.instances.tables
+#     #automatedbackuppolicy); without `locations` they are taken in every cluster, so the
+#     recovery region holds its own (pulumi-gcp bigtable.Table `automated_backup_policy`).
+@projects_of(
+    "gcp",
+    lambda plan: (c := plan.component("feature_store")) is not None and c.engine == "bigtable",
+)
+def test_every_bigtable_table_keeps_daily_backups_in_every_cluster(project: Path) -> None:
+    plan = plan_of(project)
+    (table,) = of_type(run(project, plan.primary.name), "gcp:bigtable/table:Table")
+    policy = table["automatedBackupPolicy"]
+    assert policy["frequency"] == "86400s"
+    retention = int(policy["retentionPeriod"].removesuffix("s"))
+    assert 3 * 86400 <= retention <= 90 * 86400
+    assert "locations" not in policy

@@ -26,6 +26,9 @@ COLUMN_FAMILY = "f"
 ZONE_SUFFIX = "-b"
 """Clusters go in zone b of each region, which every drgen-supported region has."""
 BACKUP_RETENTION_SECONDS = 1209600
+DAILY_BACKUPS = {"retention_period": f"{BACKUP_RETENTION_SECONDS}s", "frequency": "86400s"}
+"""Automated backups are daily and kept 3 to 90 days
+(https://cloud.google.com/bigtable/docs/reference/admin/rest/v2/projects.instances.tables#automatedbackuppolicy)."""
 DR_INSTANCE = "catalog-search-dr"
 DR_CLUSTER = "catalog-search-dr"
 DR_STORAGE_TYPE = "SSD"
@@ -78,14 +81,7 @@ def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
         labels=settings.labels_for("feature_store"),
         opts=pulumi.ResourceOptions(protect=True, depends_on=[key_grant]),
     )
-    table = _table(
-        stack,
-        instance,
-        automated_backup_policy={
-            "retention_period": f"{BACKUP_RETENTION_SECONDS}s",
-            "frequency": "86400s",
-        },
-    )
+    table = _table(stack, instance, automated_backup_policy=DAILY_BACKUPS)
     # The secondary's copy job reads the backups. Its account exists already: the secondary
     # deploys first (README.md).
     gcp.bigtable.InstanceIamMember(

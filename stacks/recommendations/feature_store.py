@@ -22,6 +22,10 @@ DISPLAY_NAME = "recommendations features"
 COLUMN_FAMILY = "f"
 ZONE_SUFFIX = "-b"
 """Clusters go in zone b of each region, which every drgen-supported region has."""
+BACKUP_RETENTION_SECONDS = 3024000
+DAILY_BACKUPS = {"retention_period": f"{BACKUP_RETENTION_SECONDS}s", "frequency": "86400s"}
+"""Automated backups are daily and kept 3 to 90 days
+(https://cloud.google.com/bigtable/docs/reference/admin/rest/v2/projects.instances.tables#automatedbackuppolicy)."""
 
 
 def _cluster(stack: Stack, region: str) -> dict[str, object]:
@@ -61,7 +65,10 @@ def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
         multi_cluster_routing_use_any=True,
         ignore_warnings=True,
     )
-    table = _table(stack, instance)
+    # Replication copies a bad write or a deleted row to every cluster within seconds, so the
+    # table also keeps daily automated backups; without `locations` Bigtable takes them in every
+    # cluster, so the recovery region holds its own (and `drgen drill` restores from them).
+    table = _table(stack, instance, automated_backup_policy=DAILY_BACKUPS)
     return {"feature_store_instance": instance.name, "feature_store_table": table.name}
 
 
