@@ -247,12 +247,19 @@ def _restored(http: ContractHttp, host: str, restore_error: str | None = None) -
     )
 
 
-def _deleted(http: ContractHttp) -> None:
+def _deleted(http: ContractHttp, error: str | None = None) -> None:
+    """instances.delete, and its operation followed to DONE."""
     http.expect(
         "instances.delete",
         {"project": PROJECT, "instance": SCRATCH},
         None,
         _operation("op-9", "PENDING"),
+    )
+    http.expect(
+        "operations.get",
+        {"project": PROJECT, "operation": "op-9"},
+        None,
+        _operation("op-9", "DONE", error),
     )
 
 
@@ -322,9 +329,9 @@ def test_failed_restore_still_deletes_the_scratch(http: ContractHttp, workload_f
     assert result.cleanup == [f"deleted cloud sql instance {SCRATCH}"]
 
 
-def test_timeout_still_deletes_the_scratch(
+def _timed_out_in_the_insert(
     http: ContractHttp, workload_file: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[Context, ComponentPlan]:
     ctx, component = _ctx(workload_file)
     monkeypatch.setattr(cloudsql, "POLL_SECONDS", 1)
     _source(http, RUNS)
@@ -335,13 +342,103 @@ def test_timeout_still_deletes_the_scratch(
         None,
         _operation("op-1", "RUNNING"),
     )
-    _deleted(http)
     ctx.deadline = time.monotonic() + 1.5  # one poll fits, the instance is still being made
+    return ctx, component
+
+
+def _cancelled(http: ContractHttp, looks: int = 1) -> None:
+    """operations.cancel (empty body, empty answer:
+    https://cloud.google.com/sql/docs/postgres/admin-api/rest/v1/operations/cancel), then the
+    operation followed until DONE."""
+    http.expect("operations.cancel", {"project": PROJECT, "operation": "op-1"}, None, {})
+    for status in ["RUNNING"] * (looks - 1) + ["DONE"]:
+        http.expect(
+            "operations.get",
+            {"project": PROJECT, "operation": "op-1"},
+            None,
+            _operation("op-1", status),
+        )
+
+
+def test_timeout_cancels_the_running_operation_then_deletes_and_waits_for_it(
+    http: ContractHttp, workload_file: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An instance with an operation running refuses instances.delete: the cleanup cancels the
+    operation, waits for DONE (its own budget, past --timeout), deletes, and follows the
+    deletion's operation to DONE before calling the scratch deleted."""
+    ctx, component = _timed_out_in_the_insert(http, workload_file, monkeypatch)
+    _cancelled(http, looks=2)
+    _deleted(http)
     result = _drill(ctx, component)
     http.done()
     assert result.outcome == "error"
-    assert result.failures[0].startswith("timed out (--timeout)")
+    assert result.failures == ["timed out (--timeout); the step was abandoned"]
     assert result.cleanup == [f"deleted cloud sql instance {SCRATCH}"]
+    assert set(ctx.calls) <= set(cloudsql.calls(ctx, component)), "--dry-run lists them all"
+
+
+def test_an_operation_that_outlasts_the_cleanup_budget_is_not_deleted_under(
+    http: ContractHttp, workload_file: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx, component = _timed_out_in_the_insert(http, workload_file, monkeypatch)
+    monkeypatch.setattr(cloudsql, "CLEANUP_SECONDS", 0.5)
+    http.expect("operations.cancel", {"project": PROJECT, "operation": "op-1"}, None, {})
+    for _ in range(2):  # a look, the budget's wait, a last look
+        http.expect(
+            "operations.get",
+            {"project": PROJECT, "operation": "op-1"},
+            None,
+            _operation("op-1", "RUNNING"),
+        )
+    result = _drill(ctx, component)
+    http.done()  # no instances.delete under the running operation
+    assert result.cleanup == [
+        f"could not delete scratch instance {SCRATCH}: operation op-1 on {SCRATCH} was still"
+        " running when the cleanup's 0 s ran out; delete it by hand (gcloud sql instances"
+        f" delete {SCRATCH} --project {PROJECT})"
+    ]
+    assert result.failures[-1] == result.cleanup[0]
+
+
+def test_a_failed_deletion_is_not_reported_as_deleted(
+    http: ContractHttp, workload_file: Any
+) -> None:
+    ctx, component = _ctx(workload_file)
+    _source(http, RUNS)
+    _restored(http, "unused", restore_error="backup is not restorable")
+    _deleted(http, error="instance is busy")
+    result = _drill(ctx, component)
+    http.done()
+    assert result.cleanup == [
+        f"could not delete scratch instance {SCRATCH}: instances.delete on {SCRATCH} failed:"
+        f" instance is busy; delete it by hand (gcloud sql instances delete {SCRATCH}"
+        f" --project {PROJECT})"
+    ]
+
+
+def test_an_instance_never_created_is_no_cleanup_error(
+    http: ContractHttp, workload_file: Any
+) -> None:
+    ctx, component = _ctx(workload_file)
+    _source(http, RUNS)
+    http.expect(
+        "instances.insert",
+        {"project": PROJECT},
+        INSERT,
+        {"error": {"code": 403, "message": "quota exceeded"}},
+        status=403,
+    )
+    http.expect(
+        "instances.delete",
+        {"project": PROJECT, "instance": SCRATCH},
+        None,
+        {"error": {"code": 404, "message": "The Cloud SQL instance does not exist."}},
+        status=404,
+    )
+    result = _drill(ctx, component)
+    http.done()
+    assert len(result.failures) == 1 and "quota exceeded" in result.failures[0]
+    assert result.cleanup == [f"cloud sql instance {SCRATCH} was never created"]
 
 
 def test_unreachable_private_ip_is_measured_then_explained(
