@@ -202,7 +202,11 @@ def _restore(
     body: dict[str, Any] = {
         "name": scratch,
         "region": ctx.region,
-        "databaseVersion": str(component.params.get("database_version", "POSTGRES_18")),
+        # A backup restores only into an instance of its own database version; the backup run
+        # says which (BackupRun.databaseVersion), the plan's is the fallback.
+        "databaseVersion": str(
+            backup.get("databaseVersion") or component.params.get("database_version", "POSTGRES_18")
+        ),
         "diskEncryptionConfiguration": {"kmsKeyName": key_name(ctx, project)},
         "settings": {
             "tier": str(component.params.get("tier", "db-custom-4-16384")),
@@ -222,6 +226,7 @@ def _restore(
         },
     }
     result.measurements["backup_run"] = backup["id"]
+    _record_encryption(ctx, backup, result)
     started, requested = time.monotonic(), ctx.now()
     ctx.record("sqladmin", "instances.insert", scratch, "scratch")
     result.scratch.append(f"cloud sql instance {scratch} ({ctx.region})")
@@ -257,6 +262,24 @@ def _restore(
         result.measurements["restore_point"] = at.isoformat()
     result.bytes = int(backup.get("maxChargeableBytes") or 0)
     result.measure_rate()
+
+
+def _record_encryption(ctx: Context, backup: dict[str, Any], result: Result) -> None:
+    """Where the backup is kept and the key it is encrypted with, in the evidence. The primary's
+    backups are encrypted with the primary's own regional key
+    (https://cloud.google.com/sql/docs/postgres/cmek): a restore of one reads that key, so it
+    proves a recovery of the data, not of the region; with the primary's region down it would
+    fail. That is a finding the report shows, not a pass."""
+    key = (backup.get("diskEncryptionConfiguration") or {}).get("kmsKeyName")
+    result.measurements["backup_location"] = backup.get("location")
+    result.measurements["backup_kms_key"] = key
+    region = key.split("/locations/", 1)[1].split("/", 1)[0] if key else None
+    if region == ctx.primary and ctx.region != ctx.primary:
+        result.fail(
+            f"backup run {backup['id']} is encrypted with {key}, a key in the primary region"
+            f" {ctx.primary}: this restore depends on the primary's KMS and does not prove a"
+            f" recovery in {ctx.region} with {ctx.primary} down"
+        )
 
 
 def _call(
