@@ -739,6 +739,37 @@ def test_an_instance_that_was_never_created_is_no_cleanup_error(
     ]
 
 
+def test_a_primary_region_that_cannot_be_read_leaves_the_data_age_unknown(
+    clouds: dict[str, Stubber], pg_server: Any, workload_file: Any
+) -> None:
+    """The drill rehearses losing the primary: its Backup API failing must not stop the
+    restore in the recovery region, only leave the data age unknown."""
+    endpoint = restored_database(pg_server, "vectors")
+    ctx, component = _ctx(workload_file)
+    _selection(clouds)
+    clouds["backup"].add_response(
+        "list_recovery_points_by_backup_vault",
+        {"RecoveryPoints": [_point(POINT, 1)]},
+        {"BackupVaultName": VAULT, "ByResourceType": "Aurora"},
+    )
+    clouds["backup"].add_client_error(
+        "list_copy_jobs",
+        service_error_code="ServiceUnavailableException",
+        service_message="Service unavailable",
+        http_status_code=503,
+    )
+    _restore_job(clouds)
+    _scratch_up(clouds, endpoint)
+    _deletes(clouds)
+    result = _drill(ctx, component)
+    _all_used(clouds)
+    assert result.outcome == "pass", result.failures
+    assert result.data_age_seconds is None
+    assert result.measurements["source_recovery_point"].startswith(
+        f"the copy jobs in {PRIMARY} could not be read (ServiceUnavailableException"
+    )
+
+
 def test_a_copy_no_copy_job_names_has_an_unknown_data_age(
     clouds: dict[str, Stubber], pg_server: Any, workload_file: Any
 ) -> None:

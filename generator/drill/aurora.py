@@ -201,18 +201,25 @@ def _source_created(
         return created
     primary = client("backup", ctx.primary)
     ctx.record("backup", "ListCopyJobs", copy["BackupVaultName"])
-    pages = primary.get_paginator("list_copy_jobs").paginate(
-        ByDestinationVaultArn=copy["BackupVaultArn"], ByResourceType="Aurora"
-    )
-    job = next(
-        (
-            j
-            for page in pages
-            for j in page.get("CopyJobs", [])
-            if j.get("DestinationRecoveryPointArn") == copy["RecoveryPointArn"]
-        ),
-        None,
-    )
+    try:
+        pages = primary.get_paginator("list_copy_jobs").paginate(
+            ByDestinationVaultArn=copy["BackupVaultArn"], ByResourceType="Aurora"
+        )
+        job = next(
+            (
+                j
+                for page in pages
+                for j in page.get("CopyJobs", [])
+                if j.get("DestinationRecoveryPointArn") == copy["RecoveryPointArn"]
+            ),
+            None,
+        )
+    except Exception as error:  # the primary's region may be the one that is down
+        result.measurements["source_recovery_point"] = (
+            f"the copy jobs in {ctx.primary} could not be read ({explain(error)}): the data age"
+            " is unknown"
+        )
+        return None
     if job is None:
         result.measurements["source_recovery_point"] = (
             f"no copy job in {ctx.primary} names this copy: its data age is unknown"
@@ -220,10 +227,16 @@ def _source_created(
         return None
     source_vault = job["SourceBackupVaultArn"].rsplit(":", 1)[1]
     ctx.record("backup", "DescribeRecoveryPoint", source_vault)
-    source = primary.describe_recovery_point(
-        BackupVaultName=source_vault, RecoveryPointArn=job["SourceRecoveryPointArn"]
-    )
-    created = source["CreationDate"]
+    try:
+        created = primary.describe_recovery_point(
+            BackupVaultName=source_vault, RecoveryPointArn=job["SourceRecoveryPointArn"]
+        )["CreationDate"]
+    except Exception as error:  # expired from the primary's vault, or the region is down
+        result.measurements["source_recovery_point"] = (
+            f"{job['SourceRecoveryPointArn']} could not be described ({explain(error)}): the"
+            " data age is unknown"
+        )
+        return None
     result.measurements["source_recovery_point"] = job["SourceRecoveryPointArn"]
     return created
 
