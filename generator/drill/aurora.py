@@ -9,7 +9,9 @@ the scratch cluster its own master secret (ManageMasterUserPassword, as the runb
 one instance, and measures the restore until that instance is available. It connects with the
 scratch secret over TLS and runs the same checks as every pgvector drill (drgen.drill.pg_verify).
 The scratch cluster and instance are named `drgen-drill-vectors-<run>`, tagged, unprotected, and
-deleted without a final snapshot at the end unless --keep, whatever happened.
+deleted without a final snapshot at the end unless --keep, whatever happened: within a cleanup
+budget of their own, past --timeout, that waits out a restore job (which cannot be stopped) and
+deletes only the cluster its CreatedResourceArn names when that is this run's scratch.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import datetime
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from drgen.drill import pg_verify
@@ -408,13 +411,12 @@ def _delete(ctx: Context, rds: Any, backup: Any, scratch: _Scratch, result: Resu
         return
     if scratch.instance:
         _retry(
-            ctx,
             budget,
             result,
             f"instance {instance}",
             lambda: _delete_instance(ctx, rds, instance),
         )
-    _retry(ctx, budget, result, f"cluster {cluster}", lambda: _delete_cluster(ctx, rds, cluster))
+    _retry(budget, result, f"cluster {cluster}", lambda: _delete_cluster(ctx, rds, cluster))
 
 
 def _job_ended(
@@ -484,7 +486,8 @@ _BUSY = ("InvalidDBClusterStateFault", "InvalidDBInstanceState")
 the same call is accepted once it is available."""
 
 
-def _retry(ctx: Context, budget: float, result: Result, what: str, delete: Any) -> None:
+def _retry(budget: float, result: Result, what: str, delete: Callable[[], str]) -> None:
+    """One deletion, asked again while RDS answers that the resource is busy."""
     while True:
         try:
             result.cleanup.append(delete())
