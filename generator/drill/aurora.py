@@ -188,9 +188,7 @@ def _newest_point(ctx: Context, backup: Any, component: ComponentPlan) -> dict[s
     return max(points, key=lambda p: p["CreationDate"], default=None)
 
 
-def _source_created(
-    ctx: Context, backup: Any, copy: dict[str, Any], result: Result
-) -> datetime.datetime | None:
+def _source_created(ctx: Context, copy: dict[str, Any], result: Result) -> datetime.datetime | None:
     """When the primary's recovery point this one was copied from was created: the data's age,
     as every drill dates a recovery point (a copy's own CreationDate says when it was copied).
     The copy job, listed in the primary where it ran, links the two
@@ -265,7 +263,7 @@ def _restore(
         "KmsKeyId": key_alias(ctx),
     }
     result.measurements["recovery_point"] = point["RecoveryPointArn"]
-    taken = _source_created(ctx, backup, point, result)
+    taken = _source_created(ctx, point, result)
     started, requested = time.monotonic(), ctx.now()
     ctx.record("backup", "StartRestoreJob", cluster, "scratch")
     result.scratch.append(f"rds cluster {cluster} ({ctx.region})")
