@@ -44,6 +44,13 @@ regions:
   secondary: {REGION}
 {WORKLOAD_TAIL}"""
 CREATED = datetime.datetime(2026, 11, 29, 17, 0, tzinfo=datetime.UTC)
+PRIMARY = "ap-southeast-2"
+VAULT_ARN = f"arn:aws:backup:{REGION}:{ACCOUNT}:backup-vault:{VAULT}"
+SOURCE_POINT = f"arn:aws:rds:{PRIMARY}:{ACCOUNT}:cluster-snapshot:awsbackup:job-source"
+SOURCE_CREATED = CREATED - datetime.timedelta(hours=2)
+"""The primary's recovery point the newest copy was made from: older than the copy."""
+NOW = CREATED + datetime.timedelta(minutes=5)
+"""When the drill asks for the restore."""
 POINT = f"arn:aws:rds:{REGION}:{ACCOUNT}:cluster-snapshot:awsbackup:job-new"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/contract-drill-vectors-backups-role"
 CLUSTER_ARN = f"arn:aws:rds:{REGION}:{ACCOUNT}:cluster:{CLUSTER}"
@@ -76,7 +83,14 @@ def _ctx(
     sourced = load_workload(path)
     plan = resolve(sourced)
     ctx = Context(
-        plan, sourced.workload, path.parent, REGION, RUN, time.monotonic() + timeout, keep=keep
+        plan,
+        sourced.workload,
+        path.parent,
+        REGION,
+        RUN,
+        time.monotonic() + timeout,
+        keep=keep,
+        clock=lambda: NOW,
     )
     component = plan.component("vector_store")
     assert component is not None and component.block == "aurora-backup-copy"
@@ -107,17 +121,44 @@ def _selection(stubs: dict[str, Stubber]) -> None:
     )
 
 
-def _points(stubs: dict[str, Stubber], points: list[dict[str, Any]]) -> None:
-    stubs["backup"].add_response(
+def _points(stubs: dict[str, Stubber], points: list[dict[str, Any]], copied: bool = True) -> None:
+    """The recovery region's points, then (when one completed) the copy job in the primary
+    that made the newest and the primary's recovery point it was copied from."""
+    backup = stubs["backup"]
+    backup.add_response(
         "list_recovery_points_by_backup_vault",
         {"RecoveryPoints": points},
         {"BackupVaultName": VAULT, "ByResourceType": "Aurora"},
     )
+    if not any(p["Status"] == "COMPLETED" for p in points):
+        return
+    newest = max((p for p in points if p["Status"] == "COMPLETED"), key=lambda p: p["CreationDate"])
+    job = {
+        "CopyJobId": "copy-1",
+        "SourceBackupVaultArn": f"arn:aws:backup:{PRIMARY}:{ACCOUNT}:backup-vault:{VAULT}",
+        "SourceRecoveryPointArn": SOURCE_POINT,
+        "DestinationBackupVaultArn": VAULT_ARN,
+        "DestinationRecoveryPointArn": newest["RecoveryPointArn"],
+        "State": "COMPLETED",
+    }
+    backup.add_response(
+        "list_copy_jobs",
+        {"CopyJobs": [{**job, "DestinationRecoveryPointArn": "arn:other"}] + [job] * copied},
+        {"ByDestinationVaultArn": VAULT_ARN, "ByResourceType": "Aurora"},
+    )
+    if copied:
+        backup.add_response(
+            "describe_recovery_point",
+            {"RecoveryPointArn": SOURCE_POINT, "CreationDate": SOURCE_CREATED},
+            {"BackupVaultName": VAULT, "RecoveryPointArn": SOURCE_POINT},
+        )
 
 
 def _point(arn: str, hours_ago: int, status: str = "COMPLETED") -> dict[str, Any]:
     return {
         "RecoveryPointArn": arn,
+        "BackupVaultName": VAULT,
+        "BackupVaultArn": VAULT_ARN,
         "CreationDate": CREATED - datetime.timedelta(hours=hours_ago),
         "Status": status,
         "ResourceType": "Aurora",
@@ -125,7 +166,12 @@ def _point(arn: str, hours_ago: int, status: str = "COMPLETED") -> dict[str, Any
     }
 
 
-def _restore_job(stubs: dict[str, Stubber], final: str = "COMPLETED", running: bool = True) -> None:
+def _restore_job(
+    stubs: dict[str, Stubber],
+    final: str = "COMPLETED",
+    running: bool = True,
+    created: str = CLUSTER_ARN,
+) -> None:
     backup = stubs["backup"]
     backup.add_response(
         "start_restore_job",
@@ -161,7 +207,7 @@ def _restore_job(stubs: dict[str, Stubber], final: str = "COMPLETED", running: b
             "CompletionDate": CREATED + datetime.timedelta(minutes=17),
             "RecoveryPointCreationDate": CREATED,
             "BackupSizeInBytes": 40_000_000,
-            "CreatedResourceArn": CLUSTER_ARN,
+            "CreatedResourceArn": created,
         },
         {"RestoreJobId": "job-1"},
     )
@@ -176,7 +222,7 @@ def _scratch_up(
 ) -> None:
     rds = stubs["rds"]
     # The waiter db_cluster_available, then the cluster's ARN.
-    for status in ("backing-up", "available", "available") if available else ("available",) * 2:
+    for status in ("backing-up", "available") if available else ("available",):
         rds.add_response(
             "describe_db_clusters",
             {"DBClusters": [_cluster(Status=status)]},
@@ -253,6 +299,15 @@ def _deletes(stubs: dict[str, Stubber], instance: bool = True, protected: bool =
             {"DBInstanceIdentifier": INSTANCE, "SkipFinalSnapshot": True},
         )
     if protected:
+        # "Cannot delete protected Cluster": the source's deletion protection came along.
+        rds.add_client_error(
+            "delete_db_cluster",
+            service_error_code="InvalidParameterCombination",
+            service_message="Cannot delete protected Cluster, please disable deletion"
+            " protection and try again.",
+            http_status_code=400,
+            expected_params={"DBClusterIdentifier": CLUSTER, "SkipFinalSnapshot": True},
+        )
         rds.add_response(
             "modify_db_cluster",
             {"DBCluster": _cluster()},
@@ -300,7 +355,10 @@ def test_restore_job_instance_secret_then_the_real_checks(
     assert result.measurements["hnsw_build_seconds"]["public.passages_hnsw"] > 0
     assert result.measurements["restore_job_seconds"] == 12 * 60
     assert result.measurements["recovery_point"] == POINT
-    assert result.data_age_seconds == 5 * 60  # job created 5 min after the recovery point
+    # Dated by the primary's recovery point the copy was made from, when the restore was asked.
+    assert result.data_age_seconds == (NOW - SOURCE_CREATED).total_seconds()
+    assert result.measurements["source_recovery_point"] == SOURCE_POINT
+    assert result.measurements["restore_point"] == SOURCE_CREATED.isoformat()
     assert result.restore_seconds is not None and result.bytes == 40_000_000
     assert result.cleanup == [f"deleted rds instance {INSTANCE}", f"deleted rds cluster {CLUSTER}"]
     writes = [c for c in ctx.calls if c.effect == "scratch" and c.service != "postgresql"]
@@ -505,9 +563,9 @@ def test_the_drill_names_what_the_rendered_stacks_create(example: str) -> None:
     assert f'KEY_ALIAS = "{aurora.key_alias(ctx)}"' in (stacks / "settings.py").read_text()
 
 
-def test_timeout_during_the_restore_job_says_what_to_delete(
+def _timed_out_in_the_job(
     clouds: dict[str, Stubber], workload_file: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[Context, ComponentPlan]:
     ctx, component = _ctx(workload_file)
     _selection(clouds)
     _points(clouds, [_point(POINT, 1)])
@@ -520,14 +578,215 @@ def test_timeout_during_the_restore_job_says_what_to_delete(
         {"RestoreJobId": "job-1", "Status": "RUNNING", "CreationDate": CREATED},
         {"RestoreJobId": "job-1"},
     )
+    return ctx, component
+
+
+def test_timeout_during_the_restore_job_waits_for_it_then_deletes_what_it_made(
+    clouds: dict[str, Stubber], workload_file: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWS Backup has no call to stop a restore job, so the cleanup waits for it (its own
+    budget, past --timeout) and deletes the cluster the job reports in CreatedResourceArn."""
+    ctx, component = _timed_out_in_the_job(clouds, workload_file, monkeypatch)
+    _restore_job_ends(clouds, created=CLUSTER_ARN)
+    _deletes(clouds, instance=False)
     result = _drill(ctx, component)
-    _all_used(clouds)  # AWS Backup cannot cancel a restore job; nothing exists to delete yet
+    _all_used(clouds)
+    assert result.outcome == "error"
+    assert result.failures == ["timed out (--timeout); the step was abandoned"]
+    assert result.cleanup == [f"deleted rds cluster {CLUSTER}"]
+
+
+def _restore_job_ends(clouds: dict[str, Stubber], created: str, running: int = 1) -> None:
+    """The job seen by the cleanup: `running` more looks (POLL_SECONDS apart), then done."""
+    for _ in range(running):
+        clouds["backup"].add_response(
+            "describe_restore_job",
+            {"RestoreJobId": "job-1", "Status": "RUNNING"},
+            {"RestoreJobId": "job-1"},
+        )
+    clouds["backup"].add_response(
+        "describe_restore_job",
+        {"RestoreJobId": "job-1", "Status": "COMPLETED", "CreatedResourceArn": created},
+        {"RestoreJobId": "job-1"},
+    )
+
+
+def test_a_restore_job_that_outlasts_the_cleanup_budget_says_what_to_delete(
+    clouds: dict[str, Stubber], workload_file: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx, component = _timed_out_in_the_job(clouds, workload_file, monkeypatch)
+    monkeypatch.setattr(aurora, "CLEANUP_SECONDS", 0.5)
+    for _ in range(2):  # a look, the budget's wait, a last look
+        clouds["backup"].add_response(
+            "describe_restore_job",
+            {"RestoreJobId": "job-1", "Status": "RUNNING"},
+            {"RestoreJobId": "job-1"},
+        )
+    result = _drill(ctx, component)
+    _all_used(clouds)  # nothing was deleted under a running job
     assert result.failures[0].startswith("timed out (--timeout)")
     assert result.cleanup == [
-        "restore job job-1 was still running when the drill stopped: once it completes, delete"
-        f" cluster {CLUSTER} by hand (aws rds delete-db-cluster --region {REGION}"
+        "restore job job-1 was still running when the cleanup's 0 s ran out: once it ends,"
+        f" delete cluster {CLUSTER} by hand (aws rds delete-db-cluster --region {REGION}"
         f" --db-cluster-identifier {CLUSTER} --skip-final-snapshot)"
     ]
+    assert result.failures[-1] == result.cleanup[0]
+
+
+def test_a_job_that_created_another_cluster_is_never_tagged_modified_or_deleted(
+    clouds: dict[str, Stubber], workload_file: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DescribeRestoreJob.CreatedResourceArn is "the ARN of the resource that was created by
+    the restore job" (https://docs.aws.amazon.com/aws-backup/latest/devguide/
+    API_DescribeRestoreJob.html): only this run's scratch cluster in this region is touched."""
+    other = f"arn:aws:rds:{REGION}:{ACCOUNT}:cluster:contract-drill-vectors"
+    # In the run: the job completes naming another cluster.
+    ctx, component = _ctx(workload_file)
+    _selection(clouds)
+    _points(clouds, [_point(POINT, 1)])
+    _restore_job(clouds, running=False, created=other)
+    result = _drill(ctx, component)
+    _all_used(clouds)  # no AddTagsToResource, ModifyDBCluster, DeleteDBCluster
+    assert result.outcome == "error"
+    assert result.failures[0] == (
+        f"restore job job-1 reports {other} created resource, not the scratch cluster"
+        f" {CLUSTER}: the drill does not touch it"
+    )
+    assert result.cleanup == [
+        f"restore job job-1 created {other}, not the scratch cluster {CLUSTER}: the drill"
+        " leaves it alone; look at it by hand"
+    ]
+    # After a timeout: the ended job names a cluster in another region.
+    ctx, component = _timed_out_in_the_job(clouds, workload_file, monkeypatch)
+    _restore_job_ends(clouds, created=CLUSTER_ARN.replace(REGION, PRIMARY), running=0)
+    result = _drill(ctx, component)
+    _all_used(clouds)
+    assert result.cleanup[0].startswith("restore job job-1 created arn:aws:rds:ap-southeast-2:")
+
+
+def test_cleanup_deletes_the_cluster_first_and_waits_while_it_is_busy(
+    clouds: dict[str, Stubber], workload_file: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run stopped while the restored cluster was still backing-up: DeleteDBCluster is
+    tried first (no ModifyDBCluster that a busy cluster refuses), and asked again within the
+    cleanup's budget while RDS answers InvalidDBClusterStateFault."""
+    ctx, component = _ctx(workload_file)
+    _selection(clouds)
+    _points(clouds, [_point(POINT, 1)])
+    _restore_job(clouds, running=False)
+    monkeypatch.setattr(aurora, "POLL_SECONDS", 1)
+    ctx.deadline = time.monotonic() + 1.5
+    rds = clouds["rds"]
+    rds.add_response(
+        "describe_db_clusters",
+        {"DBClusters": [_cluster(Status="backing-up")]},
+        {"DBClusterIdentifier": CLUSTER},
+    )
+    rds.add_client_error(
+        "delete_db_cluster",
+        service_error_code="InvalidDBClusterStateFault",
+        service_message="DB cluster is not in available state",
+        http_status_code=400,
+        expected_params={"DBClusterIdentifier": CLUSTER, "SkipFinalSnapshot": True},
+    )
+    _deletes(clouds, instance=False)
+    result = _drill(ctx, component)
+    _all_used(clouds)
+    assert result.failures == [f"timed out (--timeout) waiting for cluster {CLUSTER}"]
+    assert result.cleanup == [f"deleted rds cluster {CLUSTER}"]
+
+
+def test_an_instance_that_was_never_created_is_no_cleanup_error(
+    clouds: dict[str, Stubber], workload_file: Any
+) -> None:
+    ctx, component = _ctx(workload_file)
+    _selection(clouds)
+    _points(clouds, [_point(POINT, 1)])
+    _restore_job(clouds)
+    rds = clouds["rds"]
+    for status in ("available",):
+        rds.add_response(
+            "describe_db_clusters",
+            {"DBClusters": [_cluster(Status=status)]},
+            {"DBClusterIdentifier": CLUSTER},
+        )
+    rds.add_response("add_tags_to_resource", {})
+    rds.add_response("modify_db_cluster", {"DBCluster": _cluster()})
+    rds.add_client_error(
+        "create_db_instance",
+        service_error_code="InsufficientDBInstanceCapacity",
+        service_message="Cannot create a db.r6g.large instance in this zone",
+        http_status_code=400,
+    )
+    rds.add_client_error(
+        "delete_db_instance",
+        service_error_code="DBInstanceNotFound",
+        service_message=f"DBInstance {INSTANCE} not found.",
+        http_status_code=404,
+        expected_params={"DBInstanceIdentifier": INSTANCE, "SkipFinalSnapshot": True},
+    )
+    rds.add_response(
+        "delete_db_cluster",
+        {"DBCluster": _cluster()},
+        {"DBClusterIdentifier": CLUSTER, "SkipFinalSnapshot": True},
+    )
+    result = _drill(ctx, component)
+    _all_used(clouds)
+    assert len(result.failures) == 1 and "InsufficientDBInstanceCapacity" in result.failures[0]
+    assert result.cleanup == [
+        f"rds instance {INSTANCE} was never created",
+        f"deleted rds cluster {CLUSTER}",
+    ]
+
+
+def test_a_primary_region_that_cannot_be_read_leaves_the_data_age_unknown(
+    clouds: dict[str, Stubber], pg_server: Any, workload_file: Any
+) -> None:
+    """The drill rehearses losing the primary: its Backup API failing must not stop the
+    restore in the recovery region, only leave the data age unknown."""
+    endpoint = restored_database(pg_server, "vectors")
+    ctx, component = _ctx(workload_file)
+    _selection(clouds)
+    clouds["backup"].add_response(
+        "list_recovery_points_by_backup_vault",
+        {"RecoveryPoints": [_point(POINT, 1)]},
+        {"BackupVaultName": VAULT, "ByResourceType": "Aurora"},
+    )
+    clouds["backup"].add_client_error(
+        "list_copy_jobs",
+        service_error_code="ServiceUnavailableException",
+        service_message="Service unavailable",
+        http_status_code=503,
+    )
+    _restore_job(clouds)
+    _scratch_up(clouds, endpoint)
+    _deletes(clouds)
+    result = _drill(ctx, component)
+    _all_used(clouds)
+    assert result.outcome == "pass", result.failures
+    assert result.data_age_seconds is None
+    assert result.measurements["source_recovery_point"].startswith(
+        f"the copy jobs in {PRIMARY} could not be read (ServiceUnavailableException"
+    )
+
+
+def test_a_copy_no_copy_job_names_has_an_unknown_data_age(
+    clouds: dict[str, Stubber], pg_server: Any, workload_file: Any
+) -> None:
+    endpoint = restored_database(pg_server, "vectors")
+    ctx, component = _ctx(workload_file)
+    _selection(clouds)
+    _points(clouds, [_point(POINT, 1)], copied=False)
+    _restore_job(clouds)
+    _scratch_up(clouds, endpoint)
+    _deletes(clouds)
+    result = _drill(ctx, component)
+    _all_used(clouds)
+    assert result.outcome == "pass", result.failures
+    assert result.data_age_seconds is None
+    assert result.measurements["source_recovery_point"] == (
+        f"no copy job in {PRIMARY} names this copy: its data age is unknown"
+    )
 
 
 def test_drgen_drill_writes_the_cloud_restore_and_check_uses_it(

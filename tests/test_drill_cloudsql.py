@@ -35,6 +35,7 @@ RUN = "20261129t183000z9f8e"
 SCRATCH = f"drgen-drill-vectors-{RUN}"
 SOURCE = "lab-drill-vectors-us-west1"
 NETWORK = f"projects/{PROJECT}/global/networks/research"
+PRIMARY_KEY = f"projects/{PROJECT}/locations/{REGION}/keyRings/drgen-lab-drill/cryptoKeys/data"
 WORKLOAD = f"""\
 name: lab-drill
 tier: 3
@@ -170,6 +171,10 @@ RUNS = [
         "startTime": "2026-11-28T03:00:00Z",
         "endTime": "2026-11-28T03:04:00Z",
         "maxChargeableBytes": "50000000",
+        # The instance's version when the backup was taken, which the scratch must match.
+        "databaseVersion": "POSTGRES_16",
+        "location": "us",
+        "diskEncryptionConfiguration": {"kmsKeyName": PRIMARY_KEY},
     },
     {
         "id": "1600",
@@ -181,7 +186,7 @@ RUNS = [
 INSERT = {
     "name": SCRATCH,
     "region": REGION,
-    "databaseVersion": "POSTGRES_18",
+    "databaseVersion": "POSTGRES_16",
     "diskEncryptionConfiguration": {
         "kmsKeyName": f"projects/{PROJECT}/locations/{REGION}/keyRings/drgen-lab-drill"
         "/cryptoKeys/data"
@@ -211,9 +216,11 @@ def _operation(name: str, status: str, error: str | None = None) -> dict[str, An
     return found
 
 
-def _restored(http: ContractHttp, host: str, restore_error: str | None = None) -> None:
+def _restored(
+    http: ContractHttp, host: str, restore_error: str | None = None, insert: Any = INSERT
+) -> None:
     scratch = {"project": PROJECT, "instance": SCRATCH}
-    http.expect("instances.insert", {"project": PROJECT}, INSERT, _operation("op-1", "PENDING"))
+    http.expect("instances.insert", {"project": PROJECT}, insert, _operation("op-1", "PENDING"))
     http.expect(
         "operations.get",
         {"project": PROJECT, "operation": "op-1"},
@@ -247,12 +254,19 @@ def _restored(http: ContractHttp, host: str, restore_error: str | None = None) -
     )
 
 
-def _deleted(http: ContractHttp) -> None:
+def _deleted(http: ContractHttp, error: str | None = None) -> None:
+    """instances.delete, and its operation followed to DONE."""
     http.expect(
         "instances.delete",
         {"project": PROJECT, "instance": SCRATCH},
         None,
         _operation("op-9", "PENDING"),
+    )
+    http.expect(
+        "operations.get",
+        {"project": PROJECT, "operation": "op-9"},
+        None,
+        _operation("op-9", "DONE", error),
     )
 
 
@@ -275,10 +289,55 @@ def test_backup_restored_into_a_scratch_instance_then_the_real_checks(
     assert result.integrity["recall_at_k"] >= 0.9
     assert result.measurements["hnsw_build_seconds"]["public.passages_hnsw"] > 0
     assert result.measurements["backup_run"] == "1700"
+    # Recorded; a single-region workload restores in its primary, so its key is no finding.
+    assert result.measurements["backup_location"] == "us"
+    assert result.measurements["backup_kms_key"] == PRIMARY_KEY
     assert result.measurements["restore_point"] == "2026-11-28T03:00:00+00:00"
     assert result.restore_seconds is not None and result.bytes == 50_000_000
     assert result.cleanup == [f"deleted cloud sql instance {SCRATCH}"]
     assert set(ctx.calls) <= set(cloudsql.calls(ctx, component)), "--dry-run lists them all"
+
+
+def test_a_backup_under_the_primary_regions_key_is_a_finding_in_the_recovery_region(
+    http: ContractHttp, pg_server: Any, workload_file: Any
+) -> None:
+    """Cloud SQL encrypts an instance's backups with the instance's own regional key
+    (https://cloud.google.com/sql/docs/postgres/cmek): restoring the primary's backup in the
+    recovery region still reads the primary's KMS, so the drill cannot pass as a regional
+    recovery."""
+    endpoint = restored_database(pg_server, "vectors")
+    recovery = "us-east4"
+    workload_file(eval_lines(), "evals/retrieval.jsonl")
+    path = workload_file(
+        WORKLOAD.replace(
+            f"  primary: {REGION}\n", f"  primary: {REGION}\n  secondary: {recovery}\n"
+        )
+    )
+    sourced = load_workload(path)
+    plan = resolve(sourced)
+    ctx = Context(plan, sourced.workload, path.parent, recovery, RUN, time.monotonic() + 120)
+    component = plan.component("vector_store")
+    assert component is not None and plan.secondary is not None
+    _source(http, RUNS)
+
+    def in_recovery(body: Any) -> bool:
+        return bool(
+            body["region"] == recovery
+            and body["databaseVersion"] == "POSTGRES_16"
+            and f"/locations/{recovery}/" in body["diskEncryptionConfiguration"]["kmsKeyName"]
+        )
+
+    _restored(http, endpoint["host"], insert=in_recovery)
+    _deleted(http)
+    result = _drill(ctx, component)
+    http.done()
+    assert result.outcome == "fail"
+    assert result.failures == [
+        f"backup run 1700 is encrypted with {PRIMARY_KEY}, a key in the primary region {REGION}:"
+        f" this restore depends on the primary's KMS and does not prove a recovery in {recovery}"
+        f" with {REGION} down"
+    ]
+    assert result.integrity["recall_at_k"] >= 0.9  # the data itself was verified
 
 
 def test_no_successful_backup(http: ContractHttp, workload_file: Any) -> None:
@@ -322,9 +381,9 @@ def test_failed_restore_still_deletes_the_scratch(http: ContractHttp, workload_f
     assert result.cleanup == [f"deleted cloud sql instance {SCRATCH}"]
 
 
-def test_timeout_still_deletes_the_scratch(
+def _timed_out_in_the_insert(
     http: ContractHttp, workload_file: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[Context, ComponentPlan]:
     ctx, component = _ctx(workload_file)
     monkeypatch.setattr(cloudsql, "POLL_SECONDS", 1)
     _source(http, RUNS)
@@ -335,13 +394,103 @@ def test_timeout_still_deletes_the_scratch(
         None,
         _operation("op-1", "RUNNING"),
     )
-    _deleted(http)
     ctx.deadline = time.monotonic() + 1.5  # one poll fits, the instance is still being made
+    return ctx, component
+
+
+def _cancelled(http: ContractHttp, looks: int = 1) -> None:
+    """operations.cancel (empty body, empty answer:
+    https://cloud.google.com/sql/docs/postgres/admin-api/rest/v1/operations/cancel), then the
+    operation followed until DONE."""
+    http.expect("operations.cancel", {"project": PROJECT, "operation": "op-1"}, None, {})
+    for status in ["RUNNING"] * (looks - 1) + ["DONE"]:
+        http.expect(
+            "operations.get",
+            {"project": PROJECT, "operation": "op-1"},
+            None,
+            _operation("op-1", status),
+        )
+
+
+def test_timeout_cancels_the_running_operation_then_deletes_and_waits_for_it(
+    http: ContractHttp, workload_file: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An instance with an operation running refuses instances.delete: the cleanup cancels the
+    operation, waits for DONE (its own budget, past --timeout), deletes, and follows the
+    deletion's operation to DONE before calling the scratch deleted."""
+    ctx, component = _timed_out_in_the_insert(http, workload_file, monkeypatch)
+    _cancelled(http, looks=2)
+    _deleted(http)
     result = _drill(ctx, component)
     http.done()
     assert result.outcome == "error"
-    assert result.failures[0].startswith("timed out (--timeout)")
+    assert result.failures == ["timed out (--timeout); the step was abandoned"]
     assert result.cleanup == [f"deleted cloud sql instance {SCRATCH}"]
+    assert set(ctx.calls) <= set(cloudsql.calls(ctx, component)), "--dry-run lists them all"
+
+
+def test_an_operation_that_outlasts_the_cleanup_budget_is_not_deleted_under(
+    http: ContractHttp, workload_file: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx, component = _timed_out_in_the_insert(http, workload_file, monkeypatch)
+    monkeypatch.setattr(cloudsql, "CLEANUP_SECONDS", 0.5)
+    http.expect("operations.cancel", {"project": PROJECT, "operation": "op-1"}, None, {})
+    for _ in range(2):  # a look, the budget's wait, a last look
+        http.expect(
+            "operations.get",
+            {"project": PROJECT, "operation": "op-1"},
+            None,
+            _operation("op-1", "RUNNING"),
+        )
+    result = _drill(ctx, component)
+    http.done()  # no instances.delete under the running operation
+    assert result.cleanup == [
+        f"could not delete scratch instance {SCRATCH}: operation op-1 on {SCRATCH} was still"
+        " running when the cleanup's 0 s ran out; delete it by hand (gcloud sql instances"
+        f" delete {SCRATCH} --project {PROJECT})"
+    ]
+    assert result.failures[-1] == result.cleanup[0]
+
+
+def test_a_failed_deletion_is_not_reported_as_deleted(
+    http: ContractHttp, workload_file: Any
+) -> None:
+    ctx, component = _ctx(workload_file)
+    _source(http, RUNS)
+    _restored(http, "unused", restore_error="backup is not restorable")
+    _deleted(http, error="instance is busy")
+    result = _drill(ctx, component)
+    http.done()
+    assert result.cleanup == [
+        f"could not delete scratch instance {SCRATCH}: instances.delete on {SCRATCH} failed:"
+        f" instance is busy; delete it by hand (gcloud sql instances delete {SCRATCH}"
+        f" --project {PROJECT})"
+    ]
+
+
+def test_an_instance_never_created_is_no_cleanup_error(
+    http: ContractHttp, workload_file: Any
+) -> None:
+    ctx, component = _ctx(workload_file)
+    _source(http, RUNS)
+    http.expect(
+        "instances.insert",
+        {"project": PROJECT},
+        INSERT,
+        {"error": {"code": 403, "message": "quota exceeded"}},
+        status=403,
+    )
+    http.expect(
+        "instances.delete",
+        {"project": PROJECT, "instance": SCRATCH},
+        None,
+        {"error": {"code": 404, "message": "The Cloud SQL instance does not exist."}},
+        status=404,
+    )
+    result = _drill(ctx, component)
+    http.done()
+    assert len(result.failures) == 1 and "quota exceeded" in result.failures[0]
+    assert result.cleanup == [f"cloud sql instance {SCRATCH} was never created"]
 
 
 def test_unreachable_private_ip_is_measured_then_explained(

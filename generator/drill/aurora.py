@@ -9,13 +9,17 @@ the scratch cluster its own master secret (ManageMasterUserPassword, as the runb
 one instance, and measures the restore until that instance is available. It connects with the
 scratch secret over TLS and runs the same checks as every pgvector drill (drgen.drill.pg_verify).
 The scratch cluster and instance are named `drgen-drill-vectors-<run>`, tagged, unprotected, and
-deleted without a final snapshot at the end unless --keep, whatever happened.
+deleted without a final snapshot at the end unless --keep, whatever happened: within a cleanup
+budget of their own, past --timeout, that waits out a restore job (which cannot be stopped) and
+deletes only the cluster its CreatedResourceArn names when that is this run's scratch.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from drgen.drill import pg_verify
@@ -31,6 +35,11 @@ SSLMODE = "require"
 SELECTION = "vector_store"
 """The restore testing selection the stacks create for the vector store (backups.py)."""
 _DONE = ("COMPLETED", "ABORTED", "FAILED")
+CLEANUP_SECONDS = 3600.0
+"""The cleanup's own time, past --timeout. A restore job cannot be stopped (the Backup API has
+no Stop/Cancel for restore jobs), so after a timeout the cleanup waits for the job to end and
+then deletes what it made; a restored cluster can refuse deletion while it is still finishing
+(InvalidDBClusterStateFault), and is asked again until this runs out."""
 
 
 def vault(component: ComponentPlan) -> str:
@@ -59,6 +68,9 @@ def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
     return [
         Call("backup", "GetRestoreTestingSelection", f"{testing_plan(component)}/{SELECTION}"),
         Call("backup", "ListRecoveryPointsByBackupVault", vault(component)),
+        # In the primary: the recovery point this copy was made from, which dates the data.
+        Call("backup", "ListCopyJobs", vault(component)),
+        Call("backup", "DescribeRecoveryPoint", vault(component)),
         Call("backup", "StartRestoreJob", cluster, "scratch"),
         Call("backup", "DescribeRestoreJob", cluster),
         Call("rds", "DescribeDBClusters (waiter db_cluster_available)", cluster),
@@ -72,9 +84,9 @@ def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
         Call("secretsmanager", "GetSecretValue", f"master secret of {cluster}"),
         *pg_verify.restored_calls(cluster),
         Call("rds", "DeleteDBInstance (skip final snapshot)", instance, "scratch"),
-        # Only when the run stopped before the scratch lost the source's deletion protection.
-        Call("rds", "ModifyDBCluster (no deletion protection)", cluster, "scratch"),
         Call("rds", "DeleteDBCluster (skip final snapshot)", cluster, "scratch"),
+        # Only when the delete was refused for the deletion protection the source carried over.
+        Call("rds", "ModifyDBCluster (no deletion protection)", cluster, "scratch"),
     ]
 
 
@@ -84,8 +96,8 @@ class _Scratch:
     def __init__(self) -> None:
         self.job: str | None = None
         self.job_status = ""
+        self.created_arn: str | None = None
         self.instance = False
-        self.unprotected = False
 
 
 def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
@@ -126,7 +138,7 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
         if ctx.keep and result.scratch:
             result.cleanup.append(f"kept rds cluster {cluster} and instance {instance} (--keep)")
         elif result.scratch:
-            _delete(ctx, rds, scratch, result)
+            _delete(ctx, rds, backup, scratch, result)
 
 
 def _selection(ctx: Context, backup: Any, component: ComponentPlan) -> dict[str, Any]:
@@ -176,6 +188,60 @@ def _newest_point(ctx: Context, backup: Any, component: ComponentPlan) -> dict[s
     return max(points, key=lambda p: p["CreationDate"], default=None)
 
 
+def _source_created(ctx: Context, copy: dict[str, Any], result: Result) -> datetime.datetime | None:
+    """When the primary's recovery point this one was copied from was created: the data's age,
+    as every drill dates a recovery point (a copy's own CreationDate says when it was copied).
+    The copy job, listed in the primary where it ran, links the two
+    (CopyJob.SourceRecoveryPointArn and DestinationRecoveryPointArn,
+    https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListCopyJobs.html); the source's
+    CreationDate comes from DescribeRecoveryPoint. None, with the reason recorded, when no copy
+    job names it any more. A point in the primary's own vault is its own source."""
+    if ctx.region == ctx.primary:
+        created: datetime.datetime = copy["CreationDate"]
+        result.measurements["source_recovery_point"] = copy["RecoveryPointArn"]
+        return created
+    primary = client("backup", ctx.primary)
+    ctx.record("backup", "ListCopyJobs", copy["BackupVaultName"])
+    try:
+        pages = primary.get_paginator("list_copy_jobs").paginate(
+            ByDestinationVaultArn=copy["BackupVaultArn"], ByResourceType="Aurora"
+        )
+        job = next(
+            (
+                j
+                for page in pages
+                for j in page.get("CopyJobs", [])
+                if j.get("DestinationRecoveryPointArn") == copy["RecoveryPointArn"]
+            ),
+            None,
+        )
+    except Exception as error:  # the primary's region may be the one that is down
+        result.measurements["source_recovery_point"] = (
+            f"the copy jobs in {ctx.primary} could not be read ({explain(error)}): the data age"
+            " is unknown"
+        )
+        return None
+    if job is None:
+        result.measurements["source_recovery_point"] = (
+            f"no copy job in {ctx.primary} names this copy: its data age is unknown"
+        )
+        return None
+    source_vault = job["SourceBackupVaultArn"].rsplit(":", 1)[1]
+    ctx.record("backup", "DescribeRecoveryPoint", source_vault)
+    try:
+        created = primary.describe_recovery_point(
+            BackupVaultName=source_vault, RecoveryPointArn=job["SourceRecoveryPointArn"]
+        )["CreationDate"]
+    except Exception as error:  # expired from the primary's vault, or the region is down
+        result.measurements["source_recovery_point"] = (
+            f"{job['SourceRecoveryPointArn']} could not be described ({explain(error)}): the"
+            " data age is unknown"
+        )
+        return None
+    result.measurements["source_recovery_point"] = job["SourceRecoveryPointArn"]
+    return created
+
+
 def _restore(
     ctx: Context,
     rds: Any,
@@ -197,7 +263,8 @@ def _restore(
         "KmsKeyId": key_alias(ctx),
     }
     result.measurements["recovery_point"] = point["RecoveryPointArn"]
-    started = time.monotonic()
+    taken = _source_created(ctx, point, result)
+    started, requested = time.monotonic(), ctx.now()
     ctx.record("backup", "StartRestoreJob", cluster, "scratch")
     result.scratch.append(f"rds cluster {cluster} ({ctx.region})")
     scratch.job = backup.start_restore_job(
@@ -217,20 +284,23 @@ def _restore(
         result.measurements["restore_job_seconds"] = round(
             (job["CompletionDate"] - job["CreationDate"]).total_seconds(), 3
         )
-    if job.get("RecoveryPointCreationDate") and job.get("CreationDate"):
-        result.data_age_seconds = max(
-            (job["CreationDate"] - job["RecoveryPointCreationDate"]).total_seconds(), 0.0
-        )
-        result.measurements["restore_point"] = job["RecoveryPointCreationDate"].isoformat()
+    if taken is not None:
+        result.data_age_seconds = max((requested - taken).total_seconds(), 0.0)
+        result.measurements["restore_point"] = taken.isoformat()
     result.bytes = int(job.get("BackupSizeInBytes") or point.get("BackupSizeInBytes") or 0)
+    # Only this run's scratch cluster is tagged, modified and deleted.
+    scratch.created_arn = job.get("CreatedResourceArn") or None
+    if scratch.created_arn is None or not _is_scratch(ctx, scratch.created_arn):
+        raise DrillError(
+            f"restore job {scratch.job} reports {scratch.created_arn or 'no'} created resource,"
+            f" not the scratch cluster {cluster}: the drill does not touch it"
+        )
     # A restored cluster may still be finishing (backing-up) and refuse modifications.
     ctx.record("rds", "DescribeDBClusters (waiter db_cluster_available)", cluster)
     _wait(ctx, rds, "db_cluster_available", f"cluster {cluster}", DBClusterIdentifier=cluster)
-    ctx.record("rds", "DescribeDBClusters", cluster)
-    arn = rds.describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"][0]["DBClusterArn"]
     ctx.record("rds", "AddTagsToResource", cluster, "scratch")
     rds.add_tags_to_resource(
-        ResourceName=arn, Tags=[{"Key": k, "Value": v} for k, v in ctx.tags.items()]
+        ResourceName=scratch.created_arn, Tags=[{"Key": k, "Value": v} for k, v in ctx.tags.items()]
     )
     ctx.record(
         "rds", "ModifyDBCluster (own master secret, no deletion protection)", cluster, "scratch"
@@ -242,7 +312,6 @@ def _restore(
         DeletionProtection=False,
         ApplyImmediately=True,
     )
-    scratch.unprotected = True
     ctx.record("rds", "CreateDBInstance", instance, "scratch")
     scratch.instance = True
     result.scratch.append(f"rds instance {instance} ({ctx.region})")
@@ -310,39 +379,124 @@ def _conninfo(described: dict[str, Any], login: dict[str, Any]) -> str:
     )
 
 
-def _delete(ctx: Context, rds: Any, scratch: _Scratch, result: Result) -> None:
+def _delete(ctx: Context, rds: Any, backup: Any, scratch: _Scratch, result: Result) -> None:
+    """Delete what the run made, whatever state it is in, within CLEANUP_SECONDS."""
     cluster, instance = names(ctx)
+    budget = time.monotonic() + CLEANUP_SECONDS
     if scratch.job is not None and scratch.job_status not in _DONE:
+        try:
+            job = _job_ended(ctx, backup, scratch, budget)
+            why = f"was still running when the cleanup's {CLEANUP_SECONDS:.0f} s ran out"
+        except Exception as error:
+            job, why = None, f"could not be followed ({explain(error)})"
+        if job is None:
+            message = (
+                f"restore job {scratch.job} {why}: once it ends, delete cluster {cluster}"
+                f" by hand (aws rds delete-db-cluster --region {ctx.region}"
+                f" --db-cluster-identifier {cluster} --skip-final-snapshot)"
+            )
+            result.cleanup.append(message)
+            result.error(message)
+            return
+        scratch.created_arn = job.get("CreatedResourceArn") or None
+    if scratch.created_arn is not None and not _is_scratch(ctx, scratch.created_arn):
         message = (
-            f"restore job {scratch.job} was still running when the drill stopped: once it"
-            f" completes, delete cluster {cluster} by hand (aws rds delete-db-cluster --region"
-            f" {ctx.region} --db-cluster-identifier {cluster} --skip-final-snapshot)"
+            f"restore job {scratch.job} created {scratch.created_arn}, not the scratch cluster"
+            f" {cluster}: the drill leaves it alone; look at it by hand"
         )
         result.cleanup.append(message)
         result.error(message)
         return
     if scratch.instance:
-        try:
-            ctx.record("rds", "DeleteDBInstance (skip final snapshot)", instance, "scratch")
-            rds.delete_db_instance(DBInstanceIdentifier=instance, SkipFinalSnapshot=True)
-            result.cleanup.append(f"deleted rds instance {instance}")
-        except Exception as error:
-            _not_deleted(result, f"instance {instance}", error)
+        _retry(
+            budget,
+            result,
+            f"instance {instance}",
+            lambda: _delete_instance(ctx, rds, instance),
+        )
+    _retry(budget, result, f"cluster {cluster}", lambda: _delete_cluster(ctx, rds, cluster))
+
+
+def _job_ended(
+    ctx: Context, backup: Any, scratch: _Scratch, budget: float
+) -> dict[str, Any] | None:
+    """The restore job once it has ended, or None if it outlasts the cleanup's budget."""
+    while True:
+        ctx.record("backup", "DescribeRestoreJob", names(ctx)[0])
+        job: dict[str, Any] = backup.describe_restore_job(RestoreJobId=scratch.job)
+        scratch.job_status = job["Status"]
+        if job["Status"] in _DONE:
+            return job
+        left = budget - time.monotonic()
+        if left <= 0:
+            return None
+        time.sleep(min(POLL_SECONDS, left))
+
+
+def _is_scratch(ctx: Context, arn: str) -> bool:
+    """Whether an ARN names this run's scratch cluster in this region
+    (arn:partition:rds:region:account:cluster:name)."""
+    parts = arn.split(":")
+    return (
+        len(parts) == 7
+        and parts[2] == "rds"
+        and parts[3] == ctx.region
+        and (parts[5:] == ["cluster", names(ctx)[0]])
+    )
+
+
+def _delete_instance(ctx: Context, rds: Any, instance: str) -> str:
+    ctx.record("rds", "DeleteDBInstance (skip final snapshot)", instance, "scratch")
     try:
-        if not scratch.unprotected:
-            # The restore may carry the source's deletion protection over to the scratch.
-            ctx.record("rds", "ModifyDBCluster (no deletion protection)", cluster, "scratch")
-            rds.modify_db_cluster(
-                DBClusterIdentifier=cluster, DeletionProtection=False, ApplyImmediately=True
-            )
+        rds.delete_db_instance(DBInstanceIdentifier=instance, SkipFinalSnapshot=True)
+    except Exception as error:
+        if _code(error) == "DBInstanceNotFound":
+            return f"rds instance {instance} was never created"
+        raise
+    return f"deleted rds instance {instance}"
+
+
+def _delete_cluster(ctx: Context, rds: Any, cluster: str) -> str:
+    """DeleteDBCluster first; the deletion protection a restore may carry over from the source
+    is turned off only when the delete is refused for it."""
+    ctx.record("rds", "DeleteDBCluster (skip final snapshot)", cluster, "scratch")
+    try:
+        rds.delete_db_cluster(DBClusterIdentifier=cluster, SkipFinalSnapshot=True)
+    except Exception as error:
+        code = _code(error)
+        if code == "DBClusterNotFoundFault":
+            return f"rds cluster {cluster} was never created"
+        # A protected cluster: InvalidParameterCombination, "Cannot delete protected Cluster,
+        # please disable deletion protection and try again."
+        if code != "InvalidParameterCombination" or "protect" not in str(error).lower():
+            raise
+        ctx.record("rds", "ModifyDBCluster (no deletion protection)", cluster, "scratch")
+        rds.modify_db_cluster(
+            DBClusterIdentifier=cluster, DeletionProtection=False, ApplyImmediately=True
+        )
         ctx.record("rds", "DeleteDBCluster (skip final snapshot)", cluster, "scratch")
         rds.delete_db_cluster(DBClusterIdentifier=cluster, SkipFinalSnapshot=True)
-        result.cleanup.append(f"deleted rds cluster {cluster}")
-    except Exception as error:
-        if _code(error) == "DBClusterNotFoundFault":
-            result.cleanup.append(f"rds cluster {cluster} was never created")
+    return f"deleted rds cluster {cluster}"
+
+
+_BUSY = ("InvalidDBClusterStateFault", "InvalidDBInstanceState")
+"""RDS's answer while a cluster or instance is still being created, restored or modified:
+the same call is accepted once it is available."""
+
+
+def _retry(budget: float, result: Result, what: str, delete: Callable[[], str]) -> None:
+    """One deletion, asked again while RDS answers that the resource is busy."""
+    while True:
+        try:
+            result.cleanup.append(delete())
             return
-        _not_deleted(result, f"cluster {cluster}", error)
+        except Exception as error:
+            left = budget - time.monotonic()
+            if _code(error) in _BUSY and left > 0:
+                time.sleep(min(POLL_SECONDS, left))
+                continue
+            _not_deleted(result, what, error)
+            return
 
 
 def _code(error: Exception) -> str:

@@ -32,6 +32,17 @@ USER = "postgres"
 PORT = 5432
 SSLMODE = "require"
 """The stacks' instances accept TLS connections only (ssl_mode ENCRYPTED_ONLY)."""
+CLEANUP_SECONDS = 1800.0
+"""The cleanup's own time, past --timeout: an instance cannot be deleted while an operation on
+it runs, so a run stopped during instances.insert or restoreBackup cancels that operation
+(operations.cancel), waits for it to be DONE, then deletes the instance and waits for that."""
+
+
+class _Pending:
+    """The operation this run started and has not seen DONE, for the cleanup."""
+
+    def __init__(self) -> None:
+        self.operation: str | None = None
 
 
 def key_name(ctx: Context, project: str) -> str:
@@ -63,6 +74,8 @@ def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
         Call("sqladmin", "users.update (one-time password)", scratch, "scratch"),
         Call("sqladmin", "instances.get", scratch),
         *pg_verify.restored_calls(scratch),
+        # Only when the run stopped while an operation on the scratch was still running.
+        Call("sqladmin", "operations.cancel", scratch, "scratch"),
         Call("sqladmin", "instances.delete", scratch, "scratch"),
     ]
 
@@ -107,8 +120,9 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
             f"no successful backup of {source}: nothing to restore (are its backups running?)"
         )
         return
+    pending = _Pending()
     try:
-        _restore(ctx, sql, project, component, original, backup, result)
+        _restore(ctx, sql, project, component, original, backup, result, pending)
         password = secrets.token_urlsafe(24)
         _call(
             ctx,
@@ -122,6 +136,7 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
             scratch,
             project,
             sql,
+            pending,
         )
         ctx.record("sqladmin", "instances.get", scratch)
         restored = sql.instances().get(project=project, instance=scratch).execute()
@@ -149,7 +164,7 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
         if ctx.keep and result.scratch:
             result.cleanup.append(f"kept cloud sql instance {scratch} (--keep)")
         elif result.scratch:
-            _delete(ctx, sql, project, scratch, result)
+            _delete(ctx, sql, project, scratch, result, pending)
 
 
 def _network(instance: dict[str, Any]) -> str | None:
@@ -176,6 +191,7 @@ def _restore(
     original: dict[str, Any],
     backup: dict[str, Any],
     result: Result,
+    pending: _Pending,
 ) -> None:
     """The scratch instance, then the restore into it: timed together."""
     source, scratch = component.names[ctx.primary], scratch_name(ctx)
@@ -186,7 +202,11 @@ def _restore(
     body: dict[str, Any] = {
         "name": scratch,
         "region": ctx.region,
-        "databaseVersion": str(component.params.get("database_version", "POSTGRES_18")),
+        # A backup restores only into an instance of its own database version; the backup run
+        # says which (BackupRun.databaseVersion), the plan's is the fallback.
+        "databaseVersion": str(
+            backup.get("databaseVersion") or component.params.get("database_version", "POSTGRES_18")
+        ),
         "diskEncryptionConfiguration": {"kmsKeyName": key_name(ctx, project)},
         "settings": {
             "tier": str(component.params.get("tier", "db-custom-4-16384")),
@@ -206,10 +226,19 @@ def _restore(
         },
     }
     result.measurements["backup_run"] = backup["id"]
+    _record_encryption(ctx, backup, result)
     started, requested = time.monotonic(), ctx.now()
     ctx.record("sqladmin", "instances.insert", scratch, "scratch")
     result.scratch.append(f"cloud sql instance {scratch} ({ctx.region})")
-    _call(ctx, sql.instances().insert(project=project, body=body), None, scratch, project, sql)
+    _call(
+        ctx,
+        sql.instances().insert(project=project, body=body),
+        None,
+        scratch,
+        project,
+        sql,
+        pending,
+    )
     result.measurements["scratch_instance_seconds"] = round(time.monotonic() - started, 3)
     restoring = time.monotonic()
     context = {"backupRunId": str(backup["id"]), "instanceId": source, "project": project}
@@ -222,6 +251,7 @@ def _restore(
         scratch,
         project,
         sql,
+        pending,
     )
     result.measurements["restore_backup_seconds"] = round(time.monotonic() - restoring, 3)
     result.restore_seconds = round(time.monotonic() - started, 3)
@@ -234,38 +264,110 @@ def _restore(
     result.measure_rate()
 
 
+def _record_encryption(ctx: Context, backup: dict[str, Any], result: Result) -> None:
+    """Where the backup is kept and the key it is encrypted with, in the evidence. The primary's
+    backups are encrypted with the primary's own regional key
+    (https://cloud.google.com/sql/docs/postgres/cmek): a restore of one reads that key, so it
+    proves a recovery of the data, not of the region; with the primary's region down it would
+    fail. That is a finding the report shows, not a pass."""
+    key = (backup.get("diskEncryptionConfiguration") or {}).get("kmsKeyName")
+    result.measurements["backup_location"] = backup.get("location")
+    result.measurements["backup_kms_key"] = key
+    region = key.split("/locations/", 1)[1].split("/", 1)[0] if key else None
+    if region == ctx.primary and ctx.region != ctx.primary:
+        result.fail(
+            f"backup run {backup['id']} is encrypted with {key}, a key in the primary region"
+            f" {ctx.primary}: this restore depends on the primary's KMS and does not prove a"
+            f" recovery in {ctx.region} with {ctx.primary} down"
+        )
+
+
 def _call(
-    ctx: Context, request: Any, operation: str | None, target: str, project: str, sql: Any
+    ctx: Context,
+    request: Any,
+    operation: str | None,
+    target: str,
+    project: str,
+    sql: Any,
+    pending: _Pending,
 ) -> None:
     """Make a write (checked by the guard first, unless `operation` is None: already recorded)
     and wait for its long-running operation."""
     if operation is not None:
         ctx.record("sqladmin", operation, target, "scratch")
-    pending = request.execute()
-    while pending.get("status") != "DONE":
+    found = request.execute()
+    pending.operation = found["name"]
+    while found.get("status") != "DONE":
         _pause(ctx)
         ctx.record("sqladmin", "operations.get", target)
-        pending = sql.operations().get(project=project, operation=pending["name"]).execute()
-    errors = (pending.get("error") or {}).get("errors") or []
+        found = sql.operations().get(project=project, operation=found["name"]).execute()
+    pending.operation = None
+    _raise_errors(found, operation, target)
+
+
+def _raise_errors(found: dict[str, Any], operation: str | None, target: str) -> None:
+    errors = (found.get("error") or {}).get("errors") or []
     if errors:
         raise DrillError(
-            f"{pending.get('operationType', operation)} on {target} failed: "
+            f"{found.get('operationType', operation)} on {target} failed: "
             + "; ".join(str(e.get("message") or e.get("code")) for e in errors)
         )
 
 
-def _delete(ctx: Context, sql: Any, project: str, scratch: str, result: Result) -> None:
+def _done(
+    ctx: Context, sql: Any, project: str, target: str, name: str, budget: float
+) -> dict[str, Any] | None:
+    """The operation once DONE, or None if it outlasts the cleanup's budget."""
+    while True:
+        ctx.record("sqladmin", "operations.get", target)
+        found: dict[str, Any] = sql.operations().get(project=project, operation=name).execute()
+        if found.get("status") == "DONE":
+            return found
+        left = budget - time.monotonic()
+        if left <= 0:
+            return None
+        time.sleep(min(POLL_SECONDS, left))
+
+
+def _delete(
+    ctx: Context, sql: Any, project: str, scratch: str, result: Result, pending: _Pending
+) -> None:
+    """Delete the scratch instance once nothing runs on it, and wait for the deletion."""
+    budget = time.monotonic() + CLEANUP_SECONDS
+    by_hand = f"delete it by hand (gcloud sql instances delete {scratch} --project {project})"
     try:
+        if pending.operation is not None:
+            name = pending.operation
+            try:
+                ctx.record("sqladmin", "operations.cancel", scratch, "scratch")
+                sql.operations().cancel(project=project, operation=name).execute()
+            except Exception as error:  # best effort: the wait below decides
+                result.cleanup.append(f"could not cancel operation {name}: {explain(error)}")
+            if _done(ctx, sql, project, scratch, name, budget) is None:
+                raise DrillError(
+                    f"operation {name} on {scratch} was still running when the cleanup's"
+                    f" {CLEANUP_SECONDS:.0f} s ran out"
+                )
         ctx.record("sqladmin", "instances.delete", scratch, "scratch")
-        sql.instances().delete(project=project, instance=scratch).execute()
+        try:
+            deleting = sql.instances().delete(project=project, instance=scratch).execute()
+        except Exception as error:
+            if type(error).__name__ == "HttpError" and getattr(error, "status_code", None) == 404:
+                result.cleanup.append(f"cloud sql instance {scratch} was never created")
+                return
+            raise
+        if deleting.get("status") != "DONE":
+            finished = _done(ctx, sql, project, scratch, deleting["name"], budget)
+            if finished is None:
+                raise DrillError(
+                    f"the deletion of {scratch} (operation {deleting['name']}) had not ended"
+                    f" when the cleanup's {CLEANUP_SECONDS:.0f} s ran out"
+                )
+            _raise_errors(finished, "instances.delete", scratch)
         result.cleanup.append(f"deleted cloud sql instance {scratch}")
     except Exception as error:
-        if type(error).__name__ == "HttpError" and getattr(error, "status_code", None) == 404:
-            result.cleanup.append(f"cloud sql instance {scratch} was never created")
-            return
-        message = (
-            f"could not delete scratch instance {scratch}: {explain(error)}; delete it by hand"
-        )
+        why = str(error) if isinstance(error, DrillError) else explain(error)
+        message = f"could not delete scratch instance {scratch}: {why}; {by_hand}"
         result.cleanup.append(message)
         result.error(message)
 
