@@ -462,6 +462,26 @@ def _components(
             if component == "vector_store" and "snapshot_every_seconds" in params:
                 every = int(params["snapshot_every_seconds"])
                 params["snapshot_alert_after_seconds"] = _snapshot_alert_after(rpo_seconds, every)
+    vectors_declared = declared.vector_store
+    if (
+        workload.cloud == "gcp"
+        and pattern == "cold-restore"
+        and len(regions) > 1
+        and vectors_declared is not None
+        and vectors_declared.engine == "pgvector"
+    ):
+        # Cloud SQL backups need the primary's regional key: the secondary keeps logical
+        # exports under its own key, three per RPO in whole hours (drgen check wants an
+        # estimate on assumed export rates to fit twice over), hourly at most, daily at least.
+        export_every = min(max(rpo_seconds // 3 // 3600, 1), 24) * 3600
+        for component, _, params in wanted:
+            if component == "vector_store":
+                params["database"] = vectors_declared.database
+                params["export_every_seconds"] = export_every
+                params["export_every"] = format_duration(export_every)
+                params["export_alert_after_seconds"] = _snapshot_alert_after(
+                    rpo_seconds, export_every
+                )
 
     plans = []
     for component, engine, params in wanted:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
@@ -76,6 +77,7 @@ Duration = Annotated[
 
 SIZE_GB_MAX = 10**7
 """10 PB: beyond any one model or index, and well inside what restore estimates can compute."""
+RESERVED_DATABASES = ("cloudsqladmin", "template0", "template1")
 
 WORKLOAD_NAME = r"^[a-z](?!.*--)[a-z0-9-]{1,38}[a-z0-9]$"
 """The workload's name; every resource name starts with it."""
@@ -148,12 +150,34 @@ class VectorStore(Strict):
         " opensearch); at least 5m, in whole minutes.",
     )
 
+    database: str = Field(
+        default="postgres",
+        description="pgvector: the PostgreSQL database holding the vectors; a GCP cold-restore"
+        " plan exports it to the secondary (a PostgreSQL export names one database). Default:"
+        " `postgres`, the database Cloud SQL creates with every instance.",
+    )
     eval: str | None = Field(
         default=None,
         description="Retrieval evaluation set for `drgen drill`: a JSONL file of queries with"
         " their expected neighbours, relative to workload.yaml; recall@k is measured on it"
         " after a restore.",
     )
+
+    @field_validator("database")
+    @classmethod
+    def _a_user_database(cls, name: str) -> str:
+        # Cloud SQL reserves cloudsqladmin for itself; template0/1 hold no user data
+        # (https://cloud.google.com/sql/docs/postgres/create-manage-databases).
+        if name in RESERVED_DATABASES:
+            raise ValueError(
+                f"{name} is not a database the application writes; name the one it does"
+            )
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+            raise ValueError(
+                "a PostgreSQL database name of 1-63 lowercase letters, digits and _, starting"
+                " with a letter or _ (one drgen can pass to an export unquoted)"
+            )
+        return name
 
     @field_validator("snapshot_every")
     @classmethod

@@ -55,6 +55,7 @@ NAMED_INPUTS: dict[tuple[str, str], str] = {
     ("gcp:bigtable/instance:Instance", "clusters.clusterId"): "gcp.bigtable_cluster",
     ("gcp:firestore/database:Database", "name"): "gcp.firestore_database",
     ("gcp:compute/healthCheck:HealthCheck", "name"): "gcp.health_check",
+    ("gcp:projects/iAMCustomRole:IAMCustomRole", "roleId"): "gcp.iam_custom_role",
 }
 """Which input of which resource carries a name drgen derives, and its row in NAME_LIMITS."""
 
@@ -77,6 +78,7 @@ _NAME_KEYS = (
     "globalClusterIdentifier",
     "finalSnapshotIdentifier",
     "accountId",
+    "roleId",
 )
 
 
@@ -170,6 +172,7 @@ def test_every_limit_cites_its_source() -> None:
         ("gcp.bigtable_cluster", 6, 30),
         ("gcp.cloud_run_job", 1, 63),
         ("gcp.firestore_database", 4, 63),
+        ("gcp.iam_custom_role", 3, 64),
     ],
 )
 def test_the_table_holds_the_documented_lengths(limit: str, shortest: int, longest: int) -> None:
@@ -202,6 +205,8 @@ def test_the_table_holds_the_documented_lengths(limit: str, shortest: int, longe
         ("gcp.gcs_bucket", "my-google-bucket", True),
         ("gcp.gcs_bucket", "goog-x", True),
         ("gcp.service_account", "abc-d-", True),
+        ("gcp.iam_custom_role", "drgen_lab-notebooks_sql_export", True),
+        ("gcp.iam_custom_role", "drgen_lab_notebooks_sql_export", False),
     ],
 )
 def test_the_shapes_the_clouds_refuse(limit: str, name: str, refused: bool) -> None:

@@ -77,6 +77,25 @@ GCLOUD: dict[str, Form] = {
         positionals=1,
         source="https://cloud.google.com/sdk/gcloud/reference/sql/instances/create",
     ),
+    "sql instances describe": form(
+        "--project --format",
+        positionals=1,
+        source="https://cloud.google.com/sdk/gcloud/reference/sql/instances/describe",
+    ),
+    "sql import sql": form(
+        "--database --user --async --clean --if-exists --parallel --threads --project",
+        # PostgreSQL: a dump names no database, so the import must (components.vector_store.
+        # database; https://cloud.google.com/sql/docs/postgres/import-export/import-export-sql).
+        "--database",
+        2,
+        source="https://cloud.google.com/sdk/gcloud/reference/sql/import/sql",
+    ),
+    "sql databases create": form(
+        "--instance --charset --collation --async --project",
+        "--instance",
+        1,
+        source="https://cloud.google.com/sdk/gcloud/reference/sql/databases/create",
+    ),
     "sql instances promote-replica": form(
         "--project",
         positionals=1,

@@ -9,6 +9,7 @@ TIER = 3
 PATTERN = "cold-restore"
 REGIONS = {
     "primary": "us-west1",
+    "secondary": "us-east1",
 }
 OWNER = "research-computing@example.edu"
 DUAL_REGION = None
