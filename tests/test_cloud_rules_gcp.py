@@ -25,7 +25,7 @@ from drgen.diff import mock_run
 from drgen.errors import DrgenError
 from drgen.loader import SourcedWorkload
 from drgen.plan import DrPlan, StackPlan, resolve
-from drgen.render import render
+from drgen.render import cron_every, render
 from drgen.write import write_project
 from tests.conftest import make_workload
 from tests.stacks import (
@@ -637,3 +637,103 @@ def test_the_snapshot_job_gives_up_before_cloud_run_kills_it(project: Path) -> N
         (container,) = task["containers"]
         env = {e["name"]: e.get("value") for e in container["envs"]}
         assert int(env["SNAPSHOT_BUDGET_SECONDS"]) < timeout
+
+
+# 19. "When you create a backup of a Cloud SQL for PostgreSQL instance, the backup is encrypted
+#     with the primary instance's customer-managed key" (https://cloud.google.com/sql/docs/postgres/cmek),
+#     and that key "must be in the same region as the SQL instance" (pulumi-gcp
+#     sql.DatabaseInstance, `encryption_key_name`): backups stored in the secondary still need
+#     the primary region's key. What the secondary restores from must be encrypted with a key in
+#     the secondary, and nothing in the secondary's stack may name the primary's key.
+def test_the_cold_restore_of_cloud_sql_needs_no_key_of_the_primary_region(tmp_path: Path) -> None:
+    assert "must be in the same region as the SQL instance" in sdk_doc("sql", "database_instance")
+    plan, project = rendered(tmp_path, COLD_PGVECTOR)
+    secondary = plan.secondary
+    vectors = plan.component("vector_store")
+    assert secondary is not None and vectors is not None
+
+    result = mock_run(project, secondary)
+    (exports,) = [
+        b for b in of_type(result, BUCKET) if b["name"] == vectors.names[secondary.region]
+    ]
+
+    assert f"/locations/{secondary.region}/" in exports["encryption"]["defaultKmsKeyName"]
+    assert f"/locations/{plan.primary.region}/" not in str(result["resources"])
+    assert (project / "cloudsql_export.py").exists()
+
+
+# 20. Cloud SQL checks cloudsql.instances.export on the project (instances take no IAM policy);
+#     an IAM condition can limit a project grant to one instance by `resource.type ==
+#     'sqladmin.googleapis.com/Instance' && resource.name == 'projects/<project id>/instances/
+#     <instance>'` (https://cloud.google.com/sql/docs/postgres/iam-conditions; Google's sample
+#     terraform-docs-samples cloud_sql/instance_iam_condition/main.tf). A custom role ID
+#     "Cannot contain `-` characters" (pulumi-gcp projects.IAMCustomRole, `role_id`).
+def test_the_export_job_may_export_the_primarys_instance_and_nothing_else(tmp_path: Path) -> None:
+    assert "Cannot contain `-` characters" in sdk_doc("projects", "iam_custom_role")
+    plan, project = rendered(tmp_path, COLD_PGVECTOR)
+    secondary = plan.secondary
+    vectors = plan.component("vector_store")
+    assert secondary is not None and vectors is not None
+
+    result = mock_run(project, secondary)
+    (role,) = of_type(result, "gcp:projects/iAMCustomRole:IAMCustomRole")
+    (grant,) = of_type(result, "gcp:projects/iAMMember:IAMMember")
+    (job,) = of_type(result, "gcp:cloudrunv2/job:Job")
+
+    assert "-" not in role["roleId"]
+    assert role["permissions"] == ["cloudsql.instances.export", "cloudsql.instances.get"]
+    assert grant["role"] == f"projects/my-project/roles/{role['roleId']}"
+    assert grant["member"] == f"serviceAccount:{job['template']['template']['serviceAccount']}"
+    assert grant["condition"]["expression"] == (
+        "resource.type == 'sqladmin.googleapis.com/Instance'"
+        f" && resource.name == 'projects/my-project/instances/{vectors.names[plan.primary.region]}'"
+    )
+
+
+# 21. To export into Cloud Storage, "the service account for the Cloud SQL instance must have"
+#     storage.objectAdmin or a role "including storage.objects.create" (list and delete only for
+#     parallel exports): https://cloud.google.com/sql/docs/postgres/import-export/import-export-sql.
+#     roles/storage.objectCreator holds storage.objects.create and cannot read or delete
+#     (https://cloud.google.com/iam/docs/roles-permissions/storage). The primary's instance
+#     writes into the secondary's bucket, which the secondary's stack owns and deploys first.
+def test_the_primarys_instance_may_only_create_objects_in_the_export_bucket(
+    tmp_path: Path,
+) -> None:
+    plan, project = rendered(tmp_path, COLD_PGVECTOR)
+    vectors = plan.component("vector_store")
+    assert plan.secondary is not None and vectors is not None
+    export_bucket = vectors.names[plan.secondary.region]
+
+    result = mock_run(project, plan.primary)
+    grants = [g for g in of_type(result, BUCKET_GRANT) if g["bucket"] == export_bucket]
+    (instance,) = of_type(result, SQL)
+
+    assert [g["role"] for g in grants] == ["roles/storage.objectCreator"]
+    assert grants[0]["member"].endswith("@gcp-sa-cloud-sql.iam.gserviceaccount.com")
+    assert instance["name"] == vectors.names[plan.primary.region]
+    assert plan.deploy.first[0].role == "secondary"
+
+
+# 22. Cloud SQL runs one operation at a time on an instance; an export started while another
+#     runs is refused (HTTP 409, retried by the job) and "If the file already exists, the
+#     operation fails" (https://cloud.google.com/sdk/gcloud/reference/sql/export/sql). So the
+#     export job's task ends before the next scheduled run, and each run writes a new object
+#     (tests/test_cloudsql_export.py runs the job's code). Cloud Scheduler fires it within the
+#     RPO (three runs per RPO, hourly at least: plan.py).
+@pytest.mark.parametrize(("rpo", "every"), [("4h", 3600), ("1d", 28800), ("3d", 86400)])
+def test_exports_never_overlap_and_run_within_the_rpo(tmp_path: Path, rpo: str, every: int) -> None:
+    workload = make_workload(
+        2, "gcp", components={"vector_store": {"engine": "pgvector"}}, objectives={"rpo": rpo}
+    )
+    plan, project = rendered(tmp_path, workload)
+    assert plan.secondary is not None
+
+    result = mock_run(project, plan.secondary)
+    (job,) = of_type(result, "gcp:cloudrunv2/job:Job")
+    (schedule,) = of_type(result, "gcp:cloudscheduler/job:Job")
+    task = job["template"]["template"]
+    env = {e["name"]: e["value"] for e in task["containers"][0]["envs"]}
+
+    assert schedule["schedule"] == cron_every(every)
+    assert int(env["EXPORT_BUDGET_SECONDS"]) < int(task["timeout"].removesuffix("s")) <= every
+    assert every <= plan.objectives.rpo_seconds / 3 or every == 3600
