@@ -180,6 +180,8 @@ class DrPlan(Frozen):
     prompt_files: tuple[PromptFile, ...]
     warnings: tuple[str, ...]
     deploy: DeploySequence
+    gcp_project: str | None = None
+    """The project the workload names (naming.project): every GCP stack must deploy into it."""
 
     @property
     def primary(self) -> StackPlan:
@@ -214,7 +216,11 @@ def resolve(sourced: SourcedWorkload) -> DrPlan:
     routing = _routing(workload, pattern)
     stacks = tuple(
         stack.model_copy(
-            update={"inputs": _stack_inputs(workload.cloud, stack, components, routing)}
+            update={
+                "inputs": _stack_inputs(
+                    workload.cloud, stack, components, routing, workload.naming.project
+                )
+            }
         )
         for stack in _stacks(regions)
     )
@@ -236,6 +242,7 @@ def resolve(sourced: SourcedWorkload) -> DrPlan:
         prompt_files=tuple(PromptFile(path=p, text=t) for p, t in sourced.prompt_files),
         warnings=tuple(_warnings(workload, pattern, objectives)),
         deploy=_deploy_sequence(stacks, _needs_primary(workload.cloud, components)),
+        gcp_project=workload.naming.project,
     )
 
 
@@ -332,8 +339,10 @@ def _stack_inputs(
     stack: StackPlan,
     components: tuple[ComponentPlan, ...],
     routing: RoutingPlan | None,
+    gcp_project: str | None = None,
 ) -> tuple[StackInputPlan, ...]:
-    """The config a stack reads that drgen cannot know, in the order the README lists it."""
+    """The config a stack reads that drgen cannot know, in the order the README lists it; the
+    project a workload names is the value of `gcp:project`, not a stand-in."""
     wanted: list[tuple[StackInput, str]] = [(spec, "stack") for spec in CLOUD_INPUTS[cloud]]
     users: list[tuple[str, str, str | None, tuple[str, ...]]] = [
         (c.component, c.block, c.engine, c.serving) for c in components
@@ -356,7 +365,7 @@ def _stack_inputs(
         StackInputPlan(
             key=spec.key,
             description=spec.description,
-            example=spec.example,
+            example=gcp_project if spec.key == "gcp:project" and gcp_project else spec.example,
             secret=spec.secret,
             is_list=spec.is_list,
             component=component,
@@ -501,10 +510,10 @@ def _components(
                 regions=tuple(regions),
                 serving=tuple(regions) if pattern == "active-active" else (regions[0],),
                 names={
-                    r: resource_name(workload.name, component, r, workload.naming.suffix)
+                    r: resource_name(workload.name, component, r, workload.bucket_suffix)
                     for r in regions
                 },
-                global_name=resource_name(workload.name, component, None, workload.naming.suffix),
+                global_name=resource_name(workload.name, component, None, workload.bucket_suffix),
                 params=dict(sorted({**block.params, **params}.items())),
             )
         )

@@ -19,8 +19,8 @@ from storage import CopiedBucket, Stack, alert_on_job_runs, job_account, schedul
 
 ENGINE = "milvus"
 BUCKETS = {
-    "asia-southeast1": "catalog-search-vectors-asia-southeast1",
-    "asia-northeast1": "catalog-search-vectors-asia-northeast1",
+    "asia-southeast1": "catalog-search-vectors-asia-southeast1-9b1963",
+    "asia-northeast1": "catalog-search-vectors-asia-northeast1-9b1963",
 }
 SNAPSHOT_FROM = ("asia-southeast1",)
 """Regions whose engine serves traffic and is snapshotted; standbys restore from the copies."""

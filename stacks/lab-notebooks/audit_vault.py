@@ -14,8 +14,8 @@ import pulumi
 from storage import CopiedBucket, Stack
 
 BUCKETS = {
-    "us-west1": "lab-notebooks-audit-us-west1",
-    "us-east1": "lab-notebooks-audit-us-east1",
+    "us-west1": "lab-notebooks-audit-us-west1-197c1b",
+    "us-east1": "lab-notebooks-audit-us-east1-197c1b",
 }
 RETENTION_DAYS = 90
 """Declared retention (90d), locked on the bucket."""

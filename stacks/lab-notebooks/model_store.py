@@ -11,8 +11,8 @@ import pulumi
 from storage import CopiedBucket, Stack
 
 BUCKETS = {
-    "us-west1": "lab-notebooks-models-us-west1",
-    "us-east1": "lab-notebooks-models-us-east1",
+    "us-west1": "lab-notebooks-models-us-west1-197c1b",
+    "us-east1": "lab-notebooks-models-us-east1-197c1b",
 }
 
 

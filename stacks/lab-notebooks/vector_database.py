@@ -21,8 +21,8 @@ import settings
 from storage import SecureBucket, Stack, alert_on_job_runs, alert_on_log, job_account, scheduled_job
 
 INSTANCES = {
-    "us-west1": "lab-notebooks-vectors-us-west1",
-    "us-east1": "lab-notebooks-vectors-us-east1",
+    "us-west1": "lab-notebooks-vectors-us-west1-197c1b",
+    "us-east1": "lab-notebooks-vectors-us-east1-197c1b",
 }
 DATABASE_VERSION = "POSTGRES_18"
 MACHINE_TIER = "db-custom-4-16384"
@@ -33,7 +33,7 @@ BACKUP_LOCATION = "us-east1"
 Cloud SQL encrypts a backup with the primary instance's key, and an instance's key must be in
 its region (https://cloud.google.com/sql/docs/postgres/cmek), so restoring one needs the
 primary's key: the exports below do not."""
-EXPORT_BUCKET = "lab-notebooks-vectors-us-east1"
+EXPORT_BUCKET = "lab-notebooks-vectors-us-east1-197c1b"
 """The secondary's bucket of logical exports, encrypted with the secondary's key."""
 EXPORT_DATABASE = "notebooks"
 """A PostgreSQL export names one database (components.vector_store.database)."""

@@ -18,7 +18,7 @@ import settings
 from storage import CopiedBucket, Stack, alert_on_job_runs, job_account, scheduled_job
 
 ENGINE = "qdrant"
-DUAL_REGION_BUCKET = "recommendations-vectors"
+DUAL_REGION_BUCKET = "recommendations-vectors-afe32c"
 SNAPSHOT_FROM = ("us-central1",)
 """Regions whose engine serves traffic and is snapshotted; standbys restore from the copies."""
 SCHEDULE = "*/15 * * * *"
