@@ -121,6 +121,8 @@ def _exports(stack: Stack) -> dict[str, pulumi.Output[str]]:
     )
     primary = INSTANCES[settings.REGIONS["primary"]]
     runner = _export_account(stack, "job", f"Has Cloud SQL export {primary}")
+    # A deleted custom role keeps its ID for 7 to 37 days (pulumi-gcp IAMCustomRole): a stack
+    # destroyed and deployed again within that time may need the role undeleted first.
     role = gcp.projects.IAMCustomRole(
         "vectors-export",
         project=stack.project,
@@ -166,7 +168,8 @@ def _exports(stack: Stack) -> dict[str, pulumi.Output[str]]:
         schedule=EXPORT_SCHEDULE,
         description=f"Export {EXPORT_DATABASE} of {primary} into {EXPORT_BUCKET}",
         component="vector_store",
-        # A retry finds the instance busy with the export it gave up on.
+        # One retry clears a 409 from the daily backup; more would queue exports behind one
+        # that is still running after the budget.
         max_retries=1,
         depends_on=[grant, exports],
     )
@@ -185,6 +188,7 @@ def _exports(stack: Stack) -> dict[str, pulumi.Output[str]]:
 
 
 def _export_account(stack: Stack, purpose: str, description: str) -> gcp.serviceaccount.Account:
+    """A service account of the export job (IDs: 6-30 characters)."""
     return job_account(
         "vectors-export",
         stack=stack,
