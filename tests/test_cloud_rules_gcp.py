@@ -691,27 +691,44 @@ def test_the_export_job_may_export_the_primarys_instance_and_nothing_else(tmp_pa
 
 
 # 21. To export into Cloud Storage, "the service account for the Cloud SQL instance must have"
-#     storage.objectAdmin or a role "including storage.objects.create" (list and delete only for
-#     parallel exports): https://cloud.google.com/sql/docs/postgres/import-export/import-export-sql.
-#     roles/storage.objectCreator holds storage.objects.create and cannot read or delete
-#     (https://cloud.google.com/iam/docs/roles-permissions/storage). The primary's instance
-#     writes into the secondary's bucket, which the secondary's stack owns and deploys first.
-def test_the_primarys_instance_may_only_create_objects_in_the_export_bucket(
+#     storage.objectAdmin or a custom role with storage.objects.create
+#     (https://cloud.google.com/sql/docs/postgres/import-export/import-export-sql); since 2024
+#     exports with objectCreator alone fail: "permissions missing are: [storage.objects.delete]"
+#     (terraform-google-modules/terraform-google-sql-db issue 599; PR 656 quotes Google
+#     support: grant storage.objects.delete on the bucket). roles/storage.objectUser holds
+#     create and delete without objectAdmin's IAM permissions
+#     (https://cloud.google.com/iam/docs/roles-permissions/storage); IAM Conditions on a bucket
+#     need uniform bucket-level access, and an object's resource.name is
+#     projects/_/buckets/<bucket>/objects/<object>
+#     (https://cloud.google.com/storage/docs/access-control/iam#conditions). The primary's
+#     instance writes into the secondary's bucket, which the secondary's stack owns and deploys
+#     first.
+def test_the_primarys_instance_may_write_and_delete_only_its_own_exports(
     tmp_path: Path,
 ) -> None:
     plan, project = rendered(tmp_path, COLD_PGVECTOR)
     vectors = plan.component("vector_store")
     assert plan.secondary is not None and vectors is not None
     export_bucket = vectors.names[plan.secondary.region]
+    instance_name = vectors.names[plan.primary.region]
 
     result = mock_run(project, plan.primary)
     grants = [g for g in of_type(result, BUCKET_GRANT) if g["bucket"] == export_bucket]
     (instance,) = of_type(result, SQL)
+    (bucket,) = [
+        b for b in of_type(mock_run(project, plan.secondary), BUCKET) if b["name"] == export_bucket
+    ]
 
-    assert [g["role"] for g in grants] == ["roles/storage.objectCreator"]
+    assert [g["role"] for g in grants] == ["roles/storage.objectUser"]
     assert grants[0]["member"].endswith("@gcp-sa-cloud-sql.iam.gserviceaccount.com")
-    assert instance["name"] == vectors.names[plan.primary.region]
+    assert grants[0]["condition"]["expression"] == (
+        f"resource.name.startsWith('projects/_/buckets/{export_bucket}/objects/{instance_name}/')"
+    )
+    assert bucket["uniformBucketLevelAccess"] is True
+    assert instance["name"] == instance_name
     assert plan.deploy.first[0].role == "secondary"
+    # The job writes under the same prefix the condition allows.
+    assert 'f"gs://{bucket}/{instance}/' in (project / "cloudsql_export.py").read_text()
 
 
 # 22. Cloud SQL runs one operation at a time on an instance; an export started while another

@@ -91,14 +91,25 @@ def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
     _alert_on_failed_backups(stack)
     # Cloud SQL writes each export as the instance's own service account, into the bucket the
     # secondary's stack owns (it deploys first). Cloud Storage encrypts with the bucket's key
-    # through its own service agent, so the writer needs no key grant.
+    # through its own service agent, so the writer needs no key grant. Since 2024 an export
+    # also needs storage.objects.delete ("permissions missing are: [storage.objects.delete]",
+    # terraform-google-modules/terraform-google-sql-db#599, confirmed by Google support in
+    # #656): roles/storage.objectUser is the narrowest predefined role with create and delete
+    # and no IAM, limited by a condition (the bucket has uniform access) to this instance's
+    # prefix, so the other objects in the bucket stay out of its reach.
     gcp.storage.BucketIAMMember(
         "vectors-export-writes",
         bucket=EXPORT_BUCKET,
-        role="roles/storage.objectCreator",
+        role="roles/storage.objectUser",
         member=instance.service_account_email_address.apply(
             lambda email: f"serviceAccount:{email}"
         ),
+        condition={
+            "title": "only the exports of this instance",
+            "description": f"drgen: Cloud SQL writes {INSTANCES[stack.region]}'s exports here",
+            "expression": "resource.name.startsWith("
+            f"'projects/_/buckets/{EXPORT_BUCKET}/objects/{INSTANCES[stack.region]}/')",
+        },
     )
     return {
         "vector_store_instance": instance.name,
