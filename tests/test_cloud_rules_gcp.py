@@ -754,3 +754,61 @@ def test_exports_never_overlap_and_run_within_the_rpo(tmp_path: Path, rpo: str, 
     assert schedule["schedule"] == cron_every(every)
     assert int(env["EXPORT_BUDGET_SECONDS"]) < int(task["timeout"].removesuffix("s")) <= every
     assert every <= plan.objectives.rpo_seconds / 3 or every == 3600
+
+
+# 23. "shared-core and custom machine types are valid only under the `ENTERPRISE` edition;
+#     PostgreSQL 16+ instances default to `ENTERPRISE_PLUS` when `edition` is unset" (pulumi-gcp
+#     sql DatabaseInstanceSettings `tier`), so the RUNBOOK's `gcloud sql instances create` of the
+#     recovery instance names the edition the stack declares. A dump that replays `CREATE
+#     EXTENSION pgaudit` fails where cloudsql.enable_pgaudit is off
+#     (https://cloud.google.com/sql/docs/postgres/pg-audit): the recovery instance carries the
+#     primary's flags, all of them, with ^:^ as delimiter since pgaudit.log's value holds a comma
+#     (`gcloud topic escaping`); and it is as available and backed up as the primary.
+def test_the_recovery_instance_is_created_as_the_stack_declares_the_primary(
+    tmp_path: Path,
+) -> None:
+    assert "PostgreSQL 16+ instances default to `ENTERPRISE_PLUS`" in sdk_doc("sql", "_inputs")
+    plan, project = rendered(tmp_path, COLD_PGVECTOR)
+    (instance,) = of_type(mock_run(project, plan.primary), SQL)
+    settings = instance["settings"]
+    (create,) = [
+        line.strip()
+        for line in (project / "RUNBOOK.md").read_text().splitlines()
+        if line.strip().startswith("gcloud sql instances create")
+    ]
+    flags = dict(re.findall(r"--([a-z-]+)(?:=('[^']*'|\S+))?", create))
+
+    assert flags["edition"] == settings["edition"].lower().replace("_", "-")
+    assert flags["availability-type"] == settings["availabilityType"].lower()
+    assert flags["ssl-mode"] == settings["ipConfiguration"]["sslMode"]
+    assert flags["tier"] == settings["tier"]
+    delimited = flags["database-flags"].strip("'")
+    assert delimited.startswith("^:^")
+    assert [f.split("=", 1) for f in delimited[3:].split(":")] == [
+        [f["name"], f["value"]] for f in settings["databaseFlags"]
+    ]
+    backups = settings["backupConfiguration"]
+    assert flags["backup-start-time"] == backups["startTime"]
+    assert "enable-point-in-time-recovery" in flags and "deletion-protection" in flags
+    assert flags["retained-backups-count"] == str(
+        backups["backupRetentionSettings"]["retainedBackups"]
+    )
+    assert flags["retained-transaction-log-days"] == str(backups["transactionLogRetentionDays"])
+
+
+# 24. A PostgreSQL dump replays `ALTER ... OWNER TO <role>`, which fails for a role the new
+#     instance lacks ("create the users ... before importing":
+#     https://cloud.google.com/sql/docs/postgres/import-export/import-export-sql); Cloud SQL IAM
+#     service-account users are named without `.gserviceaccount.com`
+#     (https://cloud.google.com/sql/docs/postgres/add-manage-iam-users). The RUNBOOK creates
+#     every owner named in the dump before importing as postgres.
+def test_the_dumps_owners_exist_before_the_import(tmp_path: Path) -> None:
+    _, project = rendered(tmp_path, COLD_PGVECTOR)
+    runbook = (project / "RUNBOOK.md").read_text()
+    owners = runbook.index("grep -oE 'OWNER TO [^;]+'")
+    created = runbook.index("gcloud sql users create $OWNER")
+    (imported,) = re.findall(r"gcloud sql import sql .*", runbook)
+
+    assert owners < created < runbook.index(imported)
+    assert "--type=cloud_iam_service_account" in runbook and "*.iam)" in runbook
+    assert "--user=postgres" in imported

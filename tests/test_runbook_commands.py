@@ -73,7 +73,10 @@ GCLOUD: dict[str, Form] = {
     ),
     "sql instances create": form(
         "--project --region --database-version --tier --network --no-assign-ip"
-        " --master-instance-name --disk-encryption-key",
+        " --master-instance-name --disk-encryption-key --edition --availability-type"
+        " --storage-type --storage-auto-increase --ssl-mode --database-flags --backup-start-time"
+        " --enable-point-in-time-recovery --retained-backups-count"
+        " --retained-transaction-log-days --deletion-protection",
         positionals=1,
         source="https://cloud.google.com/sdk/gcloud/reference/sql/instances/create",
     ),
@@ -89,6 +92,12 @@ GCLOUD: dict[str, Form] = {
         "--database",
         2,
         source="https://cloud.google.com/sdk/gcloud/reference/sql/import/sql",
+    ),
+    "sql users create": form(
+        "--instance --type --password --host --project",
+        "--instance",
+        1,
+        source="https://cloud.google.com/sdk/gcloud/reference/sql/users/create",
     ),
     "sql databases create": form(
         "--instance --charset --collation --async --project",
@@ -137,6 +146,11 @@ GCLOUD: dict[str, Form] = {
         positionals=1,
         source="https://cloud.google.com/sdk/gcloud/reference/storage/ls",
     ),
+    "storage cat": form(
+        "--project --range --display-url",
+        positionals=1,
+        source="https://cloud.google.com/sdk/gcloud/reference/storage/cat",
+    ),
     "storage sign-url": form(
         "--duration --impersonate-service-account --private-key-file --region --format",
         positionals=1,
@@ -176,7 +190,14 @@ GCLOUD: dict[str, Form] = {
     ),
 }
 
-GCLOUD_SWITCHES = {"--no-assign-ip", "--enable-point-in-time-recovery", "--async", "--recursive"}
+GCLOUD_SWITCHES = {
+    "--no-assign-ip",
+    "--enable-point-in-time-recovery",
+    "--async",
+    "--recursive",
+    "--storage-auto-increase",
+    "--deletion-protection",
+}
 """gcloud flags that take no value (boolean in the pages above); every other flag is written
 --flag=value, so that a value can never be mistaken for an argument."""
 
