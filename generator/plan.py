@@ -462,8 +462,9 @@ def _components(
         # two intervals plus the copy: three copies per RPO leave a third of it for the copy.
         # Storage Transfer repeats at most hourly, and drgen copies at least daily.
         copy_every_seconds = min(max(rpo_seconds // 3, 3600), 86400)
-        for component, _, params in wanted:
-            if component in ("models", "vector_store", "audit_log"):
+        for component, engine, params in wanted:
+            # pgvector keeps no bucket of its own to copy: Cloud SQL exports into the secondary.
+            if component in ("models", "vector_store", "audit_log") and engine != "pgvector":
                 params["copy_every_seconds"] = copy_every_seconds
 
     if workload.cloud == "gcp":

@@ -807,8 +807,32 @@ def test_the_dumps_owners_exist_before_the_import(tmp_path: Path) -> None:
     runbook = (project / "RUNBOOK.md").read_text()
     owners = runbook.index("grep -oE 'OWNER TO [^;]+'")
     created = runbook.index("gcloud sql users create $OWNER")
-    (imported,) = re.findall(r"gcloud sql import sql .*", runbook)
+    # The first import restores into the secondary; the other is fail-back's.
+    imported = re.findall(r"gcloud sql import sql .*", runbook)[0]
 
     assert owners < created < runbook.index(imported)
     assert "--type=cloud_iam_service_account" in runbook and "*.iam)" in runbook
     assert "--user=postgres" in imported
+
+
+# 25. Fail-back copies back only what a stack copied out: pgvector's secondary bucket holds
+#     Cloud SQL exports and the primary has no vectors bucket (no stack declares one), so a
+#     Storage Transfer job into it would fail; the vectors go back by a Cloud SQL export from
+#     the recovery instance imported into the primary's (gcloud sql export sql --clean
+#     --if-exists: "include DROP <object> SQL statements ... before running the import",
+#     https://cloud.google.com/sql/docs/postgres/admin-api/rest/v1/instances/export).
+def test_pgvector_fails_back_through_cloud_sql_not_a_bucket_copy(tmp_path: Path) -> None:
+    plan, project = rendered(tmp_path, COLD_PGVECTOR)
+    vectors = plan.component("vector_store")
+    assert plan.secondary is not None and vectors is not None
+    primary, secondary = plan.primary.region, plan.secondary.region
+    runbook = (project / "RUNBOOK.md").read_text()
+    buckets = {b["name"] for b in of_type(mock_run(project, plan.primary), BUCKET)}
+
+    assert vectors.names[primary] not in buckets
+    assert f"gs://{vectors.names[primary]}" not in runbook
+    assert "copy_every_seconds" not in vectors.params
+    (export,) = re.findall(r"gcloud sql export sql .*", runbook)
+    assert export.startswith(f"gcloud sql export sql {vectors.names[secondary]} $FAILBACK ")
+    assert "--clean --if-exists" in export
+    assert f"gcloud sql import sql {vectors.names[primary]} $FAILBACK " in runbook

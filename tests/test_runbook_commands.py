@@ -105,13 +105,25 @@ GCLOUD: dict[str, Form] = {
         1,
         source="https://cloud.google.com/sdk/gcloud/reference/sql/databases/create",
     ),
+    "sql export sql": form(
+        "--database --offload --async --table --parallel --threads --clean --if-exists --project",
+        "--database",
+        2,
+        source="https://cloud.google.com/sdk/gcloud/reference/sql/export/sql",
+    ),
+    "sql instances delete": form(
+        "--async --project",
+        positionals=1,
+        source="https://cloud.google.com/sdk/gcloud/reference/sql/instances/delete",
+    ),
     "sql instances promote-replica": form(
         "--project",
         positionals=1,
         source="https://cloud.google.com/sdk/gcloud/reference/sql/instances/promote-replica",
     ),
     "sql instances patch": form(
-        "--project --backup-start-time --enable-point-in-time-recovery --activation-policy",
+        "--project --backup-start-time --enable-point-in-time-recovery --activation-policy"
+        " --no-deletion-protection",
         positionals=1,
         source="https://cloud.google.com/sdk/gcloud/reference/sql/instances/patch",
     ),
@@ -197,6 +209,10 @@ GCLOUD_SWITCHES = {
     "--recursive",
     "--storage-auto-increase",
     "--deletion-protection",
+    "--no-deletion-protection",
+    "--offload",
+    "--clean",
+    "--if-exists",
 }
 """gcloud flags that take no value (boolean in the pages above); every other flag is written
 --flag=value, so that a value can never be mistaken for an argument."""
