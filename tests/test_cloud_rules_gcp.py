@@ -836,3 +836,47 @@ def test_pgvector_fails_back_through_cloud_sql_not_a_bucket_copy(tmp_path: Path)
     assert export.startswith(f"gcloud sql export sql {vectors.names[secondary]} $FAILBACK ")
     assert "--clean --if-exists" in export
     assert f"gcloud sql import sql {vectors.names[primary]} $FAILBACK " in runbook
+
+
+# 26. Every resource type is served by one Google API, which must be enabled before `pulumi up`
+#     creates it ("Before you begin: enable the Cloud Run Admin API and the Cloud Scheduler
+#     API", https://cloud.google.com/run/docs/execute/jobs-on-schedule; service accounts and
+#     custom roles: iam.googleapis.com; project IAM policies: cloudresourcemanager.googleapis.com,
+#     https://cloud.google.com/resource-manager/reference/rest/v1/projects/setIamPolicy). The
+#     README's `gcloud services enable` names the API of every type the stacks declare.
+API_OF_TYPE = {
+    "gcp:bigtable/": "bigtableadmin.googleapis.com",
+    "gcp:cloudrunv2/": "run.googleapis.com",
+    "gcp:cloudscheduler/": "cloudscheduler.googleapis.com",
+    "gcp:compute/": "compute.googleapis.com",
+    "gcp:dns/": "dns.googleapis.com",
+    "gcp:firestore/": "firestore.googleapis.com",
+    "gcp:kms/": "cloudkms.googleapis.com",
+    "gcp:logging/": "logging.googleapis.com",
+    "gcp:monitoring/": "monitoring.googleapis.com",
+    "gcp:projects/iAMCustomRole": "iam.googleapis.com",
+    "gcp:projects/iAMMember": "cloudresourcemanager.googleapis.com",
+    # services.generateServiceIdentity, the API `gcloud services enable` itself calls.
+    "gcp:projects/serviceIdentity": "serviceusage.googleapis.com",
+    "gcp:secretmanager/": "secretmanager.googleapis.com",
+    "gcp:serviceaccount/": "iam.googleapis.com",
+    "gcp:sql/": "sqladmin.googleapis.com",
+    "gcp:storage/transferJob": "storagetransfer.googleapis.com",
+    "gcp:storage/": "storage.googleapis.com",
+}
+
+
+@GCP_STACKS
+def test_the_readme_enables_the_api_of_every_declared_resource(
+    project_stack: tuple[Path, str],
+) -> None:
+    project, stack = project_stack
+    (enable,) = re.findall(r"gcloud services enable ([^`]+)`", (project / "README.md").read_text())
+    enabled = {*enable.split(), "serviceusage.googleapis.com"}
+    for resource in run(project, stack)["resources"]:
+        kind = resource["type"]
+        if not kind.startswith("gcp:"):
+            continue
+        api = next((a for prefix, a in API_OF_TYPE.items() if kind.startswith(prefix)), None)
+        assert api is not None, f"no API known for {kind}"
+        assert api in enabled, f"{kind} needs {api}"
