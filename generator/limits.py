@@ -497,7 +497,9 @@ def _gcp_names(plan: DrPlan) -> list[DerivedName]:
                 job = f"{workload}-vectors-export"
                 found += [
                     DerivedName(
-                        "gcp.gcs_bucket", c.names[region], f"the export bucket in {region}"
+                        "gcp.gcs_bucket",
+                        str(c.params["export_bucket"]),
+                        f"the export bucket in {region}",
                     ),
                     DerivedName("gcp.cloud_run_job", job, "the export job"),
                     DerivedName("gcp.scheduler_job", job, "the export schedule"),

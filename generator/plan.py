@@ -487,6 +487,9 @@ def _components(
         for component, _, params in wanted:
             if component == "vector_store":
                 params["database"] = vectors_declared.database
+                params["export_bucket"] = resource_name(
+                    workload.name, component, regions[1], workload.bucket_suffix
+                )
                 params["export_every_seconds"] = export_every
                 params["export_every"] = format_duration(export_every)
                 params["export_alert_after_seconds"] = _snapshot_alert_after(
@@ -496,6 +499,14 @@ def _components(
     plans = []
     for component, engine, params in wanted:
         block = BLOCKS[(workload.cloud, component, engine or "-", pattern)]
+        # Bucket names are global and take the derived suffix; a database's name is unique in
+        # its project already, and renaming a deployed one would replace it: it keeps the
+        # declared suffix only, as before naming.project existed.
+        suffix = (
+            workload.naming.suffix
+            if component == "feature_store" or engine == "pgvector"
+            else workload.bucket_suffix
+        )
         moves: Replication = (block.replication or replication) if len(regions) > 1 else "none"
         plans.append(
             ComponentPlan(
@@ -510,11 +521,8 @@ def _components(
                 # secondary runs a live copy or receives replicas and backups.
                 regions=tuple(regions),
                 serving=tuple(regions) if pattern == "active-active" else (regions[0],),
-                names={
-                    r: resource_name(workload.name, component, r, workload.bucket_suffix)
-                    for r in regions
-                },
-                global_name=resource_name(workload.name, component, None, workload.bucket_suffix),
+                names={r: resource_name(workload.name, component, r, suffix) for r in regions},
+                global_name=resource_name(workload.name, component, None, suffix),
                 params=dict(sorted({**block.params, **params}.items())),
             )
         )

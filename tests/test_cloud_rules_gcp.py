@@ -654,7 +654,7 @@ def test_the_cold_restore_of_cloud_sql_needs_no_key_of_the_primary_region(tmp_pa
 
     result = mock_run(project, secondary)
     (exports,) = [
-        b for b in of_type(result, BUCKET) if b["name"] == vectors.names[secondary.region]
+        b for b in of_type(result, BUCKET) if b["name"] == vectors.params["export_bucket"]
     ]
 
     assert f"/locations/{secondary.region}/" in exports["encryption"]["defaultKmsKeyName"]
@@ -709,7 +709,7 @@ def test_the_primarys_instance_may_write_and_delete_only_its_own_exports(
     plan, project = rendered(tmp_path, COLD_PGVECTOR)
     vectors = plan.component("vector_store")
     assert plan.secondary is not None and vectors is not None
-    export_bucket = vectors.names[plan.secondary.region]
+    export_bucket = str(vectors.params["export_bucket"])
     instance_name = vectors.names[plan.primary.region]
 
     result = mock_run(project, plan.primary)

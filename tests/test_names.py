@@ -45,15 +45,53 @@ def test_the_project_suffix_is_short_stable_and_differs_between_projects() -> No
     assert bucket_suffix(None, None) is None
 
 
-def test_a_named_project_gives_every_global_name_its_suffix() -> None:
-    plan = resolve(make_workload(2, "gcp", naming={"project": "research-computing-lab"}))
+def test_a_named_project_gives_every_bucket_its_suffix() -> None:
+    workload = make_workload(
+        2,
+        "gcp",
+        naming={"project": "research-computing-lab"},
+        components={"vector_store": {"engine": "qdrant"}},
+    )
+    plan = resolve(workload)
     suffix = project_suffix("research-computing-lab")
 
     for component in plan.components:
-        assert all(name.endswith(f"-{suffix}") for name in component.names.values())
+        if component.component != "feature_store":
+            assert all(name.endswith(f"-{suffix}") for name in component.names.values())
     assert plan.gcp_project == "research-computing-lab"
     (project_input,) = {i for s in plan.stacks for i in s.inputs if i.key == "gcp:project"}
     assert project_input.example == "research-computing-lab"  # the README's value, not a stand-in
+
+
+# A Cloud SQL instance name is unique in its project and "cannot be reused for up to one week"
+# (pulumi-gcp sql.DatabaseInstance `name`), a Firestore database ID is the last part of its
+# project's resource name (pulumi-gcp firestore.Database `name`): neither is global, and
+# renaming one replaces it, which `protect=True` refuses. Naming the project changes bucket
+# names only; a declared suffix keeps suffixing the databases as it always has, and the export
+# bucket of a cold pgvector restore is a bucket.
+@pytest.mark.parametrize("naming", [{}, {"suffix": "ab12"}])
+def test_naming_the_project_renames_no_database(naming: dict[str, str]) -> None:
+    components = {
+        "vector_store": {"engine": "pgvector"},
+        "feature_store": {"engine": "firestore"},
+    }
+    before = resolve(make_workload(2, "gcp", naming=naming, components=components))
+    after = resolve(
+        make_workload(
+            2, "gcp", naming={**naming, "project": "research-computing-lab"}, components=components
+        )
+    )
+    suffix = naming.get("suffix", project_suffix("research-computing-lab"))
+
+    for name in ("vector_store", "feature_store"):
+        old, new = before.component(name), after.component(name)
+        assert old is not None and new is not None
+        assert (new.names, new.global_name) == (old.names, old.global_name)
+    vectors = after.component("vector_store")
+    models = after.component("models")
+    assert vectors is not None and models is not None and after.secondary is not None
+    assert str(vectors.params["export_bucket"]).endswith(f"-{suffix}")
+    assert all(name.endswith(f"-{suffix}") for name in models.names.values())
 
 
 def test_a_stack_deploying_into_another_project_is_refused(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ def export_buckets(plan: DrPlan) -> set[str]:
     vectors = plan.component("vector_store")
     if vectors is None or "export_every_seconds" not in vectors.params or not plan.secondary:
         return set()
-    return {vectors.names[plan.secondary.region]}
+    return {str(vectors.params["export_bucket"])}
 
 
 BUCKET = "gcp:storage/bucket:Bucket"

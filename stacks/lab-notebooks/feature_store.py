@@ -12,7 +12,7 @@ import pulumi_gcp as gcp
 
 from storage import Stack
 
-DATABASE = "lab-notebooks-features-197c1b"
+DATABASE = "lab-notebooks-features"
 BACKUP_RETENTION_SECONDS = 1209600
 
 

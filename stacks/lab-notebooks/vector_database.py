@@ -21,8 +21,8 @@ import settings
 from storage import SecureBucket, Stack, alert_on_job_runs, alert_on_log, job_account, scheduled_job
 
 INSTANCES = {
-    "us-west1": "lab-notebooks-vectors-us-west1-197c1b",
-    "us-east1": "lab-notebooks-vectors-us-east1-197c1b",
+    "us-west1": "lab-notebooks-vectors-us-west1",
+    "us-east1": "lab-notebooks-vectors-us-east1",
 }
 DATABASE_VERSION = "POSTGRES_18"
 MACHINE_TIER = "db-custom-4-16384"

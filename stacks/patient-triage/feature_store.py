@@ -13,7 +13,7 @@ import pulumi_gcp as gcp
 import settings
 from storage import Stack
 
-DATABASE = "patient-triage-features-9270ff"
+DATABASE = "patient-triage-features"
 BACKUP_RETENTION_SECONDS = 3024000
 MULTI_REGIONS = {"US": "nam5", "EU": "eur3"}
 """Dual-region location code -> the Firestore multi-region over the same continent. Its key is

@@ -16,8 +16,8 @@ import settings
 from storage import Stack, alert_on_log
 
 INSTANCES = {
-    "europe-west1": "patient-triage-vectors-europe-west1-9270ff",
-    "europe-west4": "patient-triage-vectors-europe-west4-9270ff",
+    "europe-west1": "patient-triage-vectors-europe-west1",
+    "europe-west4": "patient-triage-vectors-europe-west4",
 }
 DATABASE_VERSION = "POSTGRES_18"
 MACHINE_TIER = "db-custom-4-16384"
