@@ -732,13 +732,17 @@ def test_the_primarys_instance_may_write_and_delete_only_its_own_exports(
 
 
 # 22. Cloud SQL runs one operation at a time on an instance; an export started while another
-#     runs is refused (HTTP 409, retried by the job) and "If the file already exists, the
-#     operation fails" (https://cloud.google.com/sdk/gcloud/reference/sql/export/sql). So the
-#     export job's task ends before the next scheduled run, and each run writes a new object
-#     (tests/test_cloudsql_export.py runs the job's code). Cloud Scheduler fires it within the
+#     runs is refused (HTTP 409) and "If the file already exists, the operation fails"
+#     (https://cloud.google.com/sdk/gcloud/reference/sql/export/sql). A Cloud Run task's
+#     `timeout` holds per attempt and `max_retries` adds attempts (pulumi-gcp cloudrunv2
+#     JobTemplateTemplate: "Number of retries allowed per Task, before marking this Task
+#     failed"), so an execution with retries can outlast the interval and overlap the next. The
+#     job is never retried (it asks again itself on a 409: tests/test_cloudsql_export.py) and
+#     its one attempt ends ten minutes before the next run; Cloud Scheduler fires it within the
 #     RPO (three runs per RPO, hourly at least: plan.py).
 @pytest.mark.parametrize(("rpo", "every"), [("4h", 3600), ("1d", 28800), ("3d", 86400)])
 def test_exports_never_overlap_and_run_within_the_rpo(tmp_path: Path, rpo: str, every: int) -> None:
+    assert "Number of retries allowed per Task" in sdk_doc("cloudrunv2", "_inputs")
     workload = make_workload(
         2, "gcp", components={"vector_store": {"engine": "pgvector"}}, objectives={"rpo": rpo}
     )
@@ -750,9 +754,11 @@ def test_exports_never_overlap_and_run_within_the_rpo(tmp_path: Path, rpo: str, 
     (schedule,) = of_type(result, "gcp:cloudscheduler/job:Job")
     task = job["template"]["template"]
     env = {e["name"]: e["value"] for e in task["containers"][0]["envs"]}
+    timeout = int(task["timeout"].removesuffix("s"))
 
     assert schedule["schedule"] == cron_every(every)
-    assert int(env["EXPORT_BUDGET_SECONDS"]) < int(task["timeout"].removesuffix("s")) <= every
+    assert task["maxRetries"] == 0
+    assert int(env["EXPORT_BUDGET_SECONDS"]) < timeout <= every - 600
     assert every <= plan.objectives.rpo_seconds / 3 or every == 3600
 
 

@@ -39,6 +39,8 @@ class StandIn:
     """What the stand-in answers, and every request it received."""
 
     export_status: int = 200
+    busy: int = 0
+    """How many export requests are answered 409 before one is accepted."""
     operations: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str, dict[str, Any] | None, str | None]] = field(default_factory=list)
 
@@ -69,6 +71,9 @@ def _handler(state: StandIn) -> type[http.server.BaseHTTPRequestHandler]:
             state.requests.append(("POST", self.path, body, self.headers.get("Authorization")))
             if self.path != f"/v1/projects/{PROJECT}/instances/{INSTANCE}/export":
                 self._answer(404, {"error": {"code": 404}})
+            elif state.busy:
+                state.busy -= 1
+                self._answer(409, {"error": {"code": 409, "status": "ABORTED"}})
             elif state.export_status != 200:
                 self._answer(state.export_status, {"error": {"code": state.export_status}})
             else:
@@ -142,9 +147,9 @@ def test_one_serverless_export_of_one_database_into_a_new_object_is_awaited(
 @pytest.mark.parametrize("refusal", [403, 409])
 def test_a_refused_export_fails_the_job(sql_admin: tuple[StandIn, str], refusal: int) -> None:
     state, url = sql_admin
-    state.export_status = refusal  # 409: the daily backup holds the instance
+    state.export_status = refusal  # 409: the daily backup holds the instance past the budget
 
-    completed = export(url)
+    completed = export(url, budget_seconds=0 if refusal == 409 else 60)
 
     assert completed.returncode != 0
     assert f"refused: {refusal}" in completed.stderr
@@ -171,3 +176,18 @@ def test_an_export_still_running_at_the_budgets_end_fails_the_job(
 
     assert completed.returncode != 0
     assert "still running at the budget's end" in completed.stderr
+
+
+def test_a_busy_instance_is_asked_again_within_the_run(sql_admin: tuple[StandIn, str]) -> None:
+    # Cloud SQL runs one operation per instance; an export asked for during the daily backup
+    # is refused with 409 and nothing starts, so the job asks again itself (Cloud Run never
+    # retries it: tests/test_cloud_rules_gcp.py).
+    state, url = sql_admin
+    state.busy = 2
+    state.operations = [{"name": OPERATION, "status": "DONE"}]
+
+    completed = export(url)
+
+    assert completed.returncode == 0, completed.stderr
+    assert len(posts(state)) == 3
+    assert "is busy (409" in completed.stdout + completed.stderr

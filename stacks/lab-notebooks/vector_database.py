@@ -39,9 +39,9 @@ EXPORT_DATABASE = "notebooks"
 """A PostgreSQL export names one database (components.vector_store.database)."""
 EXPORT_JOB = "lab-notebooks-vectors-export"
 EXPORT_SCHEDULE = "0 */8 * * *"
-EXPORT_TIMEOUT_SECONDS = 28800
-"""One export at a time: a run ends before the next starts (Cloud SQL runs one operation per
-instance at a time)."""
+EXPORT_TIMEOUT_SECONDS = 28200
+"""One export at a time: a run, never retried, ends ten minutes before the next starts (Cloud
+SQL runs one operation per instance at a time; the timeout is per attempt)."""
 EXPORT_ALERT_AFTER_SECONDS = 84600
 """Alert when no export has succeeded for this long: the RPO, or one missed export."""
 EXPORTS_KEPT_DAYS = BACKUPS_KEPT
@@ -179,9 +179,9 @@ def _exports(stack: Stack) -> dict[str, pulumi.Output[str]]:
         schedule=EXPORT_SCHEDULE,
         description=f"Export {EXPORT_DATABASE} of {primary} into {EXPORT_BUCKET}",
         component="vector_store",
-        # One retry clears a 409 from the daily backup; more would queue exports behind one
-        # that is still running after the budget.
-        max_retries=1,
+        # The job asks again while the daily backup holds the instance (409); a retry of the
+        # whole run would re-ask while its own export still runs, and outlast the interval.
+        max_retries=0,
         depends_on=[grant, exports],
     )
     alert_on_job_runs(
