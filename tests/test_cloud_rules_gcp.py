@@ -762,6 +762,40 @@ def test_exports_never_overlap_and_run_within_the_rpo(tmp_path: Path, rpo: str, 
     assert every <= plan.objectives.rpo_seconds / 3 or every == 3600
 
 
+# 22b. GCS lifecycle conditions judge each object alone (age, isLive, numNewerVersions of the
+#     same name: https://cloud.google.com/storage/docs/lifecycle#conditions), and every export is
+#     a new object, so an age rule would delete the newest export too once exports have failed
+#     for longer than it. The export bucket has no age rule; the job keeps the newest
+#     EXPORTS_KEPT (tests/test_cloudsql_export.py), listing on the bucket ("storage.objects.list
+#     ... is checked on the bucket": resource.type storage.googleapis.com/Bucket) and deleting
+#     only under the primary's prefix.
+def test_the_newest_export_is_never_expired(tmp_path: Path) -> None:
+    plan, project = rendered(tmp_path, COLD_PGVECTOR)
+    vectors = plan.component("vector_store")
+    assert plan.secondary is not None and vectors is not None
+    export_bucket = str(vectors.params["export_bucket"])
+    primary = vectors.names[plan.primary.region]
+
+    result = mock_run(project, plan.secondary)
+    (bucket,) = [b for b in of_type(result, BUCKET) if b["name"] == export_bucket]
+    (job,) = of_type(result, "gcp:cloudrunv2/job:Job")
+    (prune,) = [g for g in of_type(result, BUCKET_GRANT) if g["role"] == "roles/storage.objectUser"]
+    env = {e["name"]: e["value"] for e in job["template"]["template"]["containers"][0]["envs"]}
+
+    assert not [
+        r
+        for r in bucket["lifecycleRules"]
+        if "age" in r["condition"] and r["action"]["type"] == "Delete"
+    ]
+    every = int(vectors.params["export_every_seconds"])
+    assert int(env["EXPORTS_KEPT"]) == vectors.params["backup_retention_days"] * 86400 // every
+    assert prune["member"] == f"serviceAccount:{job['template']['template']['serviceAccount']}"
+    assert prune["condition"]["expression"] == (
+        "resource.type == 'storage.googleapis.com/Bucket' || resource.name.startsWith("
+        f"'projects/_/buckets/{export_bucket}/objects/{primary}/')"
+    )
+
+
 # 23. "shared-core and custom machine types are valid only under the `ENTERPRISE` edition;
 #     PostgreSQL 16+ instances default to `ENTERPRISE_PLUS` when `edition` is unset" (pulumi-gcp
 #     sql DatabaseInstanceSettings `tier`), so the RUNBOOK's `gcloud sql instances create` of the

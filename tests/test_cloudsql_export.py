@@ -22,6 +22,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
@@ -39,6 +40,8 @@ class StandIn:
     """What the stand-in answers, and every request it received."""
 
     export_status: int = 200
+    objects: list[str] = field(default_factory=list)
+    """The export bucket's live objects (the Cloud Storage JSON API lists them in name order)."""
     busy: int = 0
     """How many export requests are answered 409 before one is accepted."""
     operations: list[dict[str, Any]] = field(default_factory=list)
@@ -61,7 +64,23 @@ def _handler(state: StandIn) -> type[http.server.BaseHTTPRequestHandler]:
                 assert self.headers.get("Metadata-Flavor") == "Google"
                 self._answer(200, {"access_token": "t0ken", "expires_in": 3599})
             elif self.path == f"/v1/projects/{PROJECT}/operations/{OPERATION}":
-                self._answer(200, state.operations.pop(0))
+                operation = state.operations.pop(0)
+                if operation.get("status") == "DONE" and not operation.get("error"):
+                    (*_, (_, _, body, _)) = [r for r in state.requests if r[0] == "POST"]
+                    assert body is not None
+                    uri = str(body["exportContext"]["uri"])
+                    state.objects.append(uri.removeprefix(f"gs://{BUCKET}/"))
+                self._answer(200, operation)
+            elif self.path.startswith(f"/storage/v1/b/{BUCKET}/o?"):
+                query = parse_qs(urlsplit(self.path).query)
+                (prefix,) = query["prefix"]
+                # Two to a page, so the job must follow nextPageToken.
+                start = int(query.get("pageToken", ["0"])[0])
+                chosen = sorted(o for o in state.objects if o.startswith(prefix))
+                page: dict[str, Any] = {"items": [{"name": n} for n in chosen[start : start + 2]]}
+                if start + 2 < len(chosen):
+                    page["nextPageToken"] = str(start + 2)
+                self._answer(200, page)
             else:
                 self._answer(404, {"error": {"code": 404, "status": "NOT_FOUND"}})
 
@@ -79,6 +98,13 @@ def _handler(state: StandIn) -> type[http.server.BaseHTTPRequestHandler]:
             else:
                 self._answer(200, {"kind": "sql#operation", "name": OPERATION, "status": "PENDING"})
 
+        def do_DELETE(self) -> None:
+            state.requests.append(("DELETE", self.path, None, self.headers.get("Authorization")))
+            name = unquote(self.path.removeprefix(f"/storage/v1/b/{BUCKET}/o/"))
+            state.objects.remove(name)
+            self.send_response(204)
+            self.end_headers()
+
         def log_message(self, *args: object) -> None:
             pass
 
@@ -95,12 +121,14 @@ def sql_admin() -> Iterator[tuple[StandIn, str]]:
     server.server_close()
 
 
-def export(url: str, budget_seconds: int = 60) -> subprocess.CompletedProcess[str]:
+def export(url: str, budget_seconds: int = 60, kept: int = 3) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(SCRIPT)],
         env={
             **os.environ,
             "SQLADMIN_URL": url,
+            "STORAGE_URL": url,
+            "EXPORTS_KEPT": str(kept),
             "METADATA_TOKEN_URL": f"{url}/token",
             "POLL_SECONDS": "0",
             "PROJECT": PROJECT,
@@ -191,3 +219,25 @@ def test_a_busy_instance_is_asked_again_within_the_run(sql_admin: tuple[StandIn,
     assert completed.returncode == 0, completed.stderr
     assert len(posts(state)) == 3
     assert "is busy (409" in completed.stdout + completed.stderr
+
+
+def test_the_newest_exports_are_kept_and_older_ones_deleted(sql_admin: tuple[StandIn, str]) -> None:
+    # An age rule would delete the newest export too once exports have failed for longer than
+    # it; the job keeps the newest EXPORTS_KEPT after each success and deletes the rest
+    # (objects.list with prefix and pageToken, objects.delete:
+    # https://cloud.google.com/storage/docs/json_api/v1/objects/list). Another database's
+    # exports under the same instance are not its to delete.
+    state, url = sql_admin
+    older = [f"{INSTANCE}/notebooks-2026010{d}T000000Z.sql.gz" for d in range(1, 6)]
+    state.objects = [*older, f"{INSTANCE}/other-20260101T000000Z.sql.gz"]
+    state.operations = [{"name": OPERATION, "status": "DONE"}]
+
+    completed = export(url, kept=3)
+
+    assert completed.returncode == 0, completed.stderr
+    (new,) = [o for o in state.objects if o not in older and "/other-" not in o]
+    assert sorted(state.objects) == sorted(
+        [older[3], older[4], new, f"{INSTANCE}/other-20260101T000000Z.sql.gz"]
+    )
+    deleted = [path for method, path, _, _ in state.requests if method == "DELETE"]
+    assert len(deleted) == 3 and all("%2F" in path for path in deleted)

@@ -44,7 +44,9 @@ EXPORT_TIMEOUT_SECONDS = 28200
 SQL runs one operation per instance at a time; the timeout is per attempt)."""
 EXPORT_ALERT_AFTER_SECONDS = 84600
 """Alert when no export has succeeded for this long: the RPO, or one missed export."""
-EXPORTS_KEPT_DAYS = BACKUPS_KEPT
+EXPORTS_KEPT = 42
+"""The newest exports the job keeps, as many days of them as backups (14); no age rule
+expires them, so the newest outlives any stretch of failed exports."""
 EXPORT_CODE = Path(__file__).with_name("cloudsql_export.py")
 EXPORT_ROLE_ID = "drgen_lab_notebooks_sql_export"
 EXPORT_PERMISSIONS = ["cloudsql.instances.export", "cloudsql.instances.get"]
@@ -128,7 +130,6 @@ def _exports(stack: Stack) -> dict[str, pulumi.Output[str]]:
         key=stack.key,
         component="vector_store",
         noncurrent_version_days=7,
-        expire_after_days=EXPORTS_KEPT_DAYS,
     )
     primary = INSTANCES[settings.REGIONS["primary"]]
     runner = _export_account(stack, "job", f"Has Cloud SQL export {primary}")
@@ -159,6 +160,20 @@ def _exports(stack: Stack) -> dict[str, pulumi.Output[str]]:
         },
         opts=pulumi.ResourceOptions(depends_on=[role]),
     )
+    # The job deletes exports beyond the newest EXPORTS_KEPT: listing is checked on the bucket,
+    # deleting on each object, which the condition limits to the primary's prefix.
+    prune = gcp.storage.BucketIAMMember(
+        "vectors-export-prunes",
+        bucket=exports.bucket.name,
+        role="roles/storage.objectUser",
+        member=runner.email.apply(lambda email: f"serviceAccount:{email}"),
+        condition={
+            "title": "list, and only the primary's exports",
+            "description": f"drgen: the export job of {settings.WORKLOAD} keeps the newest exports",
+            "expression": "resource.type == 'storage.googleapis.com/Bucket' || resource.name"
+            f".startsWith('projects/_/buckets/{EXPORT_BUCKET}/objects/{primary}/')",
+        },
+    )
     job = scheduled_job(
         "vectors-export",
         stack=stack,
@@ -171,6 +186,7 @@ def _exports(stack: Stack) -> dict[str, pulumi.Output[str]]:
             {"name": "INSTANCE", "value": primary},
             {"name": "DATABASE", "value": EXPORT_DATABASE},
             {"name": "BUCKET", "value": EXPORT_BUCKET},
+            {"name": "EXPORTS_KEPT", "value": str(EXPORTS_KEPT)},
             # A minute under the task's timeout: a slow export fails with the operation's
             # state in the log instead of being killed mid-poll.
             {"name": "EXPORT_BUDGET_SECONDS", "value": str(EXPORT_TIMEOUT_SECONDS - 60)},
@@ -182,7 +198,7 @@ def _exports(stack: Stack) -> dict[str, pulumi.Output[str]]:
         # The job asks again while the daily backup holds the instance (409); a retry of the
         # whole run would re-ask while its own export still runs, and outlast the interval.
         max_retries=0,
-        depends_on=[grant, exports],
+        depends_on=[grant, prune, exports],
     )
     alert_on_job_runs(
         "vectors-export-failed",
