@@ -920,3 +920,23 @@ def test_the_readme_enables_the_api_of_every_declared_resource(
         api = next((a for prefix, a in API_OF_TYPE.items() if kind.startswith(prefix)), None)
         assert api is not None, f"no API known for {kind}"
         assert api in enabled, f"{kind} needs {api}"
+
+
+# 27. "If you specified a container image with a tag, Cloud Run resolves your image to a
+#     specific digest when you execute your job" (https://cloud.google.com/run/docs/managing/jobs):
+#     a job image named by tag can change under the job between runs. Where drgen renders a tag
+#     (it cannot look a digest up offline), the README says how to mirror and pin it. An export
+#     writes to any gs:// URI its request names; VPC Service Controls is the control that keeps
+#     the data in the project (https://cloud.google.com/vpc-service-controls/docs/supported-products).
+@projects_of("gcp")
+def test_a_tagged_job_image_comes_with_how_to_pin_it(project: Path) -> None:
+    storage = (project / "storage.py").read_text()
+    readme = (project / "README.md").read_text()
+    (image,) = re.findall(r'^JOB_IMAGE = "([^"]+)"', storage, re.M)
+    runs_jobs = "gcloud services enable" in readme and "run.googleapis.com" in readme
+
+    if runs_jobs and "@sha256:" not in image:
+        assert "`JOB_IMAGE` in `storage.py`" in readme and "`@sha256:` reference" in readme
+    vectors = plan_of(project).component("vector_store")
+    if vectors is not None and "export_every_seconds" in vectors.params:
+        assert "VPC Service Controls perimeter" in readme

@@ -142,7 +142,10 @@ def alert_on_log(
 
 
 JOB_IMAGE = "python:3.12-slim"
-"""The stock Python image runs every job's code; mirror it into Artifact Registry if policy asks."""
+"""The stock Python image runs every job's code (standard library only). A tag, not a digest:
+drgen cannot look up the current digest when it renders, and Cloud Run resolves the tag at each
+execution. To pin it, mirror it into Artifact Registry and name it here by `@sha256:` digest
+(README.md, "Before the first deployment")."""
 EXECUTIONS = "run.googleapis.com/job/completed_execution_count"
 """Cloud Run's count of finished executions of a job, labelled `result` succeeded or failed: an
 execution succeeds only when its code exits 0."""
