@@ -940,3 +940,25 @@ def test_a_tagged_job_image_comes_with_how_to_pin_it(project: Path) -> None:
     vectors = plan_of(project).component("vector_store")
     if vectors is not None and "export_every_seconds" in vectors.params:
         assert "VPC Service Controls perimeter" in readme
+
+
+# 28. "After you delete a custom role ... its ID cannot be reused until the deletion completes"
+#     7 to 37 days later (pulumi-gcp projects.IAMCustomRole; https://cloud.google.com/iam/docs/creating-custom-roles#deleting-custom-role):
+#     a secondary destroyed and deployed again meets its own deleted role. The RUNBOOK undeletes
+#     the role the stack declares and imports it under the stack's resource name.
+def test_a_redeployed_secondary_adopts_its_deleted_custom_role(tmp_path: Path) -> None:
+    assert "37 days" in sdk_doc("projects", "iam_custom_role")
+    plan, project = rendered(tmp_path, COLD_PGVECTOR)
+    assert plan.secondary is not None
+    (role,) = of_type(mock_run(project, plan.secondary), "gcp:projects/iAMCustomRole:IAMCustomRole")
+    runbook = (project / "RUNBOOK.md").read_text()
+    code = (project / "vector_database.py").read_text()
+
+    assert f"gcloud iam roles undelete {role['roleId']} --project=$PROJECT" in runbook
+    (imported,) = re.findall(r"pulumi import (\S+) (\S+) (\S+)", runbook)
+    assert imported == (
+        "gcp:projects/iAMCustomRole:IAMCustomRole",
+        "vectors-export",
+        f"projects/$PROJECT/roles/{role['roleId']}",
+    )
+    assert 'gcp.projects.IAMCustomRole(\n        "vectors-export",' in code

@@ -127,6 +127,11 @@ GCLOUD: dict[str, Form] = {
         positionals=1,
         source="https://cloud.google.com/sdk/gcloud/reference/sql/instances/patch",
     ),
+    "iam roles undelete": form(
+        "--project --organization",
+        positionals=1,
+        source="https://cloud.google.com/sdk/gcloud/reference/iam/roles/undelete",
+    ),
     "bigtable backups list": form(
         f"--instance --cluster {GCLOUD_LIST}",
         source="https://cloud.google.com/sdk/gcloud/reference/bigtable/backups/list",

@@ -134,7 +134,7 @@ def _exports(stack: Stack) -> dict[str, pulumi.Output[str]]:
     primary = INSTANCES[settings.REGIONS["primary"]]
     runner = _export_account(stack, "job", f"Has Cloud SQL export {primary}")
     # A deleted custom role keeps its ID for 7 to 37 days (pulumi-gcp IAMCustomRole): a stack
-    # destroyed and deployed again within that time may need the role undeleted first.
+    # destroyed and deployed again within that time undeletes and imports it (RUNBOOK.md).
     role = gcp.projects.IAMCustomRole(
         "vectors-export",
         project=stack.project,
