@@ -195,15 +195,35 @@ def _mechanism(
     if c.block in ("aurora-backup-copy", "dynamodb-pitr-backup"):
         return _aws_backup(c)
     if c.block == "cloudsql-backups-in-secondary":
-        backup, start, restore = f["cloudsql_backups"], f["instance_start"], f["managed_restore"]
-        size = float(c.params["size_gb"])
-        rto = Estimate((start.rto or 0) + _seconds(size, restore), True)
-        notes = ["backups stored in the secondary", _restoring(size, restore)]
-        return Estimate(backup.rpo), rto, [backup, start, restore], notes
+        return _cloudsql_exports(c)
     if c.block == "bigtable-backup":
         return _bigtable_copies(c)
     # firestore-pitr-backup: the backups stay in the primary's region
     return Estimate(None), Estimate(None), [f["firestore_backups"]], []
+
+
+def _cloudsql_exports(c: ComponentPlan) -> tuple[Estimate, Estimate, list[Figure], list[str]]:
+    """The backups in the secondary need the primary's key, so recovery rests on the exports:
+    the interval + writing the dump; restoring is creating an instance, replaying the dump and
+    rebuilding its HNSW indexes (the restore of a logical dump, as for milvus-backup)."""
+    f = figures()
+    export, start, rate, rebuild = (
+        f["cloudsql_export"],
+        f["instance_start"],
+        f["snapshot_copy_rate"],
+        f["index_rebuild"],
+    )
+    size = float(c.params["size_gb"])
+    every = int(c.params["export_every_seconds"])
+    rpo = Estimate(every + _seconds(size, rate), True)
+    rto = Estimate((start.rto or 0) + _seconds(size, rate) + _seconds(size, rebuild), True)
+    notes = [
+        f"a logical export every {format_duration(every)} into the secondary, under its key",
+        f"exporting and importing {size:g} GB at {rate.rate_mb_s:g} MB/s",
+        _restoring(size, rebuild),
+    ]
+    # The backups are cited for what they cannot do without the primary's key.
+    return rpo, rto, [export, start, rate, rebuild, f["cloudsql_backups"]], notes
 
 
 def _bigtable_copies(c: ComponentPlan) -> tuple[Estimate, Estimate, list[Figure], list[str]]:

@@ -14,6 +14,7 @@ from drgen import __version__
 from drgen.durations import format_duration
 from drgen.errors import DiffError, DrgenError, WorkloadError
 from drgen.loader import load_workload
+from drgen.names import shared_names_warning
 from drgen.plan import DeployStep, DrPlan, resolve
 from drgen.render import render
 from drgen.stack_config import drgen_owned, reconcile, team_owned
@@ -48,12 +49,18 @@ def validate(workloads: tuple[Path, ...]) -> None:
     failed = 0
     for path in workloads:
         try:
-            plan = resolve(load_workload(path))
+            sourced = load_workload(path)
+            plan = resolve(sourced)
         except WorkloadError as error:
             failed += 1
             click.echo(error.format_message(), err=True)
             continue
         _warn(plan)
+        models = plan.component("models")
+        if sourced.workload.bucket_suffix is None and models is not None:
+            example = models.names[plan.primary.region]
+            warning = shared_names_warning(plan.workload, plan.cloud, example)
+            click.echo(f"warning: {plan.source}: {warning}", err=True)
         click.echo(f"{plan.source}: ok ({plan.cloud}, tier {plan.tier}, {plan.pattern})")
     if failed:
         raise DrgenError(f"{failed} of {len(workloads)} workload files have problems")

@@ -230,6 +230,11 @@ NAME_LIMITS: dict[str, NameLimit] = {
         "pulumi_gcp.firestore.Database `name`: 4-63 characters, /[a-z][0-9]-/, first a letter,"
         " last a letter or number",
     ),
+    "gcp.iam_custom_role": NameLimit(
+        "IAM custom role ID", "gcp", 3, 64, r"[a-zA-Z0-9_.]+", "letters, digits, _ and .",
+        "https://cloud.google.com/iam/docs/reference/rest/v1/projects.roles/create (roleId:"
+        " [a-zA-Z0-9_\\.]{3,64}); pulumi_gcp.projects.IAMCustomRole `role_id`: cannot contain -",
+    ),
     "gcp.health_check": NameLimit(
         "Compute health check", "gcp", 1, 63, _DNS_LIKE,
         "lowercase letters, digits and -, starting with a letter, not ending with -",
@@ -487,10 +492,38 @@ def _gcp_names(plan: DrPlan) -> list[DerivedName]:
                         )
                     )
         if c.module == "vector_database":
+            # A cold restore's stacks declare the primary's instance only (as on AWS).
+            declared = regional if c.block == "cloudsql-cross-region-replica" else regional[:1]
             found += [
                 DerivedName("gcp.sql_instance", n, f"the Cloud SQL instance in {r}")
-                for r, n in regional
+                for r, n in declared
             ]
+            if "export_every_seconds" in c.params and plan.secondary is not None:
+                # The secondary's export bucket and the job that fills it (gcp/vector_database.py).
+                region = plan.secondary.region
+                job = f"{workload}-vectors-export"
+                found += [
+                    DerivedName(
+                        "gcp.gcs_bucket",
+                        str(c.params["export_bucket"]),
+                        f"the export bucket in {region}",
+                    ),
+                    DerivedName("gcp.cloud_run_job", job, "the export job"),
+                    DerivedName("gcp.scheduler_job", job, "the export schedule"),
+                    DerivedName(
+                        "gcp.iam_custom_role",
+                        f"drgen_{workload.replace('-', '_')}_sql_export",
+                        "the export role",
+                    ),
+                    *(
+                        DerivedName(
+                            "gcp.service_account",
+                            f"{workload[:16]}-sqlexp{purpose}",
+                            f"the export {purpose} service account",
+                        )
+                        for purpose in ("job", "sched")
+                    ),
+                ]
         if c.module == "feature_store" and c.engine == "bigtable":
             found.append(
                 DerivedName("gcp.bigtable_instance", f"{workload[:24]}-features", "the instance")

@@ -259,7 +259,14 @@ class GcpMocks(RecordingMocks):
         if token == "gcp:storage/bucket:Bucket":
             return inputs["name"], {"url": f"gs://{inputs['name']}"}
         if token == "gcp:sql/databaseInstance:DatabaseInstance":
-            return inputs["name"], {"connectionName": f"{project}:{self.region}:{inputs['name']}"}
+            # The instance's own service account, which reads imports and writes exports
+            # (https://cloud.google.com/sql/docs/postgres/import-export).
+            return inputs["name"], {
+                "connectionName": f"{project}:{self.region}:{inputs['name']}",
+                "serviceAccountEmailAddress": (
+                    f"p{PROJECT_NUMBER}-abcdef@gcp-sa-cloud-sql.iam.gserviceaccount.com"
+                ),
+            }
         return f"{name}-id", {}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]

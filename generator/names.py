@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from drgen.limits import NAME_LIMITS
 
 BUCKET_NAME_MAX = min(NAME_LIMITS[key].max_length for key in ("aws.s3_bucket", "gcp.gcs_bucket"))
@@ -34,3 +36,31 @@ def longest_bucket_name(workload: str, regions: list[str], suffix: str | None) -
     longest_slug = max(COMPONENT_SLUGS, key=lambda component: len(COMPONENT_SLUGS[component]))
     longest_region = max(regions, key=len)
     return resource_name(workload, longest_slug, longest_region, suffix)
+
+
+def project_suffix(project: str) -> str:
+    """Six hex digits of the SHA-256 of a GCP project ID. Project IDs are unique across Google
+    Cloud, so two teams' projects give different suffixes (a 1 in 16.7 million chance that two
+    collide), and the same project always gives the same one: names stay literal."""
+    return hashlib.sha256(project.encode("utf-8")).hexdigest()[:6]
+
+
+def bucket_suffix(suffix: str | None, gcp_project: str | None) -> str | None:
+    """The suffix of a workload's globally unique names: `naming.suffix` when set, else one
+    derived from `naming.project` on GCP, else none."""
+    if suffix:
+        return suffix
+    return project_suffix(gcp_project) if gcp_project else None
+
+
+def shared_names_warning(workload: str, cloud: str, example: str) -> str:
+    """Why names without a suffix may collide, and how to give them one."""
+    fixes = "set naming.suffix (`drgen init` writes a random one)"
+    if cloud == "gcp":
+        fixes += " or naming.project (the project ID the stacks deploy into)"
+    store = "S3" if cloud == "aws" else "Cloud Storage"
+    return (
+        f"bucket names carry no suffix ({example!r}): {store} bucket names are global, so any"
+        f" other workload named {workload!r} derives the same ones and only the first to deploy"
+        f" gets them; {fixes}"
+    )

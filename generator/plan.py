@@ -180,6 +180,8 @@ class DrPlan(Frozen):
     prompt_files: tuple[PromptFile, ...]
     warnings: tuple[str, ...]
     deploy: DeploySequence
+    gcp_project: str | None = None
+    """The project the workload names (naming.project): every GCP stack must deploy into it."""
 
     @property
     def primary(self) -> StackPlan:
@@ -214,7 +216,11 @@ def resolve(sourced: SourcedWorkload) -> DrPlan:
     routing = _routing(workload, pattern)
     stacks = tuple(
         stack.model_copy(
-            update={"inputs": _stack_inputs(workload.cloud, stack, components, routing)}
+            update={
+                "inputs": _stack_inputs(
+                    workload.cloud, stack, components, routing, workload.naming.project
+                )
+            }
         )
         for stack in _stacks(regions)
     )
@@ -236,6 +242,7 @@ def resolve(sourced: SourcedWorkload) -> DrPlan:
         prompt_files=tuple(PromptFile(path=p, text=t) for p, t in sourced.prompt_files),
         warnings=tuple(_warnings(workload, pattern, objectives)),
         deploy=_deploy_sequence(stacks, _needs_primary(workload.cloud, components)),
+        gcp_project=workload.naming.project,
     )
 
 
@@ -332,8 +339,10 @@ def _stack_inputs(
     stack: StackPlan,
     components: tuple[ComponentPlan, ...],
     routing: RoutingPlan | None,
+    gcp_project: str | None = None,
 ) -> tuple[StackInputPlan, ...]:
-    """The config a stack reads that drgen cannot know, in the order the README lists it."""
+    """The config a stack reads that drgen cannot know, in the order the README lists it; the
+    project a workload names is the value of `gcp:project`, not a stand-in."""
     wanted: list[tuple[StackInput, str]] = [(spec, "stack") for spec in CLOUD_INPUTS[cloud]]
     users: list[tuple[str, str, str | None, tuple[str, ...]]] = [
         (c.component, c.block, c.engine, c.serving) for c in components
@@ -356,7 +365,7 @@ def _stack_inputs(
         StackInputPlan(
             key=spec.key,
             description=spec.description,
-            example=spec.example,
+            example=gcp_project if spec.key == "gcp:project" and gcp_project else spec.example,
             secret=spec.secret,
             is_list=spec.is_list,
             component=component,
@@ -453,8 +462,9 @@ def _components(
         # two intervals plus the copy: three copies per RPO leave a third of it for the copy.
         # Storage Transfer repeats at most hourly, and drgen copies at least daily.
         copy_every_seconds = min(max(rpo_seconds // 3, 3600), 86400)
-        for component, _, params in wanted:
-            if component in ("models", "vector_store", "audit_log"):
+        for component, engine, params in wanted:
+            # pgvector keeps no bucket of its own to copy: Cloud SQL exports into the secondary.
+            if component in ("models", "vector_store", "audit_log") and engine != "pgvector":
                 params["copy_every_seconds"] = copy_every_seconds
 
     if workload.cloud == "gcp":
@@ -462,10 +472,41 @@ def _components(
             if component == "vector_store" and "snapshot_every_seconds" in params:
                 every = int(params["snapshot_every_seconds"])
                 params["snapshot_alert_after_seconds"] = _snapshot_alert_after(rpo_seconds, every)
+    vectors_declared = declared.vector_store
+    if (
+        workload.cloud == "gcp"
+        and pattern == "cold-restore"
+        and len(regions) > 1
+        and vectors_declared is not None
+        and vectors_declared.engine == "pgvector"
+    ):
+        # Cloud SQL backups need the primary's regional key: the secondary keeps logical
+        # exports under its own key, three per RPO in whole hours (drgen check wants an
+        # estimate on assumed export rates to fit twice over), hourly at most, daily at least.
+        export_every = min(max(rpo_seconds // 3 // 3600, 1), 24) * 3600
+        for component, _, params in wanted:
+            if component == "vector_store":
+                params["database"] = vectors_declared.database
+                params["export_bucket"] = resource_name(
+                    workload.name, component, regions[1], workload.bucket_suffix
+                )
+                params["export_every_seconds"] = export_every
+                params["export_every"] = format_duration(export_every)
+                params["export_alert_after_seconds"] = _snapshot_alert_after(
+                    rpo_seconds, export_every
+                )
 
     plans = []
     for component, engine, params in wanted:
         block = BLOCKS[(workload.cloud, component, engine or "-", pattern)]
+        # Bucket names are global and take the derived suffix; a database's name is unique in
+        # its project already, and renaming a deployed one would replace it: it keeps the
+        # declared suffix only, as before naming.project existed.
+        suffix = (
+            workload.naming.suffix
+            if component == "feature_store" or engine == "pgvector"
+            else workload.bucket_suffix
+        )
         moves: Replication = (block.replication or replication) if len(regions) > 1 else "none"
         plans.append(
             ComponentPlan(
@@ -480,11 +521,8 @@ def _components(
                 # secondary runs a live copy or receives replicas and backups.
                 regions=tuple(regions),
                 serving=tuple(regions) if pattern == "active-active" else (regions[0],),
-                names={
-                    r: resource_name(workload.name, component, r, workload.naming.suffix)
-                    for r in regions
-                },
-                global_name=resource_name(workload.name, component, None, workload.naming.suffix),
+                names={r: resource_name(workload.name, component, r, suffix) for r in regions},
+                global_name=resource_name(workload.name, component, None, suffix),
                 params=dict(sorted({**block.params, **params}.items())),
             )
         )

@@ -34,7 +34,10 @@ COMPANIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("gcp", "vendor_watcher"): ("vendor_watcher_function",),
 }
 """Files a module's resources package (function code), rendered next to the module."""
-COPIED_BLOCKS: dict[str, tuple[str, ...]] = {"bigtable-backup": ("bigtable_copy",)}
+COPIED_BLOCKS: dict[str, tuple[str, ...]] = {
+    "bigtable-backup": ("bigtable_copy",),
+    "cloudsql-backups-in-secondary": ("cloudsql_export",),
+}
 """Code a block packages only when there is a secondary to copy into."""
 
 

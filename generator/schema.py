@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
@@ -26,7 +27,7 @@ from drgen.clouds import (
 )
 from drgen.durations import EXPECTED, parse_duration
 from drgen.limits import TAG_LIMITS
-from drgen.names import BUCKET_NAME_MAX, longest_bucket_name
+from drgen.names import BUCKET_NAME_MAX, bucket_suffix, longest_bucket_name
 from drgen.strict import Loc, Strict, suggest
 from drgen.vendors.entries import Vendor, vendor_problems
 
@@ -76,6 +77,7 @@ Duration = Annotated[
 
 SIZE_GB_MAX = 10**7
 """10 PB: beyond any one model or index, and well inside what restore estimates can compute."""
+RESERVED_DATABASES = ("cloudsqladmin", "template0", "template1")
 
 WORKLOAD_NAME = r"^[a-z](?!.*--)[a-z0-9-]{1,38}[a-z0-9]$"
 """The workload's name; every resource name starts with it."""
@@ -115,12 +117,34 @@ class Objectives(Strict):
     )
 
 
+GCP_PROJECT_ID = r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$"
+"""6-30 lowercase letters, digits and hyphens, starting with a letter, not ending with a hyphen
+(https://cloud.google.com/resource-manager/docs/creating-managing-projects)."""
+
+
 class Naming(Strict):
     suffix: str | None = Field(
         default=None,
         pattern=r"^[a-z0-9]{1,8}$",
         description="Appended to globally unique names (buckets): 1-8 lowercase letters/digits.",
     )
+    project: str | None = Field(
+        default=None,
+        json_schema_extra={"pattern": GCP_PROJECT_ID},
+        description="GCP only: the ID of the project the stacks deploy into (each stack refuses"
+        " another). Without `suffix`, the suffix is six hex digits of its SHA-256, unique because"
+        " project IDs are; without either, `drgen validate` warns that bucket names may collide.",
+    )
+
+    @field_validator("project")
+    @classmethod
+    def _a_project_id(cls, project: str | None) -> str | None:
+        if project is not None and not re.fullmatch(GCP_PROJECT_ID, project):
+            raise ValueError(
+                f"{project!r} is not a GCP project ID: 6-30 lowercase letters, digits and -,"
+                " starting with a letter (the ID, not the project's display name)"
+            )
+        return project
 
 
 class Models(Strict):
@@ -148,12 +172,34 @@ class VectorStore(Strict):
         " opensearch); at least 5m, in whole minutes.",
     )
 
+    database: str = Field(
+        default="postgres",
+        description="pgvector: the PostgreSQL database holding the vectors; a GCP cold-restore"
+        " plan exports it to the secondary (a PostgreSQL export names one database). Default:"
+        " `postgres`, the database Cloud SQL creates with every instance.",
+    )
     eval: str | None = Field(
         default=None,
         description="Retrieval evaluation set for `drgen drill`: a JSONL file of queries with"
         " their expected neighbours, relative to workload.yaml; recall@k is measured on it"
         " after a restore.",
     )
+
+    @field_validator("database")
+    @classmethod
+    def _a_user_database(cls, name: str) -> str:
+        # Cloud SQL reserves cloudsqladmin for itself; template0/1 hold no user data
+        # (https://cloud.google.com/sql/docs/postgres/create-manage-databases).
+        if name in RESERVED_DATABASES:
+            raise ValueError(
+                f"{name} is not a database the application writes; name the one it does"
+            )
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+            raise ValueError(
+                "a PostgreSQL database name of 1-63 lowercase letters, digits and _, starting"
+                " with a letter or _ (one drgen can pass to an export unquoted)"
+            )
+        return name
 
     @field_validator("snapshot_every")
     @classmethod
@@ -298,6 +344,11 @@ class Workload(Strict):
         return self.pattern or DEFAULT_PATTERN[self.tier]
 
     @property
+    def bucket_suffix(self) -> str | None:
+        """The suffix of globally unique names: declared, derived from the project, or none."""
+        return bucket_suffix(self.naming.suffix, self.naming.project)
+
+    @property
     def region_list(self) -> list[str]:
         """Primary, then secondary when declared."""
         return self.regions.in_order()
@@ -358,15 +409,31 @@ class Workload(Strict):
     @field_validator("naming")
     @classmethod
     def _names_fit(cls, naming: Naming, info: ValidationInfo) -> Naming:
-        name, regions = info.data.get("name"), info.data.get("regions")
-        if name and regions:
-            longest = longest_bucket_name(name, regions.in_order(), naming.suffix)
-            if len(longest) > BUCKET_NAME_MAX:
-                message = (
-                    f"too long for bucket names: {longest!r} has {len(longest)} characters,"
-                    f" the limit is {BUCKET_NAME_MAX}; shorten the name or the suffix"
+        name, regions, cloud = (
+            info.data.get("name"),
+            info.data.get("regions"),
+            info.data.get("cloud"),
+        )
+        problems: list[tuple[Loc, str]] = []
+        if naming.project is not None and cloud == "aws":
+            problems.append(
+                (
+                    ("naming", "project"),
+                    "names a GCP project; an AWS workload has none: use naming.suffix",
                 )
-                _report(info, [(("name",), message)])
+            )
+        elif name and regions:
+            suffix = bucket_suffix(naming.suffix, naming.project)
+            longest = longest_bucket_name(name, regions.in_order(), suffix)
+            if len(longest) > BUCKET_NAME_MAX:
+                problems.append(
+                    (
+                        ("name",),
+                        f"too long for bucket names: {longest!r} has {len(longest)} characters,"
+                        f" the limit is {BUCKET_NAME_MAX}; shorten the name or the suffix",
+                    )
+                )
+        _report(info, problems)
         return naming
 
     @field_validator("components")

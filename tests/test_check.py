@@ -97,11 +97,20 @@ def finding(report: CheckReport, subject: str) -> Finding:
         # GCS turbo replication guarantees 15 minutes, and nothing better.
         (0, "gcp", {}, "models", "unmet"),
         (1, "gcp", {}, "models", "met"),
-        # Cloud SQL backups are daily: a 4h RPO needs a replica.
+        # Cold restore rests on the hourly exports into the secondary (daily backups need the
+        # primary's key): 1h + 10 GB at the assumed 100 MB/s fits a 4h RPO twice over.
         (
             2,
             "gcp",
             {"components": {"vector_store": {"engine": "pgvector"}}},
+            "vector_store",
+            "met",
+        ),
+        # A 2 TB database cannot even be exported within the RPO at the assumed rate.
+        (
+            2,
+            "gcp",
+            {"components": {"vector_store": {"engine": "pgvector", "size_gb": 2000}}},
             "vector_store",
             "unmet",
         ),
@@ -365,19 +374,19 @@ def test_storage_transfer_waits_up_to_two_intervals_plus_the_copy(rpo: str, verd
     assert "a run is skipped while one still runs" in models.basis
 
 
-@pytest.mark.parametrize(("rpo", "verdict"), [("1d", "unmet"), ("2d", "met")])
-def test_cloud_sql_daily_backups_can_be_28_hours_apart(rpo: str, verdict: str) -> None:
-    # Daily, within a 4-hour backup window.
+@pytest.mark.parametrize(("rpo", "every_hours"), [("1d", 8), ("4h", 1), ("3d", 24)])
+def test_cloud_sql_exports_run_three_times_per_rpo(rpo: str, every_hours: int) -> None:
+    # Not the daily backups (up to 28 hours apart): they need the primary's key to restore.
     vectors = estimate(
         2,
         "gcp",
         "vector_store",
-        components={"vector_store": {"engine": "pgvector"}},
+        components={"vector_store": {"engine": "pgvector", "size_gb": 1}},
         objectives={"rpo": rpo},
     )
 
-    assert vectors.rpo == Estimate(28 * 3600)
-    assert vectors.verdict == verdict
+    assert vectors.rpo == Estimate(every_hours * 3600 + 10, True)
+    assert vectors.verdict == "met"
 
 
 def test_snapshot_rpo_counts_the_snapshot_duration() -> None:
@@ -474,3 +483,16 @@ def test_bigtable_backups_copied_to_the_secondary_bound_the_rpo() -> None:
     assert copied.verdict == "unmet"  # the restore's duration is unknown
     assert "the copy and the restore are not timed" in copied.basis
     assert one_region.rpo == Estimate(None) and one_region.cites == ("single_region",)
+
+
+def test_cold_cloud_sql_is_judged_on_the_exports_not_on_backups_that_need_the_primary_key() -> None:
+    """A Cloud SQL backup is encrypted with the primary instance's key, which lives in the
+    primary's region (https://cloud.google.com/sql/docs/postgres/cmek): the RPO is the export
+    interval plus writing the dump; the restore replays it and rebuilds the HNSW index."""
+    vectors = {"vector_store": {"engine": "pgvector", "size_gb": 36}}
+    found = estimate(2, "gcp", "vector_store", components=vectors)
+
+    assert found.cites[0] == "cloudsql_export" and found.cites[-1] == "cloudsql_backups"
+    # every 1h + 36 GB at 100 MB/s (6 min); 15 min instance + 6 min import + 36 GB at 1.2 MB/s.
+    assert found.rpo == Estimate(3600 + 360, True)
+    assert found.rto == Estimate(900 + 360 + 30000, True)

@@ -29,7 +29,7 @@ def test_validate_ok(workload_file: Callable[..., Path], run_cli: Cli) -> None:
     result = run_cli("validate", str(path))
 
     assert result.exit_code == 0
-    assert result.output == "workload.yaml: ok (aws, tier 2, cold-restore)\n"
+    assert result.stdout == "workload.yaml: ok (aws, tier 2, cold-restore)\n"
 
 
 def test_plan_table_and_json(workload_file: Callable[..., Path], run_cli: Cli) -> None:

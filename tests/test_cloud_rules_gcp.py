@@ -933,45 +933,7 @@ def test_every_cloud_run_job_runs_the_one_python_image_the_readme_explains(
     assert "python@sha256:DIGEST" in readme
 
 
-API_OF_MODULE = {
-    "bigtable": "bigtableadmin.googleapis.com",
-    "cloudrunv2": "run.googleapis.com",
-    "cloudscheduler": "cloudscheduler.googleapis.com",
-    "compute": "compute.googleapis.com",
-    "dns": "dns.googleapis.com",
-    "firestore": "firestore.googleapis.com",
-    "kms": "cloudkms.googleapis.com",
-    "monitoring": "monitoring.googleapis.com",
-    "pubsub": "pubsub.googleapis.com",
-    "secretmanager": "secretmanager.googleapis.com",
-    "serviceaccount": "iam.googleapis.com",
-    "sql": "sqladmin.googleapis.com",
-    "storage": "storage.googleapis.com",
-}
-"""The API behind each pulumi-gcp module the stacks use (`projects` is ServiceIdentity, served by
-Service Usage, which every project has on)."""
-
-
-# 24. A call to an API the project has not enabled is refused (403 SERVICE_DISABLED,
-#     https://cloud.google.com/service-usage/docs/enable-disable): the README's `gcloud services
-#     enable` line names the API of every resource the stacks declare.
-@projects_of("gcp")
-def test_the_readme_enables_every_api_the_stacks_call(project: Path) -> None:
-    line = re.search(r"gcloud services enable ([^`]*)`", (project / "README.md").read_text())
-    assert line is not None
-    enabled = set(line.group(1).split())
-    modules = {
-        r["type"].split(":")[1].split("/")[0]
-        for stack in plan_of(project).stacks
-        for r in run(project, stack.name)["resources"]
-        if r["type"].startswith("gcp:")
-    }
-
-    assert modules - {"projects"} <= API_OF_MODULE.keys(), modules
-    assert {API_OF_MODULE[m] for m in modules - {"projects"}} <= enabled
-
-
-# 28. Every Bigtable table keeps daily automated backups, the replicated one too: replication
+# 29. Every Bigtable table keeps daily automated backups, the replicated one too: replication
 #     copies a bad write to every cluster, and a table without backups has nothing to restore it
 #     from. Automated backups run every 24 hours (the only frequency) and are kept 3 to 90 days
 #     (https://cloud.google.com/bigtable/docs/reference/admin/rest/v2/projects.instances.tables
@@ -989,3 +951,309 @@ def test_every_bigtable_table_keeps_daily_backups_in_every_cluster(project: Path
     retention = int(policy["retentionPeriod"].removesuffix("s"))
     assert 3 * 86400 <= retention <= 90 * 86400
     assert "locations" not in policy
+
+
+# 30. "When you create a backup of a Cloud SQL for PostgreSQL instance, the backup is encrypted
+#     with the primary instance's customer-managed key" (https://cloud.google.com/sql/docs/postgres/cmek),
+#     and that key "must be in the same region as the SQL instance" (pulumi-gcp
+#     sql.DatabaseInstance, `encryption_key_name`): backups stored in the secondary still need
+#     the primary region's key. What the secondary restores from must be encrypted with a key in
+#     the secondary, and nothing in the secondary's stack may name the primary's key.
+def test_the_cold_restore_of_cloud_sql_needs_no_key_of_the_primary_region(tmp_path: Path) -> None:
+    assert "must be in the same region as the SQL instance" in sdk_doc("sql", "database_instance")
+    plan, project = rendered(tmp_path, COLD_PGVECTOR)
+    secondary = plan.secondary
+    vectors = plan.component("vector_store")
+    assert secondary is not None and vectors is not None
+
+    result = mock_run(project, secondary)
+    (exports,) = [
+        b for b in of_type(result, BUCKET) if b["name"] == vectors.params["export_bucket"]
+    ]
+
+    assert f"/locations/{secondary.region}/" in exports["encryption"]["defaultKmsKeyName"]
+    assert f"/locations/{plan.primary.region}/" not in str(result["resources"])
+    assert (project / "cloudsql_export.py").exists()
+
+
+# 31. Cloud SQL checks cloudsql.instances.export on the project (instances take no IAM policy);
+#     an IAM condition can limit a project grant to one instance by `resource.type ==
+#     'sqladmin.googleapis.com/Instance' && resource.name == 'projects/<project id>/instances/
+#     <instance>'` (https://cloud.google.com/sql/docs/postgres/iam-conditions; Google's sample
+#     terraform-docs-samples cloud_sql/instance_iam_condition/main.tf). A custom role ID
+#     "Cannot contain `-` characters" (pulumi-gcp projects.IAMCustomRole, `role_id`).
+def test_the_export_job_may_export_the_primarys_instance_and_nothing_else(tmp_path: Path) -> None:
+    assert "Cannot contain `-` characters" in sdk_doc("projects", "iam_custom_role")
+    plan, project = rendered(tmp_path, COLD_PGVECTOR)
+    secondary = plan.secondary
+    vectors = plan.component("vector_store")
+    assert secondary is not None and vectors is not None
+
+    result = mock_run(project, secondary)
+    (role,) = of_type(result, "gcp:projects/iAMCustomRole:IAMCustomRole")
+    (grant,) = of_type(result, "gcp:projects/iAMMember:IAMMember")
+    (job,) = of_type(result, "gcp:cloudrunv2/job:Job")
+
+    assert "-" not in role["roleId"]
+    assert role["permissions"] == ["cloudsql.instances.export", "cloudsql.instances.get"]
+    assert grant["role"] == f"projects/my-project/roles/{role['roleId']}"
+    assert grant["member"] == f"serviceAccount:{job['template']['template']['serviceAccount']}"
+    assert grant["condition"]["expression"] == (
+        "resource.type == 'sqladmin.googleapis.com/Instance'"
+        f" && resource.name == 'projects/my-project/instances/{vectors.names[plan.primary.region]}'"
+    )
+
+
+# 32. To export into Cloud Storage, "the service account for the Cloud SQL instance must have"
+#     storage.objectAdmin or a custom role with storage.objects.create
+#     (https://cloud.google.com/sql/docs/postgres/import-export/import-export-sql); since 2024
+#     exports with objectCreator alone fail: "permissions missing are: [storage.objects.delete]"
+#     (terraform-google-modules/terraform-google-sql-db issue 599; PR 656 quotes Google
+#     support: grant storage.objects.delete on the bucket). roles/storage.objectUser holds
+#     create and delete without objectAdmin's IAM permissions
+#     (https://cloud.google.com/iam/docs/roles-permissions/storage); IAM Conditions on a bucket
+#     need uniform bucket-level access, and an object's resource.name is
+#     projects/_/buckets/<bucket>/objects/<object>
+#     (https://cloud.google.com/storage/docs/access-control/iam#conditions). The primary's
+#     instance writes into the secondary's bucket, which the secondary's stack owns and deploys
+#     first.
+def test_the_primarys_instance_may_write_and_delete_only_its_own_exports(
+    tmp_path: Path,
+) -> None:
+    plan, project = rendered(tmp_path, COLD_PGVECTOR)
+    vectors = plan.component("vector_store")
+    assert plan.secondary is not None and vectors is not None
+    export_bucket = str(vectors.params["export_bucket"])
+    instance_name = vectors.names[plan.primary.region]
+
+    result = mock_run(project, plan.primary)
+    grants = [g for g in of_type(result, BUCKET_GRANT) if g["bucket"] == export_bucket]
+    (instance,) = of_type(result, SQL)
+    (bucket,) = [
+        b for b in of_type(mock_run(project, plan.secondary), BUCKET) if b["name"] == export_bucket
+    ]
+
+    assert [g["role"] for g in grants] == ["roles/storage.objectUser"]
+    assert grants[0]["member"].endswith("@gcp-sa-cloud-sql.iam.gserviceaccount.com")
+    assert grants[0]["condition"]["expression"] == (
+        f"resource.name.startsWith('projects/_/buckets/{export_bucket}/objects/{instance_name}/')"
+    )
+    assert bucket["uniformBucketLevelAccess"] is True
+    assert instance["name"] == instance_name
+    assert plan.deploy.first[0].role == "secondary"
+    # The job writes under the same prefix the condition allows.
+    assert 'f"gs://{bucket}/{instance}/' in (project / "cloudsql_export.py").read_text()
+
+
+# 33. Cloud SQL runs one operation at a time on an instance; an export started while another
+#     runs is refused (HTTP 409) and "If the file already exists, the operation fails"
+#     (https://cloud.google.com/sdk/gcloud/reference/sql/export/sql). A Cloud Run task's
+#     `timeout` holds per attempt and `max_retries` adds attempts (pulumi-gcp cloudrunv2
+#     JobTemplateTemplate: "Number of retries allowed per Task, before marking this Task
+#     failed"), so an execution with retries can outlast the interval and overlap the next. The
+#     job is never retried (it asks again itself on a 409: tests/test_cloudsql_export.py) and
+#     its one attempt ends ten minutes before the next run; Cloud Scheduler fires it within the
+#     RPO (three runs per RPO, hourly at least: plan.py).
+@pytest.mark.parametrize(("rpo", "every"), [("4h", 3600), ("1d", 28800), ("3d", 86400)])
+def test_exports_never_overlap_and_run_within_the_rpo(tmp_path: Path, rpo: str, every: int) -> None:
+    assert "Number of retries allowed per Task" in sdk_doc("cloudrunv2", "_inputs")
+    workload = make_workload(
+        2, "gcp", components={"vector_store": {"engine": "pgvector"}}, objectives={"rpo": rpo}
+    )
+    plan, project = rendered(tmp_path, workload)
+    assert plan.secondary is not None
+
+    result = mock_run(project, plan.secondary)
+    (job,) = of_type(result, "gcp:cloudrunv2/job:Job")
+    (schedule,) = of_type(result, "gcp:cloudscheduler/job:Job")
+    task = job["template"]["template"]
+    env = {e["name"]: e["value"] for e in task["containers"][0]["envs"]}
+    timeout = int(task["timeout"].removesuffix("s"))
+
+    assert schedule["schedule"] == cron_every(every)
+    assert task["maxRetries"] == 0
+    assert int(env["EXPORT_BUDGET_SECONDS"]) < timeout <= every - 600
+    assert every <= plan.objectives.rpo_seconds / 3 or every == 3600
+
+
+# 33b. GCS lifecycle conditions judge each object alone (age, isLive, numNewerVersions of the
+#     same name: https://cloud.google.com/storage/docs/lifecycle#conditions), and every export is
+#     a new object, so an age rule would delete the newest export too once exports have failed
+#     for longer than it. The export bucket has no age rule; the job keeps the newest
+#     EXPORTS_KEPT (tests/test_cloudsql_export.py), listing on the bucket ("storage.objects.list
+#     ... is checked on the bucket": resource.type storage.googleapis.com/Bucket) and deleting
+#     only under the primary's prefix.
+def test_the_newest_export_is_never_expired(tmp_path: Path) -> None:
+    plan, project = rendered(tmp_path, COLD_PGVECTOR)
+    vectors = plan.component("vector_store")
+    assert plan.secondary is not None and vectors is not None
+    export_bucket = str(vectors.params["export_bucket"])
+    primary = vectors.names[plan.primary.region]
+
+    result = mock_run(project, plan.secondary)
+    (bucket,) = [b for b in of_type(result, BUCKET) if b["name"] == export_bucket]
+    (job,) = of_type(result, "gcp:cloudrunv2/job:Job")
+    (prune,) = [g for g in of_type(result, BUCKET_GRANT) if g["role"] == "roles/storage.objectUser"]
+    env = {e["name"]: e["value"] for e in job["template"]["template"]["containers"][0]["envs"]}
+
+    assert not [
+        r
+        for r in bucket["lifecycleRules"]
+        if "age" in r["condition"] and r["action"]["type"] == "Delete"
+    ]
+    every = int(vectors.params["export_every_seconds"])
+    assert int(env["EXPORTS_KEPT"]) == vectors.params["backup_retention_days"] * 86400 // every
+    assert prune["member"] == f"serviceAccount:{job['template']['template']['serviceAccount']}"
+    assert prune["condition"]["expression"] == (
+        "resource.type == 'storage.googleapis.com/Bucket' || resource.name.startsWith("
+        f"'projects/_/buckets/{export_bucket}/objects/{primary}/')"
+    )
+
+
+# 34. "shared-core and custom machine types are valid only under the `ENTERPRISE` edition;
+#     PostgreSQL 16+ instances default to `ENTERPRISE_PLUS` when `edition` is unset" (pulumi-gcp
+#     sql DatabaseInstanceSettings `tier`), so the RUNBOOK's `gcloud sql instances create` of the
+#     recovery instance names the edition the stack declares. A dump that replays `CREATE
+#     EXTENSION pgaudit` fails where cloudsql.enable_pgaudit is off
+#     (https://cloud.google.com/sql/docs/postgres/pg-audit): the recovery instance carries the
+#     primary's flags, all of them, with ^:^ as delimiter since pgaudit.log's value holds a comma
+#     (`gcloud topic escaping`); and it is as available and backed up as the primary.
+def test_the_recovery_instance_is_created_as_the_stack_declares_the_primary(
+    tmp_path: Path,
+) -> None:
+    assert "PostgreSQL 16+ instances default to `ENTERPRISE_PLUS`" in sdk_doc("sql", "_inputs")
+    plan, project = rendered(tmp_path, COLD_PGVECTOR)
+    (instance,) = of_type(mock_run(project, plan.primary), SQL)
+    settings = instance["settings"]
+    (create,) = [
+        line.strip()
+        for line in (project / "RUNBOOK.md").read_text().splitlines()
+        if line.strip().startswith("gcloud sql instances create")
+    ]
+    flags = dict(re.findall(r"--([a-z-]+)(?:=('[^']*'|\S+))?", create))
+
+    assert flags["edition"] == settings["edition"].lower().replace("_", "-")
+    assert flags["availability-type"] == settings["availabilityType"].lower()
+    assert flags["ssl-mode"] == settings["ipConfiguration"]["sslMode"]
+    assert flags["tier"] == settings["tier"]
+    delimited = flags["database-flags"].strip("'")
+    assert delimited.startswith("^:^")
+    assert [f.split("=", 1) for f in delimited[3:].split(":")] == [
+        [f["name"], f["value"]] for f in settings["databaseFlags"]
+    ]
+    backups = settings["backupConfiguration"]
+    assert flags["backup-start-time"] == backups["startTime"]
+    assert "enable-point-in-time-recovery" in flags and "deletion-protection" in flags
+    assert flags["retained-backups-count"] == str(
+        backups["backupRetentionSettings"]["retainedBackups"]
+    )
+    assert flags["retained-transaction-log-days"] == str(backups["transactionLogRetentionDays"])
+
+
+# 35. A PostgreSQL dump replays `ALTER ... OWNER TO <role>`, which fails for a role the new
+#     instance lacks ("create the users ... before importing":
+#     https://cloud.google.com/sql/docs/postgres/import-export/import-export-sql); Cloud SQL IAM
+#     service-account users are named without `.gserviceaccount.com`
+#     (https://cloud.google.com/sql/docs/postgres/add-manage-iam-users). The RUNBOOK creates
+#     every owner named in the dump before importing as postgres.
+def test_the_dumps_owners_exist_before_the_import(tmp_path: Path) -> None:
+    _, project = rendered(tmp_path, COLD_PGVECTOR)
+    runbook = (project / "RUNBOOK.md").read_text()
+    owners = runbook.index("grep -oE 'OWNER TO [^;]+'")
+    created = runbook.index("gcloud sql users create $OWNER")
+    # The first import restores into the secondary; the other is fail-back's.
+    imported = re.findall(r"gcloud sql import sql .*", runbook)[0]
+
+    assert owners < created < runbook.index(imported)
+    assert "--type=cloud_iam_service_account" in runbook and "*.iam)" in runbook
+    assert "--user=postgres" in imported
+
+
+# 36. Fail-back copies back only what a stack copied out: pgvector's secondary bucket holds
+#     Cloud SQL exports and the primary has no vectors bucket (no stack declares one), so a
+#     Storage Transfer job into it would fail; the vectors go back by a Cloud SQL export from
+#     the recovery instance imported into the primary's (gcloud sql export sql --clean
+#     --if-exists: "include DROP <object> SQL statements ... before running the import",
+#     https://cloud.google.com/sql/docs/postgres/admin-api/rest/v1/instances/export).
+def test_pgvector_fails_back_through_cloud_sql_not_a_bucket_copy(tmp_path: Path) -> None:
+    plan, project = rendered(tmp_path, COLD_PGVECTOR)
+    vectors = plan.component("vector_store")
+    assert plan.secondary is not None and vectors is not None
+    primary, secondary = plan.primary.region, plan.secondary.region
+    runbook = (project / "RUNBOOK.md").read_text()
+    buckets = {b["name"] for b in of_type(mock_run(project, plan.primary), BUCKET)}
+
+    assert vectors.names[primary] not in buckets
+    assert f"gs://{vectors.names[primary]}" not in runbook
+    assert "copy_every_seconds" not in vectors.params
+    (export,) = re.findall(r"gcloud sql export sql .*", runbook)
+    assert export.startswith(f"gcloud sql export sql {vectors.names[secondary]} $FAILBACK ")
+    assert "--clean --if-exists" in export
+    assert f"gcloud sql import sql {vectors.names[primary]} $FAILBACK " in runbook
+
+
+# 37. Every resource type is served by one Google API, which must be enabled before `pulumi up`
+#     creates it ("Before you begin: enable the Cloud Run Admin API and the Cloud Scheduler
+#     API", https://cloud.google.com/run/docs/execute/jobs-on-schedule; service accounts and
+#     custom roles: iam.googleapis.com; project IAM policies: cloudresourcemanager.googleapis.com,
+#     https://cloud.google.com/resource-manager/reference/rest/v1/projects/setIamPolicy). The
+#     README's `gcloud services enable` names the API of every type the stacks declare.
+API_OF_TYPE = {
+    "gcp:bigtable/": "bigtableadmin.googleapis.com",
+    "gcp:cloudrunv2/": "run.googleapis.com",
+    "gcp:cloudscheduler/": "cloudscheduler.googleapis.com",
+    "gcp:compute/": "compute.googleapis.com",
+    "gcp:dns/": "dns.googleapis.com",
+    "gcp:firestore/": "firestore.googleapis.com",
+    "gcp:kms/": "cloudkms.googleapis.com",
+    "gcp:logging/": "logging.googleapis.com",
+    "gcp:monitoring/": "monitoring.googleapis.com",
+    "gcp:pubsub/": "pubsub.googleapis.com",
+    "gcp:projects/iAMCustomRole": "iam.googleapis.com",
+    "gcp:projects/iAMMember": "cloudresourcemanager.googleapis.com",
+    # services.generateServiceIdentity, the API `gcloud services enable` itself calls.
+    "gcp:projects/serviceIdentity": "serviceusage.googleapis.com",
+    "gcp:secretmanager/": "secretmanager.googleapis.com",
+    "gcp:serviceaccount/": "iam.googleapis.com",
+    "gcp:sql/": "sqladmin.googleapis.com",
+    "gcp:storage/transferJob": "storagetransfer.googleapis.com",
+    "gcp:storage/": "storage.googleapis.com",
+}
+
+
+@GCP_STACKS
+def test_the_readme_enables_the_api_of_every_declared_resource(
+    project_stack: tuple[Path, str],
+) -> None:
+    project, stack = project_stack
+    (enable,) = re.findall(r"gcloud services enable ([^`]+)`", (project / "README.md").read_text())
+    enabled = {*enable.split(), "serviceusage.googleapis.com"}
+    for resource in run(project, stack)["resources"]:
+        kind = resource["type"]
+        if not kind.startswith("gcp:"):
+            continue
+        api = next((a for prefix, a in API_OF_TYPE.items() if kind.startswith(prefix)), None)
+        assert api is not None, f"no API known for {kind}"
+        assert api in enabled, f"{kind} needs {api}"
+
+
+# 38. "After you delete a custom role ... its ID cannot be reused until the deletion completes"
+#     7 to 37 days later (pulumi-gcp projects.IAMCustomRole; https://cloud.google.com/iam/docs/creating-custom-roles#deleting-custom-role):
+#     a secondary destroyed and deployed again meets its own deleted role. The RUNBOOK undeletes
+#     the role the stack declares and imports it under the stack's resource name.
+def test_a_redeployed_secondary_adopts_its_deleted_custom_role(tmp_path: Path) -> None:
+    assert "37 days" in sdk_doc("projects", "iam_custom_role")
+    plan, project = rendered(tmp_path, COLD_PGVECTOR)
+    assert plan.secondary is not None
+    (role,) = of_type(mock_run(project, plan.secondary), "gcp:projects/iAMCustomRole:IAMCustomRole")
+    runbook = (project / "RUNBOOK.md").read_text()
+    code = (project / "vector_database.py").read_text()
+
+    assert f"gcloud iam roles undelete {role['roleId']} --project=$PROJECT" in runbook
+    (imported,) = re.findall(r"pulumi import (\S+) (\S+) (\S+)", runbook)
+    assert imported == (
+        "gcp:projects/iAMCustomRole:IAMCustomRole",
+        "vectors-export",
+        f"projects/$PROJECT/roles/{role['roleId']}",
+    )
+    assert 'gcp.projects.IAMCustomRole(\n        "vectors-export",' in code

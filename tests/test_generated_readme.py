@@ -186,7 +186,11 @@ def test_gcp_failover_time_follows_the_health_check() -> None:
         assert "about 150\n   seconds: 3 failed checks 30 s apart" in read(p, "RUNBOOK.md")
 
 
-def test_cloud_sql_cold_restore_needs_the_primary_key() -> None:
+def test_cloud_sql_cold_restore_imports_an_export_that_needs_no_primary_key() -> None:
+    """Backups are encrypted with the primary instance's key
+    (https://cloud.google.com/sql/docs/postgres/cmek): the RUNBOOK imports the newest export,
+    kept in the secondary under its key, and names the backup restore as the faster path only
+    while that key is reachable."""
     plan = resolve(make_workload(2, "gcp", components={"vector_store": {"engine": "pgvector"}}))
     runbook = render(plan)["RUNBOOK.md"]
     assert plan.component("vector_store").block == "cloudsql-backups-in-secondary"  # type: ignore[union-attr]
@@ -194,8 +198,20 @@ def test_cloud_sql_cold_restore_needs_the_primary_key() -> None:
         "--disk-encryption-key=projects/$PROJECT/locations/us-east1/keyRings/drgen-demo-workload/cryptoKeys/data"
         in runbook
     )
-    assert "key disabled is expected to fail today" in runbook
-    assert where("key disabled is expected to fail", "RUNBOOK.md") == set()
+    bucket = "gs://demo-workload-vectors-us-east1"
+    assert f"EXPORT=$(gcloud storage ls {bucket}/demo-workload-vectors-us-central1/" in runbook
+    assert (
+        "gcloud sql import sql demo-workload-vectors-us-east1 $EXPORT --database=postgres"
+        in runbook
+    )
+    assert "gcloud sql databases create" not in runbook  # Cloud SQL creates `postgres` itself
+    assert "expected to fail today" not in runbook
+    named = resolve(
+        make_workload(
+            2, "gcp", components={"vector_store": {"engine": "pgvector", "database": "passages"}}
+        )
+    )
+    assert "gcloud sql databases create passages --instance=" in render(named)["RUNBOOK.md"]
 
 
 def test_active_active_gcp_snapshot_engines_bootstrap_the_secondary() -> None:

@@ -56,6 +56,7 @@ NAMED_INPUTS: dict[tuple[str, str], str] = {
     ("gcp:firestore/database:Database", "name"): "gcp.firestore_database",
     ("gcp:compute/healthCheck:HealthCheck", "name"): "gcp.health_check",
     ("gcp:pubsub/topic:Topic", "name"): "gcp.pubsub_topic",
+    ("gcp:projects/iAMCustomRole:IAMCustomRole", "roleId"): "gcp.iam_custom_role",
 }
 """Which input of which resource carries a name drgen derives, and its row in NAME_LIMITS."""
 
@@ -78,6 +79,7 @@ _NAME_KEYS = (
     "globalClusterIdentifier",
     "finalSnapshotIdentifier",
     "accountId",
+    "roleId",
 )
 
 
@@ -172,6 +174,7 @@ def test_every_limit_cites_its_source() -> None:
         ("gcp.cloud_run_job", 1, 63),
         ("gcp.firestore_database", 4, 63),
         ("gcp.pubsub_topic", 3, 255),
+        ("gcp.iam_custom_role", 3, 64),
     ],
 )
 def test_the_table_holds_the_documented_lengths(limit: str, shortest: int, longest: int) -> None:
@@ -207,6 +210,8 @@ def test_the_table_holds_the_documented_lengths(limit: str, shortest: int, longe
         ("gcp.pubsub_topic", "goog-switch", True),
         ("gcp.pubsub_topic", "1-switch", True),
         ("gcp.pubsub_topic", "a-vendor-switch-europe-west1", False),
+        ("gcp.iam_custom_role", "drgen_lab-notebooks_sql_export", True),
+        ("gcp.iam_custom_role", "drgen_lab_notebooks_sql_export", False),
     ],
 )
 def test_the_shapes_the_clouds_refuse(limit: str, name: str, refused: bool) -> None:

@@ -73,9 +73,48 @@ GCLOUD: dict[str, Form] = {
     ),
     "sql instances create": form(
         "--project --region --database-version --tier --network --no-assign-ip"
-        " --master-instance-name --disk-encryption-key",
+        " --master-instance-name --disk-encryption-key --edition --availability-type"
+        " --storage-type --storage-auto-increase --ssl-mode --database-flags --backup-start-time"
+        " --enable-point-in-time-recovery --retained-backups-count"
+        " --retained-transaction-log-days --deletion-protection",
         positionals=1,
         source="https://cloud.google.com/sdk/gcloud/reference/sql/instances/create",
+    ),
+    "sql instances describe": form(
+        "--project --format",
+        positionals=1,
+        source="https://cloud.google.com/sdk/gcloud/reference/sql/instances/describe",
+    ),
+    "sql import sql": form(
+        "--database --user --async --clean --if-exists --parallel --threads --project",
+        # PostgreSQL: a dump names no database, so the import must (components.vector_store.
+        # database; https://cloud.google.com/sql/docs/postgres/import-export/import-export-sql).
+        "--database",
+        2,
+        source="https://cloud.google.com/sdk/gcloud/reference/sql/import/sql",
+    ),
+    "sql users create": form(
+        "--instance --type --password --host --project",
+        "--instance",
+        1,
+        source="https://cloud.google.com/sdk/gcloud/reference/sql/users/create",
+    ),
+    "sql databases create": form(
+        "--instance --charset --collation --async --project",
+        "--instance",
+        1,
+        source="https://cloud.google.com/sdk/gcloud/reference/sql/databases/create",
+    ),
+    "sql export sql": form(
+        "--database --offload --async --table --parallel --threads --clean --if-exists --project",
+        "--database",
+        2,
+        source="https://cloud.google.com/sdk/gcloud/reference/sql/export/sql",
+    ),
+    "sql instances delete": form(
+        "--async --project",
+        positionals=1,
+        source="https://cloud.google.com/sdk/gcloud/reference/sql/instances/delete",
     ),
     "sql instances promote-replica": form(
         "--project",
@@ -83,9 +122,15 @@ GCLOUD: dict[str, Form] = {
         source="https://cloud.google.com/sdk/gcloud/reference/sql/instances/promote-replica",
     ),
     "sql instances patch": form(
-        "--project --backup-start-time --enable-point-in-time-recovery --activation-policy",
+        "--project --backup-start-time --enable-point-in-time-recovery --activation-policy"
+        " --no-deletion-protection",
         positionals=1,
         source="https://cloud.google.com/sdk/gcloud/reference/sql/instances/patch",
+    ),
+    "iam roles undelete": form(
+        "--project --organization",
+        positionals=1,
+        source="https://cloud.google.com/sdk/gcloud/reference/iam/roles/undelete",
     ),
     "bigtable backups list": form(
         f"--instance --cluster {GCLOUD_LIST}",
@@ -119,7 +164,7 @@ GCLOUD: dict[str, Form] = {
         source="https://cloud.google.com/sdk/gcloud/reference/storage/ls",
     ),
     "storage cat": form(
-        "--range --display-url --additional-headers",
+        "--project --range --display-url --additional-headers",
         positionals=1,
         source="https://cloud.google.com/sdk/gcloud/reference/storage/cat",
     ),
@@ -173,7 +218,18 @@ GCLOUD: dict[str, Form] = {
     ),
 }
 
-GCLOUD_SWITCHES = {"--no-assign-ip", "--enable-point-in-time-recovery", "--async", "--recursive"}
+GCLOUD_SWITCHES = {
+    "--no-assign-ip",
+    "--enable-point-in-time-recovery",
+    "--async",
+    "--recursive",
+    "--storage-auto-increase",
+    "--deletion-protection",
+    "--no-deletion-protection",
+    "--offload",
+    "--clean",
+    "--if-exists",
+}
 """gcloud flags that take no value (boolean in the pages above); every other flag is written
 --flag=value, so that a value can never be mistaken for an argument."""
 

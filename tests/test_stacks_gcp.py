@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,16 @@ def copies_on_schedule(plan: DrPlan) -> bool:
     return plan.pattern == "cold-restore" and plan.secondary is not None
 
 
+def export_buckets(plan: DrPlan) -> set[str]:
+    """The secondary's bucket of pgvector exports, where the plan keeps one."""
+    vectors = plan.component("vector_store")
+    if vectors is None or "export_every_seconds" not in vectors.params or not plan.secondary:
+        return set()
+    return {str(vectors.params["export_bucket"])}
+
+
 BUCKET = "gcp:storage/bucket:Bucket"
+PROJECT_GRANT = "gcp:projects/iAMMember:IAMMember"
 FIRESTORE_KEY_LOCATIONS = {"nam5": "us", "eur3": "europe"}
 
 
@@ -95,10 +105,11 @@ def test_cold_copies_reach_a_bucket_the_secondary_stack_owns_within_the_rpo(
 ) -> None:
     plan = plan_of(project)
     primary, secondary = (run(project, s.name) for s in plan.stacks)
-    # Each region keeps its own vendor switch (vendor_watcher.py): that bucket is never copied.
+    # Each region keeps its own vendor switch (vendor_watcher.py), and Cloud SQL, not Storage
+    # Transfer, fills the pgvector export bucket (see below): neither is copied.
     secondary_buckets = {
         b["name"] for b in of_type(secondary, BUCKET) if b["labels"]["drgen-component"] != "vendors"
-    }
+    } - export_buckets(plan)
     writers = {
         grant["bucket"]
         for grant in of_type(secondary, "gcp:storage/bucketIAMMember:BucketIAMMember")
@@ -236,14 +247,42 @@ def test_snapshots_run_on_schedule_with_separate_least_privilege_accounts(
 def test_no_grant_reaches_beyond_one_resource(project_stack: tuple[Path, str]) -> None:
     result = run(*project_stack)
 
+    # One project-level grant is allowed, and only with a condition naming one Cloud SQL
+    # instance: Cloud SQL checks cloudsql.instances.export on the project, and instances take
+    # no IAM policy of their own (https://cloud.google.com/sql/docs/postgres/iam-conditions).
+    project_grants = of_type(result, PROJECT_GRANT)
+    for grant in project_grants:
+        expression = grant["condition"]["expression"]
+        assert re.fullmatch(
+            r"resource\.type == 'sqladmin\.googleapis\.com/Instance'"
+            r" && resource\.name == 'projects/[a-z0-9-]+/instances/[a-z0-9-]+'",
+            expression,
+        ), expression
+        (role,) = of_type(result, "gcp:projects/iAMCustomRole:IAMCustomRole")
+        assert grant["role"] == f"projects/{grant['project']}/roles/{role['roleId']}"
+        assert role["permissions"] == ["cloudsql.instances.export", "cloudsql.instances.get"]
+    assert len(project_grants) <= 1
     tokens = {r["type"] for r in result["resources"]}
-    assert not {t for t in tokens if t.startswith("gcp:projects/iAM")}, tokens
+    others = {t for t in tokens if t.startswith("gcp:projects/iAM")}
+    assert others <= {PROJECT_GRANT, "gcp:projects/iAMCustomRole:IAMCustomRole"}, tokens
     for grant in of_type(result, "gcp:storage/bucketIAMMember:BucketIAMMember"):
-        if grant["role"] == "roles/storage.objectUser":
+        switch = f"projects/_/buckets/{grant['bucket']}/objects/vendor-route.json"
+        if grant.get("condition", {}).get("expression") == f'resource.name == "{switch}"':
             # The vendor watcher replaces its switch object, which needs delete too: only that
             # one object (vendor_watcher.py).
-            object_name = f"projects/_/buckets/{grant['bucket']}/objects/vendor-route.json"
-            assert grant["condition"]["expression"] == f'resource.name == "{object_name}"'
+            continue
+        # objectUser may delete: only under one prefix (Cloud SQL's export needs delete,
+        # tests/test_cloud_rules_gcp.py), never bucket-wide.
+        if grant["role"] == "roles/storage.objectUser":
+            # Listing is checked on the bucket itself (the export job keeps the newest exports).
+            expression = grant["condition"]["expression"].removeprefix(
+                "resource.type == 'storage.googleapis.com/Bucket' || "
+            )
+            assert re.fullmatch(
+                r"resource\.name\.startsWith\('projects/_/buckets/[a-z0-9-]+/objects/[a-z0-9-]+/'\)",
+                expression,
+            ), grant
+            assert f"/buckets/{grant['bucket']}/" in expression or "bucket" not in grant
             continue
         assert grant["role"] in {
             "roles/storage.objectViewer",
@@ -254,3 +293,53 @@ def test_no_grant_reaches_beyond_one_resource(project_stack: tuple[Path, str]) -
     for grant in of_type(result, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"):
         assert grant["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
         assert grant["member"].startswith("serviceAccount:service-")  # Google service agents
+
+
+@projects_of("gcp", lambda plan: bool(export_buckets(plan)))
+def test_the_secondary_exports_pgvector_under_its_own_key_with_the_primary_key_lost(
+    project: Path,
+) -> None:
+    """Cold restore of Cloud SQL needs nothing of the primary's region: a backup is encrypted
+    with the primary instance's key (https://cloud.google.com/sql/docs/postgres/cmek), so the
+    secondary holds logical exports under its own key, written by the primary's instance."""
+    plan = plan_of(project)
+    vectors = plan.component("vector_store")
+    assert vectors is not None and plan.secondary is not None
+    primary, secondary = (run(project, s.name) for s in plan.stacks)
+    (bucket_name,) = export_buckets(plan)
+    source = vectors.names[plan.stacks[0].region]
+
+    (bucket,) = [b for b in of_type(secondary, BUCKET) if b["name"] == bucket_name]
+    assert key_location(bucket["encryption"]["defaultKmsKeyName"]) == plan.secondary.region
+    assert bucket["location"] == plan.secondary.region.upper()
+    (instance,) = of_type(primary, "gcp:sql/databaseInstance:DatabaseInstance")
+    (writer,) = [
+        g
+        for g in of_type(primary, "gcp:storage/bucketIAMMember:BucketIAMMember")
+        if g["bucket"] == bucket_name
+    ]
+    assert writer["role"] == "roles/storage.objectUser"
+    assert writer["member"] == (
+        "serviceAccount:p123456789-abcdef@gcp-sa-cloud-sql.iam.gserviceaccount.com"
+    )
+    assert f"/objects/{source}/')" in writer["condition"]["expression"]
+    assert instance["name"] == source
+
+    (job,) = of_type(secondary, "gcp:cloudrunv2/job:Job")
+    (schedule,) = of_type(secondary, "gcp:cloudscheduler/job:Job")
+    envs = {e["name"]: e["value"] for e in job["template"]["template"]["containers"][0]["envs"]}
+    assert envs["INSTANCE"] == source and envs["BUCKET"] == bucket_name
+    assert envs["DATABASE"] == vectors.params["database"]
+    every = int(vectors.params["export_every_seconds"])
+    assert schedule["schedule"] == cron_every(every)
+    timeout = int(job["template"]["template"]["timeout"].removesuffix("s"))
+    assert int(envs["EXPORT_BUDGET_SECONDS"]) < timeout <= every
+    (grant,) = of_type(secondary, PROJECT_GRANT)
+    assert grant["condition"]["expression"].endswith(f"/instances/{source}'")
+    assert grant["member"] == f"serviceAccount:{job['template']['template']['serviceAccount']}"
+    (alert,) = of_type(secondary, "gcp:monitoring/alertPolicy:AlertPolicy")
+    kinds = {next(k for k in c if k.startswith("condition")) for c in alert["conditions"]}
+    assert kinds == {"condition_absent", "condition_threshold"} or kinds == {
+        "conditionAbsent",
+        "conditionThreshold",
+    }

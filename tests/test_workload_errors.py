@@ -130,6 +130,16 @@ def test_three_mistakes_are_all_reported_with_their_lines(
             "components.vector_store.snapshot_every: schedulers count in whole minutes",
         ),
         (
+            MINIMAL + "components:\n  vector_store:\n    engine: pgvector\n    database: App-DB\n",
+            "workload.yaml:10:15: components.vector_store.database: a PostgreSQL database name of"
+            " 1-63 lowercase letters, digits and _",
+        ),
+        (
+            MINIMAL + "components: {vector_store: {engine: pgvector, database: cloudsqladmin}}\n",
+            "components.vector_store.database: cloudsqladmin is not a database the application"
+            " writes",
+        ),
+        (
             GCP_LIVE.replace("us-east1", "europe-west1"),
             "workload.yaml:6:14: regions.secondary: warm-standby on GCP keeps data in"
             " dual-region buckets",

@@ -27,6 +27,11 @@ if settings.REGIONS.get(role) != region:
         f"stack {pulumi.get_stack()!r} says role {role!r} in {region}, but the plan puts"
         f" {role!r} in {settings.REGIONS.get(role)}; use the Pulumi.<stack>.yaml drgen generated"
     )
+if project != settings.PROJECT:
+    raise ValueError(
+        f"stack {pulumi.get_stack()!r} deploys into project {project!r}, but the workload names"
+        f" {settings.PROJECT!r} (naming.project), from which its bucket names are derived"
+    )
 
 alert_channels = config.require_object("alert_notification_channels")
 if not isinstance(alert_channels, list) or not alert_channels:

@@ -14,8 +14,8 @@ import pulumi
 from storage import CopiedBucket, Stack
 
 BUCKETS = {
-    "asia-southeast1": "catalog-search-audit-asia-southeast1",
-    "asia-northeast1": "catalog-search-audit-asia-northeast1",
+    "asia-southeast1": "catalog-search-audit-asia-southeast1-9b1963",
+    "asia-northeast1": "catalog-search-audit-asia-northeast1-9b1963",
 }
 RETENTION_DAYS = 365
 """Declared retention (1y), locked on the bucket."""

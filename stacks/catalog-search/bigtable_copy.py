@@ -20,7 +20,7 @@ import time
 import urllib.error
 import urllib.request
 
-ADMIN_API = os.environ.get("BIGTABLE_ADMIN_URL", "https://bigtableadmin.googleapis.com")
+API = os.environ.get("BIGTABLE_ADMIN_URL", "https://bigtableadmin.googleapis.com")
 TOKEN_URL = os.environ.get(
     "METADATA_TOKEN_URL",
     "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token",
@@ -87,14 +87,16 @@ def _instant(timestamp: str) -> datetime.datetime:
 
 
 def _token() -> str:
+    """An access token of the job's service account, from the metadata server."""
     request = urllib.request.Request(TOKEN_URL, headers={"Metadata-Flavor": "Google"})
     with urllib.request.urlopen(request, timeout=30) as response:
         return str(json.load(response)["access_token"])
 
 
 def _call(method: str, path: str, token: str, body: object = None) -> dict[str, object]:
+    """One JSON request to API; an error status raises urllib.error.HTTPError."""
     request = urllib.request.Request(
-        ADMIN_API + path,
+        API + path,
         method=method,
         data=None if body is None else json.dumps(body).encode(),
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},

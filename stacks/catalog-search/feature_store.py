@@ -16,7 +16,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 import settings
-from storage import ALERT_AUTO_CLOSE, PYTHON_IMAGE, Stack
+from storage import Stack, alert_on_job_runs, job_account, scheduled_job
 
 INSTANCE = "catalog-search-features"
 """Bigtable instance IDs have 6-33 characters."""
@@ -49,7 +49,6 @@ COPY_ROLE = "roles/bigtable.editor"
 bigtable.backups.create (on the DR instance) that backups:copy requires; Bigtable Reader,
 User and Viewer can only list backups
 (https://cloud.google.com/iam/docs/roles-permissions/bigtable)."""
-EXECUTIONS = "run.googleapis.com/job/completed_execution_count"
 
 
 def _cluster(stack: Stack, region: str) -> dict[str, object]:
@@ -135,142 +134,57 @@ def _backup_copies(stack: Stack) -> dict[str, pulumi.Output[str]]:
         opts=pulumi.ResourceOptions(protect=True, depends_on=[key_grant]),
     )
     runner = _copy_account(stack, "job", "Copies the newest Bigtable backup to the DR instance")
-    runner_member = runner.email.apply(lambda email: f"serviceAccount:{email}")
     creates = gcp.bigtable.InstanceIamMember(
         "features-copy-creates-backups",
         project=stack.project,
         instance=dr.name,
         role=COPY_ROLE,
-        member=runner_member,
+        member=runner.email.apply(lambda email: f"serviceAccount:{email}"),
     )
     primary = settings.REGIONS["primary"]
-    job = gcp.cloudrunv2.Job(
+    job = scheduled_job(
         "features-copy",
-        name=COPY_JOB,
-        project=stack.project,
-        location=stack.region,
-        # The job holds no data; it may be replaced or removed freely.
-        deletion_protection=False,
-        template={
-            "task_count": 1,
-            "template": {
-                "service_account": runner.email,
-                "max_retries": 3,
-                "timeout": f"{COPY_TIMEOUT_SECONDS}s",
-                "containers": [
-                    {
-                        "image": PYTHON_IMAGE,
-                        "commands": ["python", "-c", COPY_CODE.read_text()],
-                        "envs": [
-                            {
-                                "name": "SOURCE_INSTANCE",
-                                "value": f"projects/{stack.project}/instances/{INSTANCE}",
-                            },
-                            {
-                                "name": "DESTINATION_CLUSTER",
-                                "value": f"projects/{stack.project}/instances/{DR_INSTANCE}"
-                                f"/clusters/{DR_CLUSTER}",
-                            },
-                            {"name": "RETENTION_SECONDS", "value": str(BACKUP_RETENTION_SECONDS)},
-                            # A minute under the task's timeout: a slow copy fails with the
-                            # operation's state in the log instead of being killed mid-poll.
-                            {
-                                "name": "COPY_BUDGET_SECONDS",
-                                "value": str(COPY_TIMEOUT_SECONDS - 60),
-                            },
-                        ],
-                        "resources": {"limits": {"cpu": "1", "memory": "512Mi"}},
-                    }
-                ],
+        stack=stack,
+        job_name=COPY_JOB,
+        runner=runner,
+        starter=_copy_account(stack, "sched", "Starts the Bigtable backup copy on schedule"),
+        code=COPY_CODE.read_text(),
+        envs=[
+            {"name": "SOURCE_INSTANCE", "value": f"projects/{stack.project}/instances/{INSTANCE}"},
+            {
+                "name": "DESTINATION_CLUSTER",
+                "value": f"projects/{stack.project}/instances/{DR_INSTANCE}/clusters/{DR_CLUSTER}",
             },
-        },
-        labels=settings.labels_for("feature_store"),
-        opts=pulumi.ResourceOptions(depends_on=[creates]),
-    )
-    _alert_on_failed_copies(stack, job)
-    starter = _copy_account(stack, "sched", "Starts the Bigtable backup copy on schedule")
-    gcp.cloudrunv2.JobIamMember(
-        "features-copy-scheduler-runs-job",
-        project=stack.project,
-        location=stack.region,
-        name=job.name,
-        role="roles/run.invoker",
-        member=starter.email.apply(lambda email: f"serviceAccount:{email}"),
-    )
-    gcp.cloudscheduler.Job(
-        "features-copy",
-        name=COPY_JOB,
-        project=stack.project,
-        region=stack.region,
-        description=f"Copy the newest Bigtable backup of {settings.WORKLOAD} from {primary}",
+            {"name": "RETENTION_SECONDS", "value": str(BACKUP_RETENTION_SECONDS)},
+            # A minute under the task's timeout: a slow copy fails with the operation's state
+            # in the log instead of being killed mid-poll.
+            {"name": "COPY_BUDGET_SECONDS", "value": str(COPY_TIMEOUT_SECONDS - 60)},
+        ],
+        timeout_seconds=COPY_TIMEOUT_SECONDS,
         schedule=COPY_SCHEDULE,
-        time_zone="Etc/UTC",
-        attempt_deadline="320s",
-        retry_config={"retry_count": 3},
-        http_target={
-            "uri": job.name.apply(
-                lambda name: (
-                    f"https://run.googleapis.com/v2/projects/{stack.project}"
-                    f"/locations/{stack.region}/jobs/{name}:run"
-                )
-            ),
-            "http_method": "POST",
-            "oauth_token": {
-                "service_account_email": starter.email,
-                "scope": "https://www.googleapis.com/auth/cloud-platform",
-            },
-        },
+        description=f"Copy the newest Bigtable backup of {settings.WORKLOAD} from {primary}",
+        component="feature_store",
+        depends_on=[creates],
+    )
+    alert_on_job_runs(
+        "features-copy-failed",
+        stack=stack,
+        job=job,
+        summary=f"Bigtable backup copy failed in {stack.region}",
+        failed="backup copy job failed",
+        component="feature_store",
+        runbook="The newest Bigtable backup was not copied to the DR instance: read the job's"
+        " logs.",
     )
     return {"feature_store_dr_instance": dr.name}
 
 
 def _copy_account(stack: Stack, purpose: str, description: str) -> gcp.serviceaccount.Account:
-    return gcp.serviceaccount.Account(
-        f"features-copy-{purpose}",
-        project=stack.project,
+    return job_account(
+        "features-copy",
+        stack=stack,
         account_id=_copy_account_id(purpose),
-        display_name=f"drgen {settings.WORKLOAD} backup copy {purpose} ({stack.region})",
+        what="backup copy",
+        purpose=purpose,
         description=description,
-    )
-
-
-def _alert_on_failed_copies(stack: Stack, job: gcp.cloudrunv2.Job) -> None:
-    """Alert whenever an execution of the copy job fails after its retries (Cloud Run's own
-    execution count: an alert on a new log-based metric is refused until it propagates)."""
-    failed = job.name.apply(
-        lambda name: (
-            f'metric.type="{EXECUTIONS}" AND resource.type="cloud_run_job"'
-            f' AND resource.labels.job_name="{name}"'
-            f' AND resource.labels.location="{stack.region}"'
-            ' AND metric.labels.result="failed"'
-        )
-    )
-    gcp.monitoring.AlertPolicy(
-        "features-copy-failed",
-        project=stack.project,
-        display_name=f"drgen {settings.WORKLOAD}: Bigtable backup copy failed in {stack.region}",
-        combiner="OR",
-        conditions=[
-            {
-                "display_name": "backup copy job failed",
-                "condition_threshold": {
-                    "filter": failed,
-                    "comparison": "COMPARISON_GT",
-                    "threshold_value": 0,
-                    "duration": "0s",
-                    "aggregations": [
-                        {"alignment_period": "300s", "per_series_aligner": "ALIGN_SUM"}
-                    ],
-                },
-            }
-        ],
-        alert_strategy={"auto_close": ALERT_AUTO_CLOSE},
-        documentation={
-            "content": "The newest Bigtable backup was not copied to the DR instance: read the"
-            " job's logs.",
-            "mime_type": "text/markdown",
-        },
-        notification_channels=stack.alert_channels,
-        severity="ERROR",
-        user_labels=settings.labels_for("feature_store"),
     )

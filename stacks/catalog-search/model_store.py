@@ -11,8 +11,8 @@ import pulumi
 from storage import CopiedBucket, Stack
 
 BUCKETS = {
-    "asia-southeast1": "catalog-search-models-asia-southeast1",
-    "asia-northeast1": "catalog-search-models-asia-northeast1",
+    "asia-southeast1": "catalog-search-models-asia-southeast1-9b1963",
+    "asia-northeast1": "catalog-search-models-asia-northeast1-9b1963",
 }
 
 

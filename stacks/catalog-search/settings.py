@@ -12,6 +12,8 @@ REGIONS = {
     "secondary": "asia-northeast1",
 }
 OWNER = "search-platform@example.com"
+PROJECT = "commerce-search-prod"
+"""The project every stack deploys into: the bucket names' suffix is derived from it."""
 DUAL_REGION = None
 """Location code of the configurable dual-region over both regions, where the dual-region
 buckets live (live patterns only; cold restore keeps a bucket per region)."""

@@ -15,12 +15,12 @@ import pulumi
 import pulumi_gcp as gcp
 
 import settings
-from storage import ALERT_AUTO_CLOSE, PYTHON_IMAGE, CopiedBucket, Stack
+from storage import CopiedBucket, Stack, alert_on_job_runs, job_account, scheduled_job
 
 ENGINE = "milvus"
 BUCKETS = {
-    "asia-southeast1": "catalog-search-vectors-asia-southeast1",
-    "asia-northeast1": "catalog-search-vectors-asia-northeast1",
+    "asia-southeast1": "catalog-search-vectors-asia-southeast1-9b1963",
+    "asia-northeast1": "catalog-search-vectors-asia-northeast1-9b1963",
 }
 SNAPSHOT_FROM = ("asia-southeast1",)
 """Regions whose engine serves traffic and is snapshotted; standbys restore from the copies."""
@@ -30,12 +30,9 @@ ALERT_AFTER_SECONDS = 14400
 """Alert when no snapshot has succeeded for this long: the RPO, or one missed snapshot when the
 cadence leaves no room under it (`drgen check` reports that gap)."""
 SUCCESS_EVENT = "drgen.snapshot.succeeded"
-# The trigger waits for the engine to finish; 15 minutes matches the AWS trigger's Lambda bound.
-TASK_TIMEOUT_SECONDS = 900
 """The `event` of the JSON line the job prints once the engine reports success."""
-EXECUTIONS = "run.googleapis.com/job/completed_execution_count"
-"""Cloud Run's count of finished executions of a job, labelled `result` succeeded or failed: an
-execution succeeds only when the trigger exits 0, after the engine reported success."""
+TASK_TIMEOUT_SECONDS = 900
+"""The trigger waits for the engine to finish; 15 minutes matches the AWS trigger's bound."""
 ENGINE_ROLES = ("roles/storage.objectCreator", "roles/storage.objectViewer")
 """Create and read only: the engine writes each snapshot once and never prunes (the lifecycle
 rule expires snapshots), so it cannot delete or overwrite one."""
@@ -74,20 +71,21 @@ def _allow_engine(bucket: str, member: str, snapshots: CopiedBucket) -> None:
         )
 
 
-def _service_account(stack: Stack, purpose: str, description: str) -> gcp.serviceaccount.Account:
+def _account(stack: Stack, purpose: str, description: str) -> gcp.serviceaccount.Account:
     """A service account of this region's snapshot schedule (IDs: 6-30 characters)."""
-    return gcp.serviceaccount.Account(
-        f"vector-snapshots-{purpose}",
-        project=stack.project,
+    return job_account(
+        "vector-snapshots",
+        stack=stack,
         account_id=f"{settings.WORKLOAD[:16]}-snap{purpose}-{stack.role[0]}",
-        display_name=f"drgen {settings.WORKLOAD} snapshot {purpose} ({stack.region})",
+        what="snapshot",
+        purpose=purpose,
         description=description,
     )
 
 
 def _schedule_snapshots(stack: Stack, config: pulumi.Config) -> None:
     """A Cloud Run job in the engine's VPC that takes a snapshot and waits for it, on SCHEDULE."""
-    runner = _service_account(stack, "job", f"Runs the {ENGINE} snapshot job")
+    runner = _account(stack, "job", f"Runs the {ENGINE} snapshot job")
     environment: list[dict[str, object]] = [
         {"name": "VECTOR_STORE_URL", "value": config.require("vector_store_url")},
         {"name": "SUCCESS_EVENT", "value": SUCCESS_EVENT},
@@ -97,127 +95,38 @@ def _schedule_snapshots(stack: Stack, config: pulumi.Config) -> None:
         # with the engine's own state in the log instead of being killed mid-poll.
         {"name": "SNAPSHOT_BUDGET_SECONDS", "value": str(TASK_TIMEOUT_SECONDS - 60)},
     ]
-    job = gcp.cloudrunv2.Job(
+    depends_on: list[pulumi.Resource] = []
+    job = scheduled_job(
         "vector-snapshots",
-        name=f"{settings.WORKLOAD}-vector-snapshots",
-        project=stack.project,
-        location=stack.region,
-        # The job holds no data; it may be replaced or removed freely.
-        deletion_protection=False,
-        template={
-            "task_count": 1,
-            "template": {
-                "service_account": runner.email,
-                "max_retries": 3,
-                "timeout": f"{TASK_TIMEOUT_SECONDS}s",
-                "containers": [
-                    {
-                        "image": PYTHON_IMAGE,
-                        "commands": ["python", "-c", TRIGGER_CODE.read_text()],
-                        "envs": environment,
-                        "resources": {"limits": {"cpu": "1", "memory": "512Mi"}},
-                    }
-                ],
-                "vpc_access": {
-                    "network_interfaces": [
-                        {
-                            "network": config.require("vector_store_network"),
-                            "subnetwork": config.require("vector_store_subnetwork"),
-                        }
-                    ],
-                    "egress": "PRIVATE_RANGES_ONLY",
-                },
-            },
-        },
-        labels=settings.labels_for("vector_store"),
-    )
-    _alert_on_stale_snapshots(stack, job)
-    starter = _service_account(stack, "sched", f"Starts the {ENGINE} snapshot job on schedule")
-    gcp.cloudrunv2.JobIamMember(
-        "vector-snapshots-scheduler-runs-job",
-        project=stack.project,
-        location=stack.region,
-        name=job.name,
-        role="roles/run.invoker",
-        member=starter.email.apply(lambda email: f"serviceAccount:{email}"),
-    )
-    gcp.cloudscheduler.Job(
-        "vector-snapshots",
-        name=f"{settings.WORKLOAD}-vector-snapshots",
-        project=stack.project,
-        region=stack.region,
-        description=f"{ENGINE} snapshot of {settings.WORKLOAD} every 30m",
+        stack=stack,
+        job_name=f"{settings.WORKLOAD}-vector-snapshots",
+        runner=runner,
+        starter=_account(stack, "sched", f"Starts the {ENGINE} snapshot job on schedule"),
+        code=TRIGGER_CODE.read_text(),
+        envs=environment,
+        timeout_seconds=TASK_TIMEOUT_SECONDS,
         schedule=SCHEDULE,
-        time_zone="Etc/UTC",
-        attempt_deadline="320s",
-        retry_config={"retry_count": 3},
-        http_target={
-            "uri": job.name.apply(
-                lambda name: (
-                    f"https://run.googleapis.com/v2/projects/{stack.project}"
-                    f"/locations/{stack.region}/jobs/{name}:run"
-                )
-            ),
-            "http_method": "POST",
-            "oauth_token": {
-                "service_account_email": starter.email,
-                "scope": "https://www.googleapis.com/auth/cloud-platform",
-            },
+        description=f"{ENGINE} snapshot of {settings.WORKLOAD} every 30m",
+        component="vector_store",
+        vpc_access={
+            "network_interfaces": [
+                {
+                    "network": config.require("vector_store_network"),
+                    "subnetwork": config.require("vector_store_subnetwork"),
+                }
+            ],
+            "egress": "PRIVATE_RANGES_ONLY",
         },
+        depends_on=depends_on,
     )
-
-
-def _alert_on_stale_snapshots(stack: Stack, job: gcp.cloudrunv2.Job) -> None:
-    """Alert when no execution of the job has succeeded for ALERT_AFTER_SECONDS, and whenever an
-    execution fails after its retries. Cloud Run's built-in execution count is watched rather
-    than a log-based metric: an alert on a log-based metric created in the same deployment is
-    refused (404) until the metric propagates, up to 10 minutes later."""
-    executions = job.name.apply(
-        lambda name: (
-            f'metric.type="{EXECUTIONS}" AND resource.type="cloud_run_job"'
-            f' AND resource.labels.job_name="{name}"'
-            f' AND resource.labels.location="{stack.region}"'
-        )
-    )
-    every_five_minutes = [{"alignment_period": "300s", "per_series_aligner": "ALIGN_SUM"}]
-    gcp.monitoring.AlertPolicy(
+    alert_on_job_runs(
         "vector-snapshots-stale",
-        project=stack.project,
-        display_name=f"drgen {settings.WORKLOAD}: no {ENGINE} snapshot in {stack.region}",
-        combiner="OR",
-        conditions=[
-            {
-                "display_name": "no successful snapshot",
-                # Absence conditions fire only after the series has had one data point; a job
-                # that never succeeds is caught by the failed executions below.
-                "condition_absent": {
-                    "filter": executions.apply(
-                        lambda executions: f'{executions} AND metric.labels.result="succeeded"'
-                    ),
-                    "duration": f"{ALERT_AFTER_SECONDS}s",
-                    "aggregations": every_five_minutes,
-                },
-            },
-            {
-                "display_name": "snapshot job failed",
-                "condition_threshold": {
-                    "filter": executions.apply(
-                        lambda executions: f'{executions} AND metric.labels.result="failed"'
-                    ),
-                    "comparison": "COMPARISON_GT",
-                    "threshold_value": 0,
-                    "duration": "0s",
-                    "aggregations": every_five_minutes,
-                },
-            },
-        ],
-        alert_strategy={"auto_close": ALERT_AUTO_CLOSE},
-        documentation={
-            "content": "The newest vector snapshot is older than the RPO, or a snapshot failed:"
-            " read the job's logs.",
-            "mime_type": "text/markdown",
-        },
-        notification_channels=stack.alert_channels,
-        severity="ERROR",
-        user_labels=settings.labels_for("vector_store"),
+        stack=stack,
+        job=job,
+        summary=f"no {ENGINE} snapshot in {stack.region}",
+        failed="snapshot job failed",
+        absent=("no successful snapshot", ALERT_AFTER_SECONDS),
+        component="vector_store",
+        runbook="The newest vector snapshot is older than the RPO, or a snapshot failed:"
+        " read the job's logs.",
     )

@@ -27,8 +27,8 @@ from storage import (
 
 JOB = "catalog-search-vendor-watch"
 SWITCH_BUCKETS = {
-    "asia-southeast1": "catalog-search-route-asia-southeast1",
-    "asia-northeast1": "catalog-search-route-asia-northeast1",
+    "asia-southeast1": "catalog-search-route-asia-southeast1-9b1963",
+    "asia-northeast1": "catalog-search-route-asia-northeast1-9b1963",
 }
 SWITCH_OBJECT = "vendor-route.json"
 TOPICS = {
@@ -36,8 +36,8 @@ TOPICS = {
     "asia-northeast1": "catalog-search-vendor-switch-asia-northeast1",
 }
 AUDIT_BUCKETS = {
-    "asia-southeast1": "catalog-search-audit-asia-southeast1",
-    "asia-northeast1": "catalog-search-audit-asia-northeast1",
+    "asia-southeast1": "catalog-search-audit-asia-southeast1-9b1963",
+    "asia-northeast1": "catalog-search-audit-asia-northeast1-9b1963",
 }
 SCHEDULE = "*/15 * * * *"
 INTERVAL_SECONDS = 900

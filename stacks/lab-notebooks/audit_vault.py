@@ -14,7 +14,8 @@ import pulumi
 from storage import CopiedBucket, Stack
 
 BUCKETS = {
-    "us-west1": "lab-notebooks-audit-us-west1",
+    "us-west1": "lab-notebooks-audit-us-west1-197c1b",
+    "us-east1": "lab-notebooks-audit-us-east1-197c1b",
 }
 RETENTION_DAYS = 90
 """Declared retention (90d), locked on the bucket."""
@@ -28,7 +29,7 @@ def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
         component="audit_log",
         dual_region_name=None,
         bucket_names=BUCKETS,
-        copy_every_seconds=None,
+        copy_every_seconds=28800,
         # A locked bucket cannot be versioned (GCS allows one or the other); nothing in it can
         # be overwritten or deleted before RETENTION_DAYS anyway.
         noncurrent_version_days=RETENTION_DAYS,

@@ -11,7 +11,8 @@ import pulumi
 from storage import CopiedBucket, Stack
 
 BUCKETS = {
-    "us-west1": "lab-notebooks-models-us-west1",
+    "us-west1": "lab-notebooks-models-us-west1-197c1b",
+    "us-east1": "lab-notebooks-models-us-east1-197c1b",
 }
 
 
@@ -23,7 +24,7 @@ def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:
         component="models",
         dual_region_name=None,
         bucket_names=BUCKETS,
-        copy_every_seconds=None,
+        copy_every_seconds=28800,
         noncurrent_version_days=90,
     )
     return store.exports("models_bucket")

@@ -9,8 +9,11 @@ TIER = 3
 PATTERN = "cold-restore"
 REGIONS = {
     "primary": "us-west1",
+    "secondary": "us-east1",
 }
 OWNER = "research-computing@example.edu"
+PROJECT = "research-computing-lab"
+"""The project every stack deploys into: the bucket names' suffix is derived from it."""
 DUAL_REGION = None
 """Location code of the configurable dual-region over both regions, where the dual-region
 buckets live (live patterns only; cold restore keeps a bucket per region)."""

@@ -13,7 +13,7 @@ import pulumi
 
 from storage import CopiedBucket, Stack
 
-DUAL_REGION_BUCKET = "patient-triage-audit"
+DUAL_REGION_BUCKET = "patient-triage-audit-9270ff"
 RETENTION_DAYS = 3650
 """Declared retention (10y), locked on the bucket."""
 

@@ -10,7 +10,7 @@ import pulumi
 
 from storage import CopiedBucket, Stack
 
-DUAL_REGION_BUCKET = "patient-triage-models"
+DUAL_REGION_BUCKET = "patient-triage-models-9270ff"
 
 
 def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:

@@ -153,6 +153,173 @@ def alert_on_log(
     )
 
 
+EXECUTIONS = "run.googleapis.com/job/completed_execution_count"
+"""Cloud Run's count of finished executions of a job, labelled `result` succeeded or failed: an
+execution succeeds only when its code exits 0."""
+
+
+def job_account(
+    name: str, *, stack: Stack, account_id: str, what: str, purpose: str, description: str
+) -> gcp.serviceaccount.Account:
+    """A service account of one scheduled job: `job` runs it, `sched` starts it."""
+    return gcp.serviceaccount.Account(
+        f"{name}-{purpose}",
+        project=stack.project,
+        account_id=account_id,
+        display_name=f"drgen {settings.WORKLOAD} {what} {purpose} ({stack.region})",
+        description=description,
+    )
+
+
+def scheduled_job(
+    name: str,
+    *,
+    stack: Stack,
+    job_name: str,
+    runner: gcp.serviceaccount.Account,
+    starter: gcp.serviceaccount.Account,
+    code: str,
+    envs: list[dict[str, object]],
+    timeout_seconds: int,
+    schedule: str,
+    description: str,
+    component: str,
+    max_retries: int = 3,
+    vpc_access: dict[str, object] | None = None,
+    depends_on: list[pulumi.Resource] | None = None,
+) -> gcp.cloudrunv2.Job:
+    """A Cloud Run job running `code` (standard library Python) as `runner`, which Cloud
+    Scheduler starts on `schedule` as `starter`, the only account allowed to run it."""
+    job = gcp.cloudrunv2.Job(
+        name,
+        name=job_name,
+        project=stack.project,
+        location=stack.region,
+        # The job holds no data; it may be replaced or removed freely.
+        deletion_protection=False,
+        template={
+            "task_count": 1,
+            "template": {
+                "service_account": runner.email,
+                "max_retries": max_retries,
+                "timeout": f"{timeout_seconds}s",
+                "containers": [
+                    {
+                        "image": PYTHON_IMAGE,
+                        "commands": ["python", "-c", code],
+                        "envs": envs,
+                        "resources": {"limits": {"cpu": "1", "memory": "512Mi"}},
+                    }
+                ],
+                **({"vpc_access": vpc_access} if vpc_access is not None else {}),
+            },
+        },
+        labels=settings.labels_for(component),
+        opts=pulumi.ResourceOptions(depends_on=depends_on) if depends_on else None,
+    )
+    gcp.cloudrunv2.JobIamMember(
+        f"{name}-scheduler-runs-job",
+        project=stack.project,
+        location=stack.region,
+        name=job.name,
+        role="roles/run.invoker",
+        member=starter.email.apply(lambda email: f"serviceAccount:{email}"),
+    )
+    gcp.cloudscheduler.Job(
+        name,
+        name=job_name,
+        project=stack.project,
+        region=stack.region,
+        description=description,
+        schedule=schedule,
+        time_zone="Etc/UTC",
+        attempt_deadline="320s",
+        retry_config={"retry_count": 3},
+        http_target={
+            "uri": job.name.apply(
+                lambda job_id: (
+                    f"https://run.googleapis.com/v2/projects/{stack.project}"
+                    f"/locations/{stack.region}/jobs/{job_id}:run"
+                )
+            ),
+            "http_method": "POST",
+            "oauth_token": {
+                "service_account_email": starter.email,
+                "scope": "https://www.googleapis.com/auth/cloud-platform",
+            },
+        },
+    )
+    return job
+
+
+def alert_on_job_runs(
+    name: str,
+    *,
+    stack: Stack,
+    job: gcp.cloudrunv2.Job,
+    summary: str,
+    failed: str,
+    component: str,
+    runbook: str,
+    absent: tuple[str, int] | None = None,
+) -> gcp.monitoring.AlertPolicy:
+    """Alert whenever an execution of `job` fails after its retries and, with `absent` (a
+    condition's name and seconds), when none has succeeded for that long. Cloud Run's built-in
+    execution count is watched rather than a log-based metric: an alert on a log-based metric
+    created in the same deployment is refused (404) until the metric propagates."""
+    executions = job.name.apply(
+        lambda job_id: (
+            f'metric.type="{EXECUTIONS}" AND resource.type="cloud_run_job"'
+            f' AND resource.labels.job_name="{job_id}"'
+            f' AND resource.labels.location="{stack.region}"'
+        )
+    )
+    every_five_minutes = [{"alignment_period": "300s", "per_series_aligner": "ALIGN_SUM"}]
+    conditions: list[dict[str, object]] = []
+    if absent is not None:
+        absent_name, absent_seconds = absent
+        conditions.append(
+            {
+                "display_name": absent_name,
+                # Absence conditions fire only after the series has had one data point; a job
+                # that never succeeds is caught by the failed executions below.
+                "condition_absent": {
+                    "filter": executions.apply(
+                        lambda runs: f'{runs} AND metric.labels.result="succeeded"'
+                    ),
+                    "duration": f"{absent_seconds}s",
+                    "aggregations": every_five_minutes,
+                },
+            }
+        )
+    conditions.append(
+        {
+            "display_name": failed,
+            "condition_threshold": {
+                "filter": executions.apply(
+                    lambda runs: f'{runs} AND metric.labels.result="failed"'
+                ),
+                "comparison": "COMPARISON_GT",
+                "threshold_value": 0,
+                "duration": "0s",
+                "aggregations": every_five_minutes,
+            },
+        }
+    )
+    return gcp.monitoring.AlertPolicy(
+        name,
+        project=stack.project,
+        display_name=f"drgen {settings.WORKLOAD}: {summary}",
+        combiner="OR",
+        conditions=conditions,
+        alert_strategy={"auto_close": ALERT_AUTO_CLOSE},
+        documentation={"content": runbook, "mime_type": "text/markdown"},
+        notification_channels=stack.alert_channels,
+        severity="ERROR",
+        user_labels=settings.labels_for(component),
+    )
+
+
 class SecureBucket(pulumi.ComponentResource):
     """A private, CMEK-encrypted bucket with uniform access, soft delete and lifecycle rules,
     protected from deletion; versioned, or under a locked retention policy (GCS allows one)."""

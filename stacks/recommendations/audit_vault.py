@@ -13,7 +13,7 @@ import pulumi
 
 from storage import CopiedBucket, Stack
 
-DUAL_REGION_BUCKET = "recommendations-audit"
+DUAL_REGION_BUCKET = "recommendations-audit-afe32c"
 RETENTION_DAYS = 400
 """Declared retention (400d), locked on the bucket."""
 

@@ -10,7 +10,7 @@ import pulumi
 
 from storage import CopiedBucket, Stack
 
-DUAL_REGION_BUCKET = "recommendations-models"
+DUAL_REGION_BUCKET = "recommendations-models-afe32c"
 
 
 def deploy(stack: Stack) -> dict[str, pulumi.Output[str]]:

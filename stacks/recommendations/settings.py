@@ -12,6 +12,8 @@ REGIONS = {
     "secondary": "us-east1",
 }
 OWNER = "personalisation@example.com"
+PROJECT = "personalisation-prod"
+"""The project every stack deploys into: the bucket names' suffix is derived from it."""
 DUAL_REGION = "US"
 """Location code of the configurable dual-region over both regions, where the dual-region
 buckets live (live patterns only; cold restore keeps a bucket per region)."""
