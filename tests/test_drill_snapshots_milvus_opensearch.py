@@ -23,10 +23,11 @@ from tests.test_drill_snapshot_engines import _fast_polls as _fast_polls  # auto
 def test_milvus_backup_restored_with_a_suffix_loaded_and_dropped(
     aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
 ) -> None:
-    # milvus-backup: POST /api/v1/restore {async, id, backup_name, bucket_name, path,
-    # collection_suffix, restore_index} and GET /api/v1/get_restore?id= answer {requestId, code,
-    # msg, data: RestoreBackupTask {id, state_code, errorMessage, collection_restore_tasks:
-    # [{target_collection_name, state_code}]}} (milvus-backup README, docs/swagger.yaml).
+    # milvus-backup: POST /api/v1/restore {async, backup_name, bucket_name, path,
+    # collection_suffix, restore_index} (RestoreBackupRequest has no id of the caller's) and
+    # GET /api/v1/get_restore?id=<data.id of the POST's answer> answer {requestId, code, msg,
+    # data: RestoreBackupTask {id, state_code, errorMessage, collection_restore_tasks:
+    # [{target_collection_name, state_code}]}} (core/proto/backup.proto, docs/swagger.yaml).
     # Milvus RESTful v2 answers {code: 0, data}: collections/get_load_state data.loadState,
     # get_stats data.rowCount, entities/search data [{<fields>, distance}]
     # (https://milvus.io/api-reference/restful/v2.5.x).
@@ -38,8 +39,9 @@ def test_milvus_backup_restored_with_a_suffix_loaded_and_dropped(
     def restore(request: Request) -> Response:
         body = json.loads(request.data)
         seen.update(body)
+        assert "id" not in body
         task = {
-            "id": body["id"],
+            "id": "restore_2f1c",
             "state_code": 1,
             "collection_restore_tasks": [
                 {"target_collection_name": "embeddings" + body["collection_suffix"]}
@@ -51,6 +53,7 @@ def test_milvus_backup_restored_with_a_suffix_loaded_and_dropped(
     states = iter([1, 2])
 
     def get_restore(request: Request) -> Response:
+        assert request.args["id"] == "restore_2f1c"  # the id milvus-backup answered
         task = {
             "id": request.args["id"],
             "state_code": next(states, 2),
@@ -70,6 +73,8 @@ def test_milvus_backup_restored_with_a_suffix_loaded_and_dropped(
         "/v2/vectordb/collections/get_stats": {"code": 0, "data": {"rowCount": 5000}},
         "/v2/vectordb/entities/search": {"code": 0, "data": [{"id": 7, "distance": 0.01}]},
         "/v2/vectordb/collections/drop": {"code": 0, "data": {}},
+        # collections/list answers {code: 0, data: [names]}
+        "/v2/vectordb/collections/list": {"code": 0, "data": ["embeddings", "other"]},
     }
     for path, answer in milvus.items():
         httpserver.expect_request("/milvus" + path, method="POST").respond_with_json(answer)
@@ -99,7 +104,7 @@ def test_a_failed_milvus_restore_drops_what_it_created(
         body = json.loads(request.data)
         suffix.append(body["collection_suffix"])
         tasks = [{"target_collection_name": "embeddings" + body["collection_suffix"]}]
-        task = {"id": body["id"], "state_code": 1, "collection_restore_tasks": tasks}
+        task = {"id": "restore_9a", "state_code": 1, "collection_restore_tasks": tasks}
         return Response(json.dumps({"code": 0, "data": task}))
 
     def failed(request: Request) -> Response:
@@ -110,6 +115,9 @@ def test_a_failed_milvus_restore_drops_what_it_created(
     httpserver.expect_request("/api/v1/get_restore").respond_with_handler(failed)
     httpserver.expect_request("/milvus/v2/vectordb/collections/drop").respond_with_json(
         {"code": 0, "data": {}}
+    )
+    httpserver.expect_request("/milvus/v2/vectordb/collections/list").respond_with_json(
+        {"code": 0, "data": ["embeddings"]}
     )
     _, vectors = _drill(
         run_cli, setup, httpserver.url_for("/"), tmp_path, "--scratch-search-url",
@@ -212,3 +220,47 @@ def test_opensearch_snapshot_restored_under_scratch_names(
     assert register.headers["Authorization"].startswith("AWS4-HMAC-SHA256")  # SigV4, service es
     assert "/es/aws4_request" in register.headers["Authorization"]
     assert len(_deleted(httpserver)) == 2
+
+
+def test_a_milvus_restore_past_the_timeout_is_awaited_and_its_collections_dropped(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
+) -> None:
+    # milvus-backup has no cancel: the task keeps creating collections after --timeout. Cleanup
+    # polls the task until it ends, then lists the collections and drops every one carrying the
+    # run's suffix, including one no answer named before the timeout.
+    setup = _setup(tmp_path, "research-sandbox", "embeddings", expected=["7"])
+    _put(setup, "backup/drgen_20260101_000000/meta/backup_meta.json", b"{}")
+    suffix: list[str] = []
+
+    def restore(request: Request) -> Response:
+        suffix.append(json.loads(request.data)["collection_suffix"])
+        return Response(json.dumps({"code": 0, "data": {"id": "restore_7", "state_code": 0}}))
+
+    polls = iter([1] * 300)  # 3 s of polls at the tests' 0.01 s: past --timeout 1
+
+    def status(request: Request) -> Response:
+        return Response(
+            json.dumps({"code": 0, "data": {"id": "restore_7", "state_code": next(polls, 2)}})
+        )
+
+    def listed(request: Request) -> Response:
+        names = ["embeddings", "items" + suffix[0], "embeddings" + suffix[0], "items_other_run"]
+        return Response(json.dumps({"code": 0, "data": names}))
+
+    httpserver.expect_request("/api/v1/restore", method="POST").respond_with_handler(restore)
+    httpserver.expect_request("/api/v1/get_restore").respond_with_handler(status)
+    httpserver.expect_request("/milvus/v2/vectordb/collections/list").respond_with_handler(listed)
+    httpserver.expect_request("/milvus/v2/vectordb/collections/drop").respond_with_json(
+        {"code": 0, "data": {}}
+    )
+    _, vectors = _drill(
+        run_cli, setup, httpserver.url_for("/"), tmp_path, "--scratch-search-url",
+        httpserver.url_for("/milvus"), "--timeout", "1",
+    )  # fmt: skip
+    assert vectors["outcome"] == "error", vectors["failures"]
+    assert "--timeout" in vectors["failures"][0] or "timed out" in vectors["failures"][0]
+    drops = [
+        json.loads(r.data)["collectionName"] for r, _ in httpserver.log if r.path.endswith("/drop")
+    ]
+    assert drops == ["embeddings" + suffix[0], "items" + suffix[0]]
+    assert vectors["cleanup"][0] == "milvus-backup restore task restore_7 ended"

@@ -19,6 +19,7 @@ import yaml
 from drgen.drill.base import Call, Context, DrillError, Result
 from drgen.drill.buckets import bucket, listing_calls, store
 from drgen.drill.engines import Engine, Restored, RestoreFailedError, Snapshot, engine_for
+from drgen.drill.engines.identity import engine_api, refuse_same_engine
 from drgen.drill.evalset import EvalQuery, judge_recall, read_eval
 from drgen.drill.models import read_calls, verify_all
 from drgen.drill.store import ObjectStore
@@ -42,7 +43,9 @@ def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
 def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
     queries: tuple[EvalQuery, ...] = ()
     if ctx.scratch_engine is not None:  # before anything is read: never a production engine
-        refuse_production(ctx, ctx.scratch_engine.url, ctx.scratch_engine.search_url)
+        result.measurements["scratch_is_not_production"] = refuse_production(
+            ctx, component, ctx.scratch_engine.url, ctx.scratch_engine.search_url
+        )
         vectors = ctx.workload.components.vector_store
         if vectors is not None and vectors.eval is not None:
             queries = read_eval(ctx.workload_dir, vectors.eval)
@@ -153,8 +156,9 @@ def _clean_up(ctx: Context, engine: Engine, restored: Restored, result: Result) 
         result.error(f"cleanup of the scratch engine failed: {failure}; remove {result.scratch}")
 
 
-def refuse_production(ctx: Context, *urls: str | None) -> None:
-    """Refuse a scratch URL that is any stack's vector_store_url (the production engines)."""
+def refuse_production(ctx: Context, component: ComponentPlan, *urls: str | None) -> list[str]:
+    """Refuse a scratch URL that is any stack's vector_store_url (the production engines), or
+    that the engines' identities or resolved addresses show to be one; the comparisons made."""
     assert ctx.scratch_engine is not None
     project = ctx.scratch_engine.project
     if project is None:
@@ -173,15 +177,24 @@ def refuse_production(ctx: Context, *urls: str | None) -> None:
             f"--project {project}: no vector_store_url in {files}, so the production engines"
             " are unknown and the scratch URL cannot be told apart from them"
         )
-    for url in urls:
-        if url is None:
-            continue
+    scratch = [url for url in urls if url is not None]
+    for url in scratch:
         for region, value in production.items():
             if _where(url) == _where(value):
                 raise DrillError(
                     f"--scratch-url {url} is {region}'s vector_store_url, a production engine:"
                     " the drill restores only into a scratch engine"
                 )
+    engine = str(component.engine)
+    return refuse_same_engine(
+        ctx,
+        engine,
+        [(url, engine_api(ctx, engine, url, ctx.region, scratch=True)) for url in scratch],
+        {
+            region: engine_api(ctx, engine, value, region, scratch=False)
+            for region, value in production.items()
+        },
+    )
 
 
 def _stack_setting(path: Path, key: str) -> str | None:

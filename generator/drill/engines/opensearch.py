@@ -134,6 +134,13 @@ class Engine:
         return done
 
 
+def identity(api: EngineApi) -> frozenset[str]:
+    """The cluster's cluster_uuid (GET /: https://docs.opensearch.org/latest/api-reference/),
+    unique to a cluster; "_na_" before the cluster has elected a manager."""
+    uuid = str(api.call("GET", "/")["cluster_uuid"])
+    return frozenset() if uuid in ("", "_na_") else frozenset({f"opensearch cluster {uuid}"})
+
+
 def _sigv4(region: str) -> Signer:
     """Sign each request for OpenSearch Service with the chain's credentials, resolved once."""
     frozen: list[Any] = []
