@@ -264,3 +264,64 @@ def test_a_milvus_restore_past_the_timeout_is_awaited_and_its_collections_droppe
     ]
     assert drops == ["embeddings" + suffix[0], "items" + suffix[0]]
     assert vectors["cleanup"][0] == "milvus-backup restore task restore_7 ended"
+
+
+def _opensearch_until_restore(httpserver: HTTPServer, accepted: bool) -> None:
+    repo = re.compile(r"^/_snapshot/drgen-drill-repository-[a-z0-9]+$")
+    httpserver.expect_request(repo, method="PUT").respond_with_json({"acknowledged": True})
+    httpserver.expect_request(repo, method="DELETE").respond_with_json({"acknowledged": True})
+    snapshot = {"snapshot": "drgen-20260101-000000", "state": "SUCCESS",
+                "indices": ["violations"], "start_time_in_millis": 1}  # fmt: skip
+    httpserver.expect_request(
+        re.compile(r"^/_snapshot/drgen-drill-repository-[a-z0-9]+/_all$"), method="GET"
+    ).respond_with_json({"snapshots": [snapshot]})
+    httpserver.expect_request(
+        re.compile(r"^/_snapshot/drgen-drill-repository-[a-z0-9]+/drgen-20260101-000000/_restore$"),
+        method="POST",
+    ).respond_with_json({"accepted": accepted})
+    index = r"drgen-drill-vectors-[a-z0-9]+-violations"
+    httpserver.expect_request(re.compile(f"^/{index}$"), method="DELETE").respond_with_json(
+        {"acknowledged": True}
+    )
+    # An index that does not exist: 404 index_not_found_exception.
+    httpserver.expect_request(re.compile(f"^/{index}/_recovery$")).respond_with_json(
+        {"error": {"type": "index_not_found_exception"}, "status": 404}, status=404
+    )
+
+
+def test_an_opensearch_restore_not_accepted_is_a_failure(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
+) -> None:
+    setup = _setup(tmp_path, "content-moderation", "violations", expected=["v1"])
+    _put(setup, "index-3", b"{}")
+    _opensearch_until_restore(httpserver, accepted=False)
+    _, vectors = _drill(
+        run_cli,
+        setup,
+        httpserver.url_for("/"),
+        tmp_path,
+        "--scratch-role-arn",
+        "arn:aws:iam::1:role/r",
+    )
+    assert vectors["outcome"] == "fail"
+    assert "did not accept the restore" in vectors["failures"][0]
+    assert not any(r.path.endswith("/_recovery") for r, _ in httpserver.log)
+
+
+def test_restored_indices_that_never_appear_fail_after_a_bound(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr("drgen.drill.engines.opensearch.MISSING_SECONDS", 0.2)
+    setup = _setup(tmp_path, "content-moderation", "violations", expected=["v1"])
+    _put(setup, "index-3", b"{}")
+    _opensearch_until_restore(httpserver, accepted=True)
+    _, vectors = _drill(
+        run_cli,
+        setup,
+        httpserver.url_for("/"),
+        tmp_path,
+        "--scratch-role-arn",
+        "arn:aws:iam::1:role/r",
+    )
+    assert vectors["outcome"] == "fail"  # not the --timeout of 30 s
+    assert "did not appear within 0 s" in vectors["failures"][0]
