@@ -34,6 +34,25 @@ def test_milvus_backup_restored_with_a_suffix_loaded_and_dropped(
     setup = _setup(tmp_path, "research-sandbox", "embeddings", expected=["7"])
     _put(setup, "backup/drgen_20260101_000000/meta/backup_meta.json", b"{}")
     _put(setup, "backup/drgen_20260101_000000/binlogs/insert_log/1", b"b" * 8000)
+    # The backup's own record of what it holds: CollectionLevelBackupInfo and
+    # SegmentLevelBackupInfo as JSON ({"infos": [...]}, core/proto/backup.proto).
+    _put(
+        setup,
+        "backup/drgen_20260101_000000/meta/collection_meta.json",
+        json.dumps({"infos": [{"collection_id": 11, "collection_name": "embeddings"}]}).encode(),
+    )
+    _put(
+        setup,
+        "backup/drgen_20260101_000000/meta/segment_meta.json",
+        json.dumps(
+            {
+                "infos": [
+                    {"collection_id": 11, "segment_id": 1, "num_of_rows": 3000},
+                    {"collection_id": 11, "segment_id": 2, "num_of_rows": 2000},
+                ]
+            }
+        ).encode(),
+    )
     seen: dict[str, Any] = {}
 
     def restore(request: Request) -> Response:
@@ -88,6 +107,7 @@ def test_milvus_backup_restored_with_a_suffix_loaded_and_dropped(
     assert seen["restore_index"] is True and seen["async"] is True
     assert re.fullmatch(r"_drgen_drill_vectors_[a-z0-9]+", seen["collection_suffix"])
     assert vectors["integrity"] == {**vectors["integrity"], "points": {"embeddings": 5000}}
+    assert vectors["integrity"]["points_in_snapshot"] == {"embeddings": 5000}
     assert vectors["integrity"]["recall_at_k"] == 1.0
     drops = [r for r, _ in httpserver.log if r.path.endswith("/drop")]
     assert json.loads(drops[0].data) == {"collectionName": "embeddings" + seen["collection_suffix"]}
@@ -325,3 +345,43 @@ def test_restored_indices_that_never_appear_fail_after_a_bound(
     )
     assert vectors["outcome"] == "fail"  # not the --timeout of 30 s
     assert "did not appear within 0 s" in vectors["failures"][0]
+
+
+def test_a_partial_milvus_restore_fails_against_the_backups_own_row_count(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
+) -> None:
+    setup = _setup(tmp_path, "research-sandbox", "embeddings", expected=["7"])
+    folder = "backup/drgen_20260101_000000"
+    _put(setup, f"{folder}/meta/backup_meta.json", b"{}")
+    _put(setup, f"{folder}/meta/collection_meta.json", json.dumps(
+        {"infos": [{"collection_id": 11, "collection_name": "embeddings"}]}).encode())  # fmt: skip
+    _put(setup, f"{folder}/meta/segment_meta.json", json.dumps(
+        {"infos": [{"collection_id": 11, "num_of_rows": 5000}]}).encode())  # fmt: skip
+
+    def restore(request: Request) -> Response:
+        target = "embeddings" + json.loads(request.data)["collection_suffix"]
+        task = {"id": "r1", "state_code": 2,
+                "collection_restore_tasks": [{"target_collection_name": target}]}  # fmt: skip
+        return Response(json.dumps({"code": 0, "data": task}))
+
+    httpserver.expect_request("/api/v1/restore", method="POST").respond_with_handler(restore)
+    httpserver.expect_request("/api/v1/get_restore").respond_with_json(
+        {"code": 0, "data": {"id": "r1", "state_code": 2}}
+    )
+    answers = {
+        "load": {}, "get_load_state": {"loadState": "LoadStateLoaded"},
+        "get_stats": {"rowCount": 3100}, "list": [], "drop": {},
+    }  # fmt: skip
+    for path, data in answers.items():
+        httpserver.expect_request(f"/milvus/v2/vectordb/collections/{path}").respond_with_json(
+            {"code": 0, "data": data}
+        )
+    httpserver.expect_request("/milvus/v2/vectordb/entities/search").respond_with_json(
+        {"code": 0, "data": [{"id": 7, "distance": 0.0}]}
+    )
+    _, vectors = _drill(
+        run_cli, setup, httpserver.url_for("/"), tmp_path, "--scratch-search-url",
+        httpserver.url_for("/milvus"),
+    )  # fmt: skip
+    assert vectors["outcome"] == "fail"
+    assert "differ from the snapshot's own: embeddings 3100 of 5000" in vectors["failures"][0]

@@ -122,6 +122,19 @@ def restore_into_scratch(
         empty = [original for original, count in counts.items() if count == 0]
         if empty:
             result.fail(f"restored collection(s) hold no points: {', '.join(empty)}")
+        if restored.recorded:
+            result.integrity["points_in_snapshot"] = dict(sorted(restored.recorded.items()))
+            short = [
+                f"{name} {counts.get(name)} of {count}"
+                for name, count in sorted(restored.recorded.items())
+                if counts.get(name) != count
+            ]
+            if short:
+                result.fail(f"restored counts differ from the snapshot's own: {', '.join(short)}")
+        else:
+            result.integrity["points_in_snapshot"] = (
+                f"{component.engine} snapshots record no point counts drgen can read"
+            )
         if queries:
             missing = sorted({q.table for q in queries} - set(restored.names))
             if missing:

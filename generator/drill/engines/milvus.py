@@ -19,6 +19,7 @@ get_stats, entities/search, collections/drop (https://milvus.io/api-reference/re
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
@@ -29,6 +30,9 @@ from drgen.drill.engines.http import EngineApi, api_key, pause, quote
 from drgen.drill.evalset import EvalQuery
 from drgen.drill.store import ObjectStore
 from drgen.plan import ComponentPlan
+
+META_MAX_BYTES = 64 * 1024 * 1024
+"""Bound on a backup's collection or segment metadata file read into memory."""
 
 MARKER = "meta/backup_meta.json"
 """The backup's metadata file, written when milvus-backup finishes a backup."""
@@ -52,6 +56,7 @@ class Engine:
             EngineApi(ctx, "milvus", scratch.search_url, headers) if scratch.search_url else None
         )
         self.suffix = "_" + ctx.scratch_name("vectors").replace("-", "_")
+        self.store = store
         self.task = ""
         """milvus-backup's id of the restore task (from its answer to the POST)."""
         self.restoring = False
@@ -85,6 +90,7 @@ class Engine:
         root, name = newest_under(snapshot.newest_run, MARKER)
         restored.snapshot = name
         restored.bytes = sum(o.size for o in snapshot.objects if f"/{name}/" in f"/{o.key}")
+        restored.recorded = self._recorded_rows(snapshot, f"{root}/{name}" if root else name)
         started = self._backup_call(
             "POST",
             "/api/v1/restore",
@@ -123,6 +129,36 @@ class Engine:
             pause(self.ctx)
         for target in restored.names.values():
             self._load(target)
+
+    def _recorded_rows(self, snapshot: Snapshot, folder: str) -> dict[str, int]:
+        """Rows per collection as the backup records them: meta/collection_meta.json names
+        each collection_id, meta/segment_meta.json gives each segment's num_of_rows
+        (core/proto/backup.proto: CollectionBackupInfo, SegmentBackupInfo). {} when absent."""
+        collections = self._meta(snapshot, f"{folder}/meta/collection_meta.json")
+        segments = self._meta(snapshot, f"{folder}/meta/segment_meta.json")
+        if not collections or not segments:
+            return {}
+        names = {c.get("collection_id"): str(c.get("collection_name")) for c in collections}
+        rows: dict[str, int] = {}
+        for segment in segments:
+            name = names.get(segment.get("collection_id"))
+            if name is not None:
+                rows[name] = rows.get(name, 0) + int(segment.get("num_of_rows") or 0)
+        return rows
+
+    def _meta(self, snapshot: Snapshot, key: str) -> list[dict[str, Any]]:
+        obj = next((o for o in snapshot.objects if o.key == key), None)
+        if obj is None or self.store is None or obj.size > META_MAX_BYTES:
+            return []
+        reading = self.store.read(snapshot.bucket, obj)
+        try:
+            data = json.loads(b"".join(reading.chunks))
+        except ValueError:
+            raise DrillError(f"milvus: {key} is not JSON") from None
+        finally:
+            reading.close()
+        infos = data.get("infos") if isinstance(data, dict) else None
+        return [i for i in infos or [] if isinstance(i, dict)]
 
     def _note(self, answer: dict[str, Any], restored: Restored) -> None:
         for task in answer.get("data", {}).get("collection_restore_tasks") or []:
