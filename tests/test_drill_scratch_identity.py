@@ -10,6 +10,7 @@ OpenSearch GET / (`cluster_uuid`, https://docs.opensearch.org/latest/api-referen
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -125,3 +126,31 @@ def test_opensearch_with_the_production_cluster_uuid_is_refused(
     )
     assert "both answer as opensearch cluster Zq1-prod-uuid" in vectors["failures"][0]
     assert _writes(httpserver) == []
+
+
+def test_a_silent_production_engine_does_not_hold_the_drill(
+    aws: str,
+    httpserver: HTTPServer,
+    production: HTTPServer,
+    tmp_path: Path,
+    run_cli: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("drgen.drill.engines.identity.IDENTITY_SECONDS", 0.3)
+    setup = _setup(tmp_path, "knowledge-assistant", "passages", expected=["17"])
+    _stack_url(setup, production.url_for("/"))
+
+    def silent(request: Any) -> Any:
+        time.sleep(4.0)  # a firewall that drops: far longer than an identity request may wait
+        raise AssertionError("never answered in time")
+
+    production.expect_request("/cluster").respond_with_handler(silent)
+    _qdrant_identity(httpserver, "77aa-scratch")
+    started = time.monotonic()
+    _, vectors = _drill(run_cli, setup, httpserver.url_for("/"), tmp_path)
+    assert time.monotonic() - started < 6  # two stacks: 8 s if each probe waited
+    assert "no snapshot" in vectors["failures"][0]  # past the guard: another address
+    assert all(
+        "identity not established" in n
+        for n in vectors["measurements"]["scratch_is_not_production"]
+    )

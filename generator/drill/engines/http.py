@@ -41,12 +41,14 @@ class EngineApi:
         base_url: str,
         headers: dict[str, str] | None = None,
         signer: Signer | None = None,
+        request_seconds: float = REQUEST_SECONDS,
     ) -> None:
         self.ctx = ctx
         self.service = service
         self.base_url = base_url.rstrip("/")
         self.headers = headers or {}
         self.signer = signer
+        self.request_seconds = request_seconds
 
     def target(self, path: str) -> str:
         return self.base_url + path.split("?", 1)[0]
@@ -86,10 +88,10 @@ class EngineApi:
             headers = self.signer(method, url, data, headers)
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         if cleanup:
-            timeout = REQUEST_SECONDS
+            timeout = self.request_seconds
         else:
             left = self.ctx.remaining()
-            timeout = left if long else min(left, REQUEST_SECONDS)
+            timeout = left if long else min(left, self.request_seconds)
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 payload = response.read()

@@ -20,6 +20,10 @@ from collections.abc import Callable
 from drgen.drill.base import Context, DrillError
 from drgen.drill.engines.http import EngineApi
 
+IDENTITY_SECONDS = 10.0
+"""An identity request is a small GET: an engine silent for longer counts as not answering
+(production behind a firewall must not hold the drill for the whole --timeout)."""
+
 Identity = Callable[[EngineApi], frozenset[str]]
 """An engine module's `identity`: the ids the engine at the API's URL answers with."""
 
@@ -101,7 +105,8 @@ def engine_api(ctx: Context, engine: str, url: str, region: str, scratch: bool) 
     if engine == "opensearch":
         from drgen.drill.engines.opensearch import _sigv4
 
-        return EngineApi(ctx, engine, url, signer=_sigv4(region))
-    if engine == "qdrant":
-        return EngineApi(ctx, engine, url, {"api-key": key} if key else {})
-    return EngineApi(ctx, engine, url, {"Authorization": f"Bearer {key}"} if key else {})
+        return EngineApi(ctx, engine, url, signer=_sigv4(region), request_seconds=IDENTITY_SECONDS)
+    headers: dict[str, str] = {}
+    if key:
+        headers = {"api-key": key} if engine == "qdrant" else {"Authorization": f"Bearer {key}"}
+    return EngineApi(ctx, engine, url, headers, request_seconds=IDENTITY_SECONDS)
