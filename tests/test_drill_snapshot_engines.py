@@ -428,6 +428,8 @@ def test_weaviate_backup_restored_and_its_classes_removed(
     setup = _setup(tmp_path, "claims-triage", "Claim", expected=["a"])
     _put(setup, "drgen-20260101-000000/node1/chunk-1", b"c" * 4000)
     _put(setup, "drgen-20260101-000000/backup_config.json", DESCRIPTOR)
+    # The node's own descriptor, written in the same second: its folder is not a backup id.
+    _put(setup, "drgen-20260101-000000/node1/backup_config.json", b'{"classes": []}')
     bodies: list[Any] = []
     _weaviate_success(httpserver, bodies=bodies)
     monkeypatch.setenv("SCRATCH_WEAVIATE_KEY", "k-123")

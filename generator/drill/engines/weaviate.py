@@ -22,7 +22,7 @@ from drgen.drill.base import Call, Context, DrillError
 from drgen.drill.engines import Restored, RestoreFailedError, Snapshot, newest_under
 from drgen.drill.engines.http import EngineApi, api_key, pause, quote
 from drgen.drill.evalset import EvalQuery
-from drgen.drill.store import ObjectStore
+from drgen.drill.store import ObjectStore, StoredObject
 from drgen.plan import ComponentPlan
 
 DESCRIPTOR_MAX_BYTES = 16 * 1024 * 1024
@@ -40,6 +40,19 @@ def identity(api: EngineApi) -> frozenset[str]:
     Names are not unique across clusters (two StatefulSets both have weaviate-0): a scratch
     cluster named like production is refused, the safe side; give it its own node names."""
     return frozenset(f"weaviate node {n['name']}" for n in api.call("GET", "/v1/nodes")["nodes"])
+
+
+def _backup_descriptors(snapshot: Snapshot) -> tuple[StoredObject, ...]:
+    """The newest run's objects without the nodes' own descriptors: each node writes
+    `<id>/<node>/backup_config.json` beside the backup's `<id>/backup_config.json`, and the
+    node's folder is not a backup id."""
+    keys = {o.key for o in snapshot.objects if o.key.endswith("/" + MARKER)}
+
+    def node_level(key: str) -> bool:
+        parent = key.rsplit("/", 2)[0] if key.count("/") >= 2 else ""
+        return bool(parent) and f"{parent}/{MARKER}" in keys
+
+    return tuple(o for o in snapshot.newest_run if not node_level(o.key))
 
 
 class Engine:
@@ -76,7 +89,7 @@ class Engine:
 
     def restore(self, snapshot: Snapshot, restored: Restored) -> None:
         assert self.store is not None
-        prefix, backup = newest_under(snapshot.newest_run, MARKER)
+        prefix, backup = newest_under(_backup_descriptors(snapshot), MARKER)
         restored.snapshot = backup
         restored.bytes = sum(o.size for o in snapshot.objects if f"/{backup}/" in f"/{o.key}")
         descriptor = self._descriptor(snapshot, prefix, backup)
