@@ -513,6 +513,7 @@ def test_dry_run_lists_the_scratch_engine_calls(tmp_path: Path, run_cli: Any) ->
     assert "s3 presign GetObject" in out
     assert "qdrant PUT /collections/{scratch}/snapshots/recover https://scratch-qdrant:6333" in out
     assert "qdrant DELETE /collections/{scratch}" in out and "[scratch]" in out
+    assert "qdrant GET /cluster, GET /telemetry (identity) https://scratch-qdrant:6333" in out
 
 
 def test_a_qdrant_recovery_outliving_the_timeout_is_deleted_when_it_lands(

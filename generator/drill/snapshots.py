@@ -30,6 +30,13 @@ from drgen.stack_config import stack_file
 
 CONFIG_MAX_BYTES = 1024 * 1024
 
+IDENTITY_REQUESTS = {
+    "qdrant": "GET /cluster, GET /telemetry",
+    "weaviate": "GET /v1/nodes",
+    "opensearch": "GET /",
+}
+"""What each engine's `identity` asks (listed by --dry-run); milvus-backup exposes none."""
+
 
 def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
     name = bucket(component, ctx.region)
@@ -37,7 +44,14 @@ def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
     found = [listing_calls(ctx, component)[0], *read_calls(ctx, where)]
     if ctx.scratch_engine is None:
         return found
-    return [*found, *engine_for(ctx, component, None).calls(name)]
+    who = IDENTITY_REQUESTS.get(str(component.engine))
+    asked = (
+        [Call(str(component.engine), f"{who} (identity)", f"{ctx.scratch_engine.url} and each"
+              " stack's vector_store_url")]
+        if who
+        else []
+    )  # fmt: skip
+    return [*found, *asked, *engine_for(ctx, component, None).calls(name)]
 
 
 def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
