@@ -11,6 +11,8 @@ import hashlib
 import json
 import re
 import shutil
+import threading
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,14 @@ from tests.drill_servers import (  # noqa: F401 (fixtures)
 )
 
 VECTOR = [0.1, 0.2, 0.3]
+
+# Weaviate's distributed backup descriptor (<path>/<id>/backup_config.json): the nodes and the
+# classes each holds, as Weaviate's backup coordinator writes it (usecases/backup, the
+# DistributedBackupDescriptor's `nodes: {name: {classes, status}}`).
+DESCRIPTOR = json.dumps(
+    {"id": "drgen-20260101-000000", "status": "SUCCESS", "version": "2.1",
+     "nodes": {"node1": {"classes": ["Claim"], "status": "SUCCESS"}}}
+).encode()  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -258,7 +268,8 @@ def test_gcp_credentials_that_cannot_sign_are_a_message(
     _, vectors = _drill(run_cli, setup, httpserver.url_for("/"), tmp_path)
     assert vectors["outcome"] == "error"
     assert "cannot sign a URL" in vectors["failures"][0]
-    assert not httpserver.log
+    # Only the identity question (a read) reached the scratch engine; nothing was restored.
+    assert [(r.method, r.path) for r, _ in httpserver.log] == [("GET", "/cluster")]
 
 
 def test_a_failing_qdrant_recovery_is_reported_and_cleaned_up(
@@ -346,7 +357,7 @@ def test_restore_that_outlives_the_timeout_is_abandoned_and_cleaned_up(
     # https://weaviate.io/developers/weaviate/api/rest/backups
     setup = _setup(tmp_path, "claims-triage", "Claim", expected=["a"])
     _put(setup, "drgen-20260101-000000/node1/chunk-1", b"c" * 4000)
-    _put(setup, "drgen-20260101-000000/backup_config.json", b"{}")
+    _put(setup, "drgen-20260101-000000/backup_config.json", DESCRIPTOR)
     httpserver.expect_request("/v1/schema", method="GET").respond_with_json({"classes": []})
     restore = "/v1/backups/s3/drgen-20260101-000000/restore"
     started = {"id": "drgen-20260101-000000", "backend": "s3", "classes": ["Claim"]}
@@ -365,15 +376,27 @@ def test_restore_that_outlives_the_timeout_is_abandoned_and_cleaned_up(
     assert _deleted(httpserver) == [restore, "/v1/schema/Claim"]
 
 
-def _weaviate_success(httpserver: HTTPServer, failed: bool = False) -> str:
+def _weaviate_success(
+    httpserver: HTTPServer, failed: bool = False, bodies: list[Any] | None = None
+) -> str:
     restore = "/v1/backups/s3/drgen-20260101-000000/restore"
     started = {"id": "drgen-20260101-000000", "backend": "s3", "classes": ["Claim"]}
     httpserver.expect_request("/v1/schema", method="GET").respond_with_json(
         {"classes": [{"class": "Unrelated"}]}
     )
-    httpserver.expect_request(restore, method="POST").respond_with_json(
-        {**started, "status": "STARTED"}
+    # GET /v1/nodes: {"nodes": [{"name", "status", ...}]}; a scratch node of another name.
+    httpserver.expect_request("/v1/nodes", method="GET").respond_with_json(
+        {"nodes": [{"name": "scratch-0", "status": "HEALTHY"}]}
     )
+
+    def start(request: Request) -> Response:
+        if bodies is not None:
+            bodies.append(json.loads(request.data))
+        return Response(
+            json.dumps({**started, "status": "STARTED"}), content_type="application/json"
+        )
+
+    httpserver.expect_request(restore, method="POST").respond_with_handler(start)
     states = iter(["TRANSFERRING", "FAILED" if failed else "SUCCESS"])
 
     def status(request: Request) -> Response:
@@ -404,8 +427,11 @@ def test_weaviate_backup_restored_and_its_classes_removed(
 ) -> None:
     setup = _setup(tmp_path, "claims-triage", "Claim", expected=["a"])
     _put(setup, "drgen-20260101-000000/node1/chunk-1", b"c" * 4000)
-    _put(setup, "drgen-20260101-000000/backup_config.json", b"{}")
-    _weaviate_success(httpserver)
+    _put(setup, "drgen-20260101-000000/backup_config.json", DESCRIPTOR)
+    # The node's own descriptor, written in the same second: its folder is not a backup id.
+    _put(setup, "drgen-20260101-000000/node1/backup_config.json", b'{"classes": []}')
+    bodies: list[Any] = []
+    _weaviate_success(httpserver, bodies=bodies)
     monkeypatch.setenv("SCRATCH_WEAVIATE_KEY", "k-123")
     _, vectors = _drill(
         run_cli, setup, httpserver.url_for("/"), tmp_path, "--scratch-key-env",
@@ -416,6 +442,11 @@ def test_weaviate_backup_restored_and_its_classes_removed(
     assert vectors["integrity"]["recall_at_k"] == 1.0
     assert vectors["measurements"]["restored_snapshot"] == "drgen-20260101-000000"
     assert _deleted(httpserver) == ["/v1/schema/Claim"]  # never the class it did not restore
+    # The backup drgen verified (bucket and path), its classes, its node onto the scratch node.
+    assert bodies == [
+        {"config": {"Bucket": setup["bucket"], "Path": ""}, "include": ["Claim"],
+         "node_mapping": {"node1": "scratch-0"}}
+    ]  # fmt: skip
     assert all(r.headers["Authorization"] == "Bearer k-123" for r, _ in httpserver.log)
 
 
@@ -423,12 +454,27 @@ def test_a_failed_weaviate_restore_is_a_failure_with_the_engines_reason(
     aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
 ) -> None:
     setup = _setup(tmp_path, "claims-triage", "Claim", expected=["a"])
-    _put(setup, "drgen-20260101-000000/backup_config.json", b"{}")
+    _put(setup, "drgen-20260101-000000/backup_config.json", DESCRIPTOR)
     _weaviate_success(httpserver, failed=True)
     _, vectors = _drill(run_cli, setup, httpserver.url_for("/"), tmp_path)
     assert vectors["outcome"] == "fail"
     assert "FAILED: node1: checksum mismatch" in vectors["failures"][0]
     assert _deleted(httpserver) == ["/v1/schema/Claim"]
+
+
+def test_a_scratch_weaviate_already_holding_a_class_is_refused_before_restoring(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any
+) -> None:
+    setup = _setup(tmp_path, "claims-triage", "Claim", expected=["a"])
+    _put(setup, "drgen-20260101-000000/backup_config.json", DESCRIPTOR)
+    httpserver.expect_request("/v1/schema", method="GET").respond_with_json(
+        {"classes": [{"class": "Claim"}]}
+    )
+    _, vectors = _drill(run_cli, setup, httpserver.url_for("/"), tmp_path)
+    assert vectors["outcome"] == "error"
+    assert "already holds Claim" in vectors["failures"][0]
+    assert [r.method for r, _ in httpserver.log] == ["GET", "GET"]  # nodes, schema: no write
+    assert _deleted(httpserver) == []  # its Claim is not the drill's to delete
 
 
 def test_a_missing_snapshot_restores_nothing(
@@ -439,7 +485,7 @@ def test_a_missing_snapshot_restores_nothing(
     _, vectors = _drill(run_cli, setup, httpserver.url_for("/"), tmp_path)
     assert vectors["outcome"] == "error"
     assert "no backup_config.json" in vectors["failures"][0]
-    assert not httpserver.log
+    assert [(r.method, r.path) for r, _ in httpserver.log] == [("GET", "/v1/nodes")]
 
 
 def test_runbook_drill_commands_parse_with_the_cli() -> None:
@@ -467,3 +513,44 @@ def test_dry_run_lists_the_scratch_engine_calls(tmp_path: Path, run_cli: Any) ->
     assert "s3 presign GetObject" in out
     assert "qdrant PUT /collections/{scratch}/snapshots/recover https://scratch-qdrant:6333" in out
     assert "qdrant DELETE /collections/{scratch}" in out and "[scratch]" in out
+    assert "qdrant GET /cluster, GET /telemetry (identity) https://scratch-qdrant:6333" in out
+
+
+def test_a_qdrant_recovery_outliving_the_timeout_is_deleted_when_it_lands(
+    aws: str, httpserver: HTTPServer, tmp_path: Path, run_cli: Any, monkeypatch: Any
+) -> None:
+    # Qdrant has no API to cancel or follow a recovery: the recover request (wait=true) times out
+    # on the drill's side while Qdrant goes on and creates the collection afterwards. GET
+    # /collections/{name} answers 404 until it exists.
+    monkeypatch.setattr("drgen.drill.engines.http.CLEANUP_SECONDS", 2.0)
+    setup = _setup(tmp_path, "knowledge-assistant", "passages", expected=["17"])
+    _put(setup, "passages/passages-2026-01-01.snapshot", b"s" * 1000)
+    scratch = r"/collections/drgen-drill-vectors-[a-z0-9]+-passages"
+    exists = threading.Event()
+
+    def recover(request: Request) -> Response:
+        time.sleep(1.5)  # past --timeout 1; the collection lands a moment later
+        threading.Timer(0.3, exists.set).start()
+        return Response(json.dumps({"result": True, "status": "ok", "time": 1.5}))
+
+    def get(request: Request) -> Response:
+        if exists.is_set():
+            return Response(json.dumps({"result": {"status": "green"}, "status": "ok"}))
+        return Response(json.dumps({"status": {"error": "Not found"}}), status=404)
+
+    def delete(request: Request) -> Response:
+        exists.clear()
+        return Response(json.dumps({"result": True, "status": "ok", "time": 0.01}))
+
+    httpserver.expect_request(
+        re.compile(rf"^{scratch}/snapshots/recover$"), method="PUT"
+    ).respond_with_handler(recover)
+    httpserver.expect_request(re.compile(rf"^{scratch}$"), method="GET").respond_with_handler(get)
+    httpserver.expect_request(re.compile(rf"^{scratch}$"), method="DELETE").respond_with_handler(
+        delete
+    )
+    _, vectors = _drill(run_cli, setup, httpserver.url_for("/"), tmp_path, "--timeout", "1")
+    assert vectors["outcome"] == "error"
+    assert len(_deleted(httpserver)) == 2  # the first delete, then the late collection
+    assert not exists.is_set()
+    assert "stayed absent after the abandoned recovery" in vectors["cleanup"][-1]

@@ -19,6 +19,7 @@ import yaml
 from drgen.drill.base import Call, Context, DrillError, Result
 from drgen.drill.buckets import bucket, listing_calls, store
 from drgen.drill.engines import Engine, Restored, RestoreFailedError, Snapshot, engine_for
+from drgen.drill.engines.identity import engine_api, refuse_same_engine
 from drgen.drill.evalset import EvalQuery, judge_recall, read_eval
 from drgen.drill.models import read_calls, verify_all
 from drgen.drill.store import ObjectStore
@@ -29,6 +30,13 @@ from drgen.stack_config import stack_file
 
 CONFIG_MAX_BYTES = 1024 * 1024
 
+IDENTITY_REQUESTS = {
+    "qdrant": "GET /cluster, GET /telemetry",
+    "weaviate": "GET /v1/nodes",
+    "opensearch": "GET /",
+}
+"""What each engine's `identity` asks (listed by --dry-run); milvus-backup exposes none."""
+
 
 def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
     name = bucket(component, ctx.region)
@@ -36,13 +44,22 @@ def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
     found = [listing_calls(ctx, component)[0], *read_calls(ctx, where)]
     if ctx.scratch_engine is None:
         return found
-    return [*found, *engine_for(ctx, component, None).calls(name)]
+    who = IDENTITY_REQUESTS.get(str(component.engine))
+    asked = (
+        [Call(str(component.engine), f"{who} (identity)", f"{ctx.scratch_engine.url} and each"
+              " stack's vector_store_url")]
+        if who
+        else []
+    )  # fmt: skip
+    return [*found, *asked, *engine_for(ctx, component, None).calls(name)]
 
 
 def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
     queries: tuple[EvalQuery, ...] = ()
     if ctx.scratch_engine is not None:  # before anything is read: never a production engine
-        refuse_production(ctx, ctx.scratch_engine.url, ctx.scratch_engine.search_url)
+        result.measurements["scratch_is_not_production"] = refuse_production(
+            ctx, component, ctx.scratch_engine.url, ctx.scratch_engine.search_url
+        )
         vectors = ctx.workload.components.vector_store
         if vectors is not None and vectors.eval is not None:
             queries = read_eval(ctx.workload_dir, vectors.eval)
@@ -119,6 +136,19 @@ def restore_into_scratch(
         empty = [original for original, count in counts.items() if count == 0]
         if empty:
             result.fail(f"restored collection(s) hold no points: {', '.join(empty)}")
+        if restored.recorded:
+            result.integrity["points_in_snapshot"] = dict(sorted(restored.recorded.items()))
+            short = [
+                f"{name} {counts.get(name)} of {count}"
+                for name, count in sorted(restored.recorded.items())
+                if counts.get(name) != count
+            ]
+            if short:
+                result.fail(f"restored counts differ from the snapshot's own: {', '.join(short)}")
+        else:
+            result.integrity["points_in_snapshot"] = (
+                f"{component.engine} snapshots record no point counts drgen can read"
+            )
         if queries:
             missing = sorted({q.table for q in queries} - set(restored.names))
             if missing:
@@ -153,8 +183,9 @@ def _clean_up(ctx: Context, engine: Engine, restored: Restored, result: Result) 
         result.error(f"cleanup of the scratch engine failed: {failure}; remove {result.scratch}")
 
 
-def refuse_production(ctx: Context, *urls: str | None) -> None:
-    """Refuse a scratch URL that is any stack's vector_store_url (the production engines)."""
+def refuse_production(ctx: Context, component: ComponentPlan, *urls: str | None) -> list[str]:
+    """Refuse a scratch URL that is any stack's vector_store_url (the production engines), or
+    that the engines' identities or resolved addresses show to be one; the comparisons made."""
     assert ctx.scratch_engine is not None
     project = ctx.scratch_engine.project
     if project is None:
@@ -173,15 +204,24 @@ def refuse_production(ctx: Context, *urls: str | None) -> None:
             f"--project {project}: no vector_store_url in {files}, so the production engines"
             " are unknown and the scratch URL cannot be told apart from them"
         )
-    for url in urls:
-        if url is None:
-            continue
+    scratch = [url for url in urls if url is not None]
+    for url in scratch:
         for region, value in production.items():
             if _where(url) == _where(value):
                 raise DrillError(
                     f"--scratch-url {url} is {region}'s vector_store_url, a production engine:"
                     " the drill restores only into a scratch engine"
                 )
+    engine = str(component.engine)
+    return refuse_same_engine(
+        ctx,
+        engine,
+        [(url, engine_api(ctx, engine, url, ctx.region, scratch=True)) for url in scratch],
+        {
+            region: engine_api(ctx, engine, value, region, scratch=False)
+            for region, value in production.items()
+        },
+    )
 
 
 def _stack_setting(path: Path, key: str) -> str | None:

@@ -53,6 +53,9 @@ class Restored:
     """Bytes the engine restored, when it reports them (else the snapshot's files' size)."""
     extra: list[str] = field(default_factory=list)
     """Other scratch resources to remove (a registered repository), as `kind name`."""
+    recorded: dict[str, int] = field(default_factory=dict)
+    """Production collection -> the points the snapshot itself records it held, for engines
+    that record them (milvus-backup's segment row counts); the restored count must match."""
 
 
 class Engine(Protocol):

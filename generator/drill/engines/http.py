@@ -16,13 +16,16 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from drgen.drill.base import Context, DrillError, Effect
+from drgen.drill.base import Context, DrillError, Effect, ProductionWriteError
 
 REQUEST_SECONDS = 120.0
 """No single request waits longer than this (or than what is left of --timeout)."""
 
 POLL_SECONDS = 5.0
 """Pause between two status requests while a restore runs."""
+
+CLEANUP_SECONDS = 120.0
+"""How long cleanup waits for a restore the engine cannot cancel to stop creating things."""
 
 Signer = Callable[[str, str, bytes | None, dict[str, str]], dict[str, str]]
 """(method, url, body, headers) -> headers to send: SigV4 for OpenSearch Service."""
@@ -38,12 +41,14 @@ class EngineApi:
         base_url: str,
         headers: dict[str, str] | None = None,
         signer: Signer | None = None,
+        request_seconds: float = REQUEST_SECONDS,
     ) -> None:
         self.ctx = ctx
         self.service = service
         self.base_url = base_url.rstrip("/")
         self.headers = headers or {}
         self.signer = signer
+        self.request_seconds = request_seconds
 
     def target(self, path: str) -> str:
         return self.base_url + path.split("?", 1)[0]
@@ -58,13 +63,23 @@ class EngineApi:
         long: bool = False,
         refusal: type[DrillError] = DrillError,
         cleanup: bool = False,
+        names: str = "",
+        run_named: bool = True,
     ) -> dict[str, Any]:
         """The engine's JSON answer; {} for a 404 when `missing_ok` (a delete of something gone).
         A `long` request (one that answers when the engine is done) may use all of --timeout.
         An HTTP error status raises `refusal` (RestoreFailedError when it starts a restore).
-        A `cleanup` request is sent even after --timeout: scratch resources are always removed."""
+        A `cleanup` request is sent even after --timeout: scratch resources are always removed.
+        `names` (the collections, indices or classes the body names) join the recorded target;
+        a write's target must carry the run id unless `run_named` is False (Weaviate restores
+        classes under their own names; its engine checks them against what it created)."""
         operation = f"{method} {path.split('?', 1)[0]}"
-        self.ctx.record(self.service, operation, self.target(path), effect)
+        target = self.target(path) + (f" [{names}]" if names else "")
+        if effect == "scratch" and run_named and self.ctx.run_id not in target:
+            raise ProductionWriteError(
+                f"refused {self.service} {operation} on {target}: names nothing of this run"
+            )
+        self.ctx.record(self.service, operation, target, effect)
         url = self.base_url + path
         data = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -73,10 +88,10 @@ class EngineApi:
             headers = self.signer(method, url, data, headers)
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         if cleanup:
-            timeout = REQUEST_SECONDS
+            timeout = self.request_seconds
         else:
             left = self.ctx.remaining()
-            timeout = left if long else min(left, REQUEST_SECONDS)
+            timeout = left if long else min(left, self.request_seconds)
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 payload = response.read()

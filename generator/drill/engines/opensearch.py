@@ -13,6 +13,7 @@ with SigV4 (service `es`) from boto3's credential chain.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from drgen.drill.base import Call, Context, DrillError
@@ -21,6 +22,9 @@ from drgen.drill.engines.http import EngineApi, Signer, pause, quote
 from drgen.drill.evalset import EvalQuery
 from drgen.drill.store import ObjectStore
 from drgen.plan import ComponentPlan
+
+MISSING_SECONDS = 60.0
+"""How long _recovery may answer 404 for the indices of an accepted restore."""
 
 SNAPSHOT_PREFIX = "drgen-"
 """Snapshots the stacks' trigger takes; others in the repository are not theirs."""
@@ -78,7 +82,7 @@ class Engine:
             raise DrillError(f"opensearch snapshot {restored.snapshot} holds no index to restore")
         for index in indices:
             restored.names[index] = f"{self.prefix}-{index}"
-        self.api.call(
+        answer = self.api.call(
             "POST",
             f"{repo}/{quote(restored.snapshot)}/_restore",
             {
@@ -90,13 +94,30 @@ class Engine:
             },
             "scratch",
             refusal=RestoreFailedError,
+            names=", ".join(restored.names.values()),
         )
+        # Without wait_for_completion the restore answers {"accepted": true} once it has started
+        # (https://docs.opensearch.org/latest/api-reference/snapshots/restore-snapshot/).
+        if answer.get("accepted") is not True:
+            raise RestoreFailedError(
+                f"opensearch did not accept the restore of {restored.snapshot}: {answer}"
+            )
         restored.bytes = self._wait(list(restored.names.values()))
 
     def _wait(self, names: list[str]) -> int:
-        """Poll the restored indices' recovery until every shard is DONE; bytes recovered."""
+        """Poll the restored indices' recovery until every shard is DONE; bytes recovered.
+        The indices exist as soon as an accepted restore starts, so a 404 that persists for
+        MISSING_SECONDS means the restore never created them."""
+        missing_since = time.monotonic()
         while True:
             recovery = self.api.call("GET", f"/{','.join(names)}/_recovery", missing_ok=True)
+            if recovery:
+                missing_since = time.monotonic()
+            elif time.monotonic() - missing_since > MISSING_SECONDS:
+                raise RestoreFailedError(
+                    f"opensearch: the restored indices {', '.join(names)} did not appear within"
+                    f" {MISSING_SECONDS:.0f} s of an accepted restore (_recovery answers 404)"
+                )
             shards = [s for n in names for s in recovery.get(n, {}).get("shards", [])]
             present = all(n in recovery for n in names) and shards
             if present and all(s.get("stage") == "DONE" for s in shards):
@@ -132,6 +153,13 @@ class Engine:
             self.api.call("DELETE", repo, None, "scratch", missing_ok=True, cleanup=True)
             done.append(f"opensearch repository {self.repository} unregistered")
         return done
+
+
+def identity(api: EngineApi) -> frozenset[str]:
+    """The cluster's cluster_uuid (GET /: https://docs.opensearch.org/latest/api-reference/),
+    unique to a cluster; "_na_" before the cluster has elected a manager."""
+    uuid = str(api.call("GET", "/")["cluster_uuid"])
+    return frozenset() if uuid in ("", "_na_") else frozenset({f"opensearch cluster {uuid}"})
 
 
 def _sigv4(region: str) -> Signer:

@@ -10,10 +10,11 @@ snapshot's SHA-256 so that Qdrant checks what it downloaded.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from drgen.drill.base import Call, Context, DrillError
-from drgen.drill.engines import Restored, RestoreFailedError, Snapshot
+from drgen.drill.engines import Restored, RestoreFailedError, Snapshot, http
 from drgen.drill.engines.http import EngineApi, api_key, pause, quote
 from drgen.drill.evalset import EvalQuery
 from drgen.drill.store import ObjectStore, StoredObject
@@ -30,6 +31,9 @@ class Engine:
         self.store = store
         key = api_key(ctx.scratch_engine.key_env)
         self.api = EngineApi(ctx, "qdrant", ctx.scratch_engine.url, {"api-key": key} if key else {})
+        self.pending: str | None = None
+        """A collection whose recover request went unanswered (--timeout): Qdrant may still be
+        recovering it, and has no API to cancel or follow a recovery."""
 
     def scratch(self, collection: str) -> str:
         return f"{self.ctx.scratch_name('vectors')}-{collection}"[:NAME_MAX]
@@ -65,15 +69,21 @@ class Engine:
                 body["checksum"] = stored.hex
             name = self.scratch(collection)
             restored.names[collection] = name
+            self.pending = name
             # wait=true: Qdrant answers once the collection is recovered, or with the error.
-            self.api.call(
-                "PUT",
-                f"/collections/{quote(name)}/snapshots/recover?wait=true",
-                body,
-                "scratch",
-                long=True,
-                refusal=RestoreFailedError,
-            )
+            try:
+                self.api.call(
+                    "PUT",
+                    f"/collections/{quote(name)}/snapshots/recover?wait=true",
+                    body,
+                    "scratch",
+                    long=True,
+                    refusal=RestoreFailedError,
+                )
+            except RestoreFailedError:
+                self.pending = None  # Qdrant answered: the recovery is over, failed
+                raise
+            self.pending = None
             self._wait_usable(name)
 
     def _wait_usable(self, name: str) -> None:
@@ -116,7 +126,38 @@ class Engine:
                 cleanup=True,
             )
             done.append(f"qdrant collection {name} deleted")
+        if self.pending is not None:
+            done.append(self._outlast(self.pending))
         return done
+
+    def _outlast(self, name: str) -> str:
+        """Delete `name` again whenever an abandoned recovery brings it back, until it has
+        stayed absent for a while or CLEANUP_SECONDS have passed."""
+        deadline = time.monotonic() + http.CLEANUP_SECONDS
+        absent_since = time.monotonic()
+        while time.monotonic() < deadline:
+            path = f"/collections/{quote(name)}"
+            if self.api.call("GET", path, missing_ok=True, cleanup=True):
+                self.api.call("DELETE", path, None, "scratch", missing_ok=True, cleanup=True)
+                absent_since = time.monotonic()
+            elif time.monotonic() - absent_since >= http.CLEANUP_SECONDS / 4:
+                return f"qdrant collection {name} stayed absent after the abandoned recovery"
+            time.sleep(http.POLL_SECONDS)
+        return (
+            f"qdrant collection {name}: the abandoned recovery kept recreating it for"
+            f" {http.CLEANUP_SECONDS:.0f} s; delete it by hand once Qdrant is done"
+        )
+
+
+def identity(api: EngineApi) -> frozenset[str]:
+    """Distributed Qdrant: the cluster's peer ids (GET /cluster, status enabled, `peers`);
+    a single node: its telemetry id (GET /telemetry, `result.id`)
+    (https://api.qdrant.tech/api-reference/distributed/cluster-status,
+    https://api.qdrant.tech/api-reference/service/telemetry)."""
+    cluster = api.call("GET", "/cluster").get("result") or {}
+    if cluster.get("status") == "enabled":
+        return frozenset(f"qdrant peer {peer}" for peer in cluster.get("peers") or {})
+    return frozenset({f"qdrant instance {api.call('GET', '/telemetry')['result']['id']}"})
 
 
 def _newest_per_collection(objects: tuple[StoredObject, ...]) -> dict[str, StoredObject]:
