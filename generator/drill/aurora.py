@@ -16,13 +16,12 @@ deletes only the cluster its CreatedResourceArn names when that is this run's sc
 
 from __future__ import annotations
 
-import datetime
 import json
 import time
 from collections.abc import Callable
 from typing import Any
 
-from drgen.drill import pg_verify
+from drgen.drill import aws_backup, pg_verify
 from drgen.drill.aws import client, explain
 from drgen.drill.base import Call, Context, DrillError, Result
 from drgen.plan import ComponentPlan
@@ -104,7 +103,7 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
     rds, backup = client("rds", ctx.region), client("backup", ctx.region)
     result.measurements["restore_method"] = "AWS Backup restore job (Aurora)"
     selection = _selection(ctx, backup, component)
-    point = _newest_point(ctx, backup, component)
+    point = aws_backup.newest_point(ctx, backup, vault(component), "Aurora")
     if point is None:
         result.error(
             f"no completed Aurora recovery point in vault {vault(component)} in {ctx.region}:"
@@ -174,74 +173,6 @@ def _selection(ctx: Context, backup: Any, component: ComponentPlan) -> dict[str,
     return found
 
 
-def _newest_point(ctx: Context, backup: Any, component: ComponentPlan) -> dict[str, Any] | None:
-    ctx.record("backup", "ListRecoveryPointsByBackupVault", vault(component))
-    pages = backup.get_paginator("list_recovery_points_by_backup_vault").paginate(
-        BackupVaultName=vault(component), ByResourceType="Aurora"
-    )
-    points = [
-        point
-        for page in pages
-        for point in page.get("RecoveryPoints", [])
-        if point.get("Status") == "COMPLETED"
-    ]
-    return max(points, key=lambda p: p["CreationDate"], default=None)
-
-
-def _source_created(ctx: Context, copy: dict[str, Any], result: Result) -> datetime.datetime | None:
-    """When the primary's recovery point this one was copied from was created: the data's age,
-    as every drill dates a recovery point (a copy's own CreationDate says when it was copied).
-    The copy job, listed in the primary where it ran, links the two
-    (CopyJob.SourceRecoveryPointArn and DestinationRecoveryPointArn,
-    https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListCopyJobs.html); the source's
-    CreationDate comes from DescribeRecoveryPoint. None, with the reason recorded, when no copy
-    job names it any more. A point in the primary's own vault is its own source."""
-    if ctx.region == ctx.primary:
-        created: datetime.datetime = copy["CreationDate"]
-        result.measurements["source_recovery_point"] = copy["RecoveryPointArn"]
-        return created
-    primary = client("backup", ctx.primary)
-    ctx.record("backup", "ListCopyJobs", copy["BackupVaultName"])
-    try:
-        pages = primary.get_paginator("list_copy_jobs").paginate(
-            ByDestinationVaultArn=copy["BackupVaultArn"], ByResourceType="Aurora"
-        )
-        job = next(
-            (
-                j
-                for page in pages
-                for j in page.get("CopyJobs", [])
-                if j.get("DestinationRecoveryPointArn") == copy["RecoveryPointArn"]
-            ),
-            None,
-        )
-    except Exception as error:  # the primary's region may be the one that is down
-        result.measurements["source_recovery_point"] = (
-            f"the copy jobs in {ctx.primary} could not be read ({explain(error)}): the data age"
-            " is unknown"
-        )
-        return None
-    if job is None:
-        result.measurements["source_recovery_point"] = (
-            f"no copy job in {ctx.primary} names this copy: its data age is unknown"
-        )
-        return None
-    source_vault = job["SourceBackupVaultArn"].rsplit(":", 1)[1]
-    ctx.record("backup", "DescribeRecoveryPoint", source_vault)
-    try:
-        created = primary.describe_recovery_point(
-            BackupVaultName=source_vault, RecoveryPointArn=job["SourceRecoveryPointArn"]
-        )["CreationDate"]
-    except Exception as error:  # expired from the primary's vault, or the region is down
-        result.measurements["source_recovery_point"] = (
-            f"{job['SourceRecoveryPointArn']} could not be described ({explain(error)}): the"
-            " data age is unknown"
-        )
-        return None
-    result.measurements["source_recovery_point"] = job["SourceRecoveryPointArn"]
-    return created
-
-
 def _restore(
     ctx: Context,
     rds: Any,
@@ -263,7 +194,7 @@ def _restore(
         "KmsKeyId": key_alias(ctx),
     }
     result.measurements["recovery_point"] = point["RecoveryPointArn"]
-    taken = _source_created(ctx, point, result)
+    taken = aws_backup.source_created(ctx, client("backup", ctx.primary), point, "Aurora", result)
     started, requested = time.monotonic(), ctx.now()
     ctx.record("backup", "StartRestoreJob", cluster, "scratch")
     result.scratch.append(f"rds cluster {cluster} ({ctx.region})")

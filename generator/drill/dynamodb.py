@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from drgen.drill import aws_backup
 from drgen.drill.aws import client, explain
 from drgen.drill.base import Call, Context, DrillError, Result
 from drgen.plan import ComponentPlan
@@ -212,10 +213,15 @@ def _restore_copy(ctx: Context, table: str, result: Result) -> None:
     backup = client("backup", ctx.region)
     db = client("dynamodb", ctx.region)
     scratch = ctx.scratch_name("features")
-    point = _newest_point(ctx, backup, table)
+    point = aws_backup.newest_point(ctx, backup, table, "DynamoDB")
+    if point is None:
+        raise DrillError(
+            f"no completed recovery point in the {table} vault of {ctx.region}: nothing to"
+            " restore in the recovery region (have the copies from the primary run?)"
+        )
     arn = point["RecoveryPointArn"]
     result.measurements["recovery_point"] = arn
-    taken = _source_created(ctx, point, result)
+    taken = aws_backup.source_created(ctx, client("backup", ctx.primary), point, "DynamoDB", result)
     ctx.record("backup", "GetRecoveryPointRestoreMetadata", table)
     metadata = backup.get_recovery_point_restore_metadata(
         BackupVaultName=table, RecoveryPointArn=arn
@@ -286,61 +292,6 @@ def _restore_copy(ctx: Context, table: str, result: Result) -> None:
             result.error(message)
         elif result.scratch:
             delete(ctx, db, scratch, result)
-
-
-def _source_created(ctx: Context, copy: dict[str, Any], result: Result) -> Any:
-    """When the primary's recovery point that this copy was made from was created: the data's
-    age, as the other drills date a recovery point (the copy's own dates say when it was copied).
-    The copy job, listed in the primary where it ran, links the two
-    (CopyJob.SourceRecoveryPointArn, DestinationRecoveryPointArn:
-    https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListCopyJobs.html); the source's
-    CreationDate comes from DescribeRecoveryPoint. None, with the reason recorded, when the job
-    is no longer listed."""
-    primary = client("backup", ctx.primary)
-    ctx.record("backup", "ListCopyJobs", copy["BackupVaultName"])
-    pages = primary.get_paginator("list_copy_jobs").paginate(
-        ByDestinationVaultArn=copy["BackupVaultArn"], ByResourceType="DynamoDB"
-    )
-    job = next(
-        (
-            j
-            for page in pages
-            for j in page["CopyJobs"]
-            if j.get("DestinationRecoveryPointArn") == copy["RecoveryPointArn"]
-        ),
-        None,
-    )
-    if job is None:
-        result.measurements["source_recovery_point"] = (
-            f"no copy job in {ctx.primary} names this copy: its data age is unknown"
-        )
-        return None
-    source_vault = job["SourceBackupVaultArn"].rsplit(":", 1)[1]
-    ctx.record("backup", "DescribeRecoveryPoint", source_vault)
-    source = primary.describe_recovery_point(
-        BackupVaultName=source_vault, RecoveryPointArn=job["SourceRecoveryPointArn"]
-    )
-    created = source["CreationDate"]
-    result.measurements.update(
-        source_recovery_point=job["SourceRecoveryPointArn"],
-        recovery_point_created=created.isoformat(),
-    )
-    return created
-
-
-def _newest_point(ctx: Context, backup: Any, vault: str) -> dict[str, Any]:
-    ctx.record("backup", "ListRecoveryPointsByBackupVault", vault)
-    pages = backup.get_paginator("list_recovery_points_by_backup_vault").paginate(
-        BackupVaultName=vault, ByResourceType="DynamoDB"
-    )
-    done = [p for page in pages for p in page["RecoveryPoints"] if p["Status"] == "COMPLETED"]
-    if not done:
-        raise DrillError(
-            f"no completed recovery point in the {vault} vault of {ctx.region}: nothing to"
-            " restore in the recovery region (have the copies from the primary run?)"
-        )
-    newest: dict[str, Any] = max(done, key=lambda p: p["CreationDate"])
-    return newest
 
 
 def _wait_job(ctx: Context, backup: Any, job: str, scratch: str) -> dict[str, Any]:
