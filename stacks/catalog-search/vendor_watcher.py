@@ -17,12 +17,12 @@ import pulumi_gcp as gcp
 
 import settings
 from storage import (
-    ALERT_AUTO_CLOSE,
     ALERT_REPEAT_SHORTEST,
-    PYTHON_IMAGE,
     SecureBucket,
     Stack,
+    alert_on_job_runs,
     alert_on_log,
+    scheduled_job,
 )
 
 JOB = "catalog-search-vendor-watch"
@@ -46,8 +46,6 @@ TASK_TIMEOUT_SECONDS = 240
 never read and write the switch at once; each request is bounded at 10 seconds."""
 SWITCH_HISTORY_DAYS = 30
 """Earlier values of the switch stay readable this long as noncurrent versions."""
-EXECUTIONS = "run.googleapis.com/job/completed_execution_count"
-"""Cloud Run's count of finished executions of a job, labelled `result` succeeded or failed."""
 SWITCH_EVENT = "drgen.vendor.switch"
 """The `event` of the log line the job writes on every switch (vendor_watcher_function.py)."""
 WATCHER_CODE = Path(__file__).with_name("vendor_watcher_function.py")
@@ -116,43 +114,44 @@ def deploy(stack: Stack, audit_bucket: pulumi.Output[str] | None) -> dict[str, p
             member=runner_member,
         )
     )
-    job = gcp.cloudrunv2.Job(
+    # One task, never retried, and a missed poll is not retried either: a retried poll would
+    # count one outage twice, and the next poll comes within the interval. No VPC: the job
+    # reaches public status pages and Google's APIs, and holds no data of the workload.
+    job = scheduled_job(
         "vendor-watcher",
-        name=JOB,
-        project=stack.project,
-        location=stack.region,
-        # The job holds no data; it may be replaced or removed freely.
-        deletion_protection=False,
-        template={
-            # One task, never retried: a retried poll would count one outage twice.
-            "task_count": 1,
-            "parallelism": 1,
-            "template": {
-                "service_account": runner.email,
-                "max_retries": 0,
-                "timeout": f"{TASK_TIMEOUT_SECONDS}s",
-                "containers": [
-                    {
-                        "image": PYTHON_IMAGE,
-                        "commands": ["python", "-c", WATCHER_CODE.read_text()],
-                        "envs": [
-                            {"name": "SWITCH_BUCKET", "value": SWITCH_BUCKETS[stack.region]},
-                            {"name": "SWITCH_OBJECT", "value": SWITCH_OBJECT},
-                            {"name": "AUDIT_BUCKET", "value": audit_bucket_name},
-                            {"name": "TOPIC", "value": topic.id},
-                            {"name": "REGION", "value": stack.region},
-                        ],
-                        "resources": {"limits": {"cpu": "1", "memory": "512Mi"}},
-                    }
-                ],
-                # No VPC: the job reaches public status pages and Google's APIs, and holds no
-                # data of the workload.
-            },
-        },
-        labels=labels,
-        opts=pulumi.ResourceOptions(depends_on=grants),
+        stack=stack,
+        job_name=JOB,
+        runner=runner,
+        starter=_service_account(stack, "sched", "Starts the vendor watcher on schedule"),
+        code=WATCHER_CODE.read_text(),
+        envs=[
+            {"name": "SWITCH_BUCKET", "value": SWITCH_BUCKETS[stack.region]},
+            {"name": "SWITCH_OBJECT", "value": SWITCH_OBJECT},
+            {"name": "AUDIT_BUCKET", "value": audit_bucket_name},
+            {"name": "TOPIC", "value": topic.id},
+            {"name": "REGION", "value": stack.region},
+        ],
+        timeout_seconds=TASK_TIMEOUT_SECONDS,
+        schedule=SCHEDULE,
+        description=f"Vendor status poll of {settings.WORKLOAD} every 15m",
+        component="vendors",
+        max_retries=0,
+        schedule_retries=0,
+        # The run request only starts an execution; it answers within seconds.
+        attempt_deadline="30s",
+        depends_on=grants,
     )
-    _alert_on_failed_polls(stack, job)
+    alert_on_job_runs(
+        "vendor-watcher-failed",
+        stack=stack,
+        job=job,
+        summary=f"vendor watcher failing in {stack.region}",
+        failed="vendor watcher poll failed",
+        absent=("no successful vendor poll", max(3 * INTERVAL_SECONDS, 600)),
+        component="vendors",
+        runbook="Vendor outages are not being detected: read the job's logs. Until it polls"
+        ' again, the switch keeps its last route (RUNBOOK.md, "External AI vendors").',
+    )
     alert_on_log(
         "vendor-switch",
         stack=stack,
@@ -172,7 +171,6 @@ def deploy(stack: Stack, audit_bucket: pulumi.Output[str] | None) -> dict[str, p
         # behind the hourly repeat of failure alerts.
         repeat=ALERT_REPEAT_SHORTEST,
     )
-    schedule = _schedule(stack, job)
     # A schedule whose run request fails (its account lost run.invoker, the job is gone) starts
     # no execution, so the job's own alerts see nothing fail; Cloud Scheduler logs each failed
     # attempt at ERROR.
@@ -180,11 +178,9 @@ def deploy(stack: Stack, audit_bucket: pulumi.Output[str] | None) -> dict[str, p
         "vendor-watcher-schedule",
         stack=stack,
         summary=f"vendor watcher schedule failing in {stack.region}",
-        log_filter=schedule.name.apply(
-            lambda name: (
-                f'resource.type="cloud_scheduler_job" AND resource.labels.job_id="{name}"'
-                f' AND resource.labels.location="{stack.region}" AND severity>=ERROR'
-            )
+        log_filter=(
+            f'resource.type="cloud_scheduler_job" AND resource.labels.job_id="{JOB}"'
+            f' AND resource.labels.location="{stack.region}" AND severity>=ERROR'
         ),
         component="vendors",
         runbook="Cloud Scheduler could not start the vendor watcher: outages are not being"
@@ -227,96 +223,4 @@ def _service_account(stack: Stack, purpose: str, description: str) -> gcp.servic
         account_id=f"{settings.WORKLOAD[:16]}-v{purpose}-{stack.role[0]}",
         display_name=f"drgen {settings.WORKLOAD} vendor {purpose} ({stack.region})",
         description=description,
-    )
-
-
-def _schedule(stack: Stack, job: gcp.cloudrunv2.Job) -> gcp.cloudscheduler.Job:
-    """Start the job every INTERVAL_SECONDS, as a service account that may run only this job."""
-    starter = _service_account(stack, "sched", "Starts the vendor watcher on schedule")
-    gcp.cloudrunv2.JobIamMember(
-        "vendor-watcher-scheduler-runs-job",
-        project=stack.project,
-        location=stack.region,
-        name=job.name,
-        role="roles/run.invoker",
-        member=starter.email.apply(lambda email: f"serviceAccount:{email}"),
-    )
-    return gcp.cloudscheduler.Job(
-        "vendor-watcher",
-        name=JOB,
-        project=stack.project,
-        region=stack.region,
-        description=f"Vendor status poll of {settings.WORKLOAD} every 15m",
-        schedule=SCHEDULE,
-        time_zone="Etc/UTC",
-        # The run request only starts an execution; it answers within seconds.
-        attempt_deadline="30s",
-        # A missed poll is not retried: the next one comes within the interval.
-        retry_config={"retry_count": 0},
-        http_target={
-            "uri": job.name.apply(
-                lambda name: (
-                    f"https://run.googleapis.com/v2/projects/{stack.project}"
-                    f"/locations/{stack.region}/jobs/{name}:run"
-                )
-            ),
-            "http_method": "POST",
-            "oauth_token": {
-                "service_account_email": starter.email,
-                "scope": "https://www.googleapis.com/auth/cloud-platform",
-            },
-        },
-    )
-
-
-def _alert_on_failed_polls(stack: Stack, job: gcp.cloudrunv2.Job) -> None:
-    """Alert when a poll fails, and when no poll has succeeded for three intervals (a broken
-    schedule starts nothing, so nothing fails)."""
-    executions = job.name.apply(
-        lambda name: (
-            f'metric.type="{EXECUTIONS}" AND resource.type="cloud_run_job"'
-            f' AND resource.labels.job_name="{name}"'
-            f' AND resource.labels.location="{stack.region}"'
-        )
-    )
-    every_five_minutes = [{"alignment_period": "300s", "per_series_aligner": "ALIGN_SUM"}]
-    gcp.monitoring.AlertPolicy(
-        "vendor-watcher-failed",
-        project=stack.project,
-        display_name=f"drgen {settings.WORKLOAD}: vendor watcher failing in {stack.region}",
-        combiner="OR",
-        conditions=[
-            {
-                "display_name": "vendor watcher poll failed",
-                "condition_threshold": {
-                    "filter": executions.apply(
-                        lambda executions: f'{executions} AND metric.labels.result="failed"'
-                    ),
-                    "comparison": "COMPARISON_GT",
-                    "threshold_value": 0,
-                    "duration": "0s",
-                    "aggregations": every_five_minutes,
-                },
-            },
-            {
-                "display_name": "no successful vendor poll",
-                # Absence conditions take whole minutes; at least one alignment period.
-                "condition_absent": {
-                    "filter": executions.apply(
-                        lambda executions: f'{executions} AND metric.labels.result="succeeded"'
-                    ),
-                    "duration": f"{max(3 * INTERVAL_SECONDS, 600)}s",
-                    "aggregations": every_five_minutes,
-                },
-            },
-        ],
-        alert_strategy={"auto_close": ALERT_AUTO_CLOSE},
-        documentation={
-            "content": "Vendor outages are not being detected: read the job's logs. Until it"
-            ' polls again, the switch keeps its last route (RUNBOOK.md, "External AI vendors").',
-            "mime_type": "text/markdown",
-        },
-        notification_channels=stack.alert_channels,
-        severity="ERROR",
-        user_labels=settings.labels_for("vendors"),
     )

@@ -185,11 +185,13 @@ def scheduled_job(
     description: str,
     component: str,
     max_retries: int = 3,
+    schedule_retries: int = 3,
+    attempt_deadline: str = "320s",
     vpc_access: dict[str, object] | None = None,
     depends_on: list[pulumi.Resource] | None = None,
 ) -> gcp.cloudrunv2.Job:
-    """A Cloud Run job running `code` (standard library Python) as `runner`, which Cloud
-    Scheduler starts on `schedule` as `starter`, the only account allowed to run it."""
+    """A Cloud Run job of one task running `code` (standard library Python) as `runner`, which
+    Cloud Scheduler starts on `schedule` as `starter`, the only account allowed to run it."""
     job = gcp.cloudrunv2.Job(
         name,
         name=job_name,
@@ -199,6 +201,7 @@ def scheduled_job(
         deletion_protection=False,
         template={
             "task_count": 1,
+            "parallelism": 1,
             "template": {
                 "service_account": runner.email,
                 "max_retries": max_retries,
@@ -233,8 +236,8 @@ def scheduled_job(
         description=description,
         schedule=schedule,
         time_zone="Etc/UTC",
-        attempt_deadline="320s",
-        retry_config={"retry_count": 3},
+        attempt_deadline=attempt_deadline,
+        retry_config={"retry_count": schedule_retries},
         http_target={
             "uri": job.name.apply(
                 lambda job_id: (
