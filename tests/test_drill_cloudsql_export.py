@@ -17,6 +17,8 @@ import subprocess
 import time
 from typing import Any
 
+import pytest
+
 from drgen.drill import cloudsql, cloudsql_export
 from drgen.drill.base import Call, Context, Result
 from drgen.loader import load_workload
@@ -420,3 +422,45 @@ def test_the_primary_region_restores_its_backup(workload_file: Any) -> None:
     ctx.region = PRIMARY
     assert not cloudsql_export.exported(ctx, component)
     assert Call("sqladmin", "backupRuns.list", SOURCE) in cloudsql.calls(ctx, component)
+
+
+def test_the_runbooks_restore_drill_says_the_export_is_imported(workload_file: Any) -> None:
+    from drgen.drills import drill_calendar
+
+    workload_file(eval_lines(), "evals/retrieval.jsonl")
+    sourced = load_workload(workload_file(WORKLOAD.replace("tier: 3", "tier: 2")))
+    plan = resolve(sourced)
+    component = plan.component("vector_store")
+    assert component is not None and "export_bucket" in component.params
+    [drill] = [
+        d
+        for d in drill_calendar(plan)
+        if d.command is not None and d.command.endswith("vector_store --evidence drills/")
+    ]
+    assert (
+        f"In {RECOVERY} the drill imports the newest export of"
+        f" `{component.params['export_bucket']}` into a scratch instance under that region's key"
+    ) in drill.steps[0]
+
+
+@pytest.mark.parametrize("region", [RECOVERY, PRIMARY])
+def test_the_exports_key_goes_into_the_evidence(workload_file: Any, region: str) -> None:
+    """The object's kmsKeyName (with its version, as Cloud Storage reports it:
+    https://cloud.google.com/storage/docs/json_api/v1/objects) is recorded; only a key in the
+    primary region would be a finding, as that restore would need the primary's KMS."""
+    from types import SimpleNamespace
+
+    ctx, _ = _ctx(workload_file)
+    key = f"projects/{PROJECT}/locations/{region}/keyRings/drgen-lab-drill/cryptoKeys/data"
+    export = SimpleNamespace(
+        name=NEWEST, generation=7, crc32c="AAAAAA==", kms_key_name=f"{key}/cryptoKeyVersions/1"
+    )
+    result = Result("vector_store", "pgvector", RECOVERY)
+    cloudsql_export._record_export(ctx, "exports", export, result)
+    assert result.measurements["export_kms_key"] == key
+    assert result.measurements["export_object"] == f"gs://exports/{NEWEST}#7"
+    if region == RECOVERY:
+        assert result.outcome == "pass" and result.failures == []
+    else:
+        assert result.outcome == "fail"
+        assert "would not survive that region's loss" in result.failures[0]

@@ -68,8 +68,7 @@ def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
     return [
         Call("sqladmin", "instances.get", source),
         Call("storage", "objects.list", f"{exports}/{_prefix(component, source)}"),
-        Call("storage", "buckets.get", exports),
-        Call("storage", "objects.get(media)", f"{exports}/{_prefix(component, source)}"),
+        Call("storage", "objects.get (media)", f"{exports}/{_prefix(component, source)}"),
         Call("storage", "buckets.insert", copy, "scratch"),
         Call("storage", "objects.rewrite", f"{copy}/{_prefix(component, source)}", "scratch"),
         Call("storage", "buckets.getIamPolicy", copy),
@@ -117,7 +116,7 @@ def run(
     copy = bucket_name(ctx)
     pending = cloudsql._Pending()
     try:
-        _record_export(ctx, store, exports, export, result)
+        _record_export(ctx, exports, export, result)
         owners = _owners(ctx, store, exports, export, result)
         _copy(ctx, store, exports, export, copy, project, original, result)
         _import(
@@ -144,12 +143,11 @@ def _newest_export(ctx: Context, store: GcsStore, bucket: str, prefix: str) -> A
     return max(blobs, key=lambda b: str(b.name), default=None)
 
 
-def _record_export(ctx: Context, store: GcsStore, bucket: str, export: Any, result: Result) -> None:
-    """The export, its key and its age in the evidence. The key is the recovery region's: the
-    restore needs nothing of the primary's region, which is what this drill proves."""
-    ctx.record("storage", "buckets.get", bucket)
-    holder = store.client.get_bucket(bucket)
-    key = export.kms_key_name or holder.default_kms_key_name
+def _record_export(ctx: Context, bucket: str, export: Any, result: Result) -> None:
+    """The export, its key and its age in the evidence. The key (the object's, as listed: the
+    export bucket's default) is the recovery region's: the restore needs nothing of the primary's
+    region, which is what this drill proves."""
+    key = export.kms_key_name
     result.measurements["export_object"] = f"gs://{bucket}/{export.name}#{export.generation}"
     result.measurements["export_kms_key"] = key.split("/cryptoKeyVersions/")[0] if key else None
     result.measurements["export_crc32c"] = export.crc32c
@@ -178,7 +176,7 @@ def _owners(ctx: Context, store: GcsStore, bucket: str, export: Any, result: Res
     """The roles the dump makes owners (`ALTER ... OWNER TO`): Cloud SQL's import fails on a role
     the instance lacks, so they are created first, as the runbook does. The export is read as a
     stream and decompressed on the fly: memory stays bounded whatever its size."""
-    ctx.record("storage", "objects.get(media)", f"{bucket}/{export.name}")
+    ctx.record("storage", "objects.get (media)", f"{bucket}/{export.name}")
     found: set[str] = set()
     started = time.monotonic()
     blob = store.client.bucket(bucket).blob(export.name, generation=export.generation)
