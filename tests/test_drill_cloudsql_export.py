@@ -464,3 +464,22 @@ def test_the_exports_key_goes_into_the_evidence(workload_file: Any, region: str)
     else:
         assert result.outcome == "fail"
         assert "would not survive that region's loss" in result.failures[0]
+
+
+def test_the_postgres_database_is_imported_into_without_creating_it(workload_file: Any) -> None:
+    """Cloud SQL creates `postgres` with every instance (components.vector_store.database's
+    default): databases.insert would be refused as a duplicate, so the drill imports into it."""
+    workload_file(eval_lines(), "evals/retrieval.jsonl")
+    path = workload_file(WORKLOAD.replace(f"    database: {DATABASE}\n", ""))
+    sourced = load_workload(path)
+    plan = resolve(sourced)
+    component = plan.component("vector_store")
+    assert component is not None
+    ctx = Context(plan, sourced.workload, path.parent, RECOVERY, RUN, 0.0)
+    listed = cloudsql.calls(ctx, component)
+    assert not any(c.operation == "databases.insert" for c in listed)
+    assert (
+        Call("storage", "objects.list", f"{component.params['export_bucket']}/{SOURCE}/postgres-")
+        in listed
+    )
+    assert Call("postgresql", "recall@k queries", f"{SCRATCH}/postgres") in listed

@@ -153,6 +153,7 @@ def verify(
     original: dict[str, Any],
     result: Result,
     pending: _Pending,
+    database: str | None = None,
 ) -> None:
     """A one-time password for the scratch's `postgres`, then the shared checks over TLS on its
     private IP (an unreachable IP is explained: the restore itself was measured)."""
@@ -183,7 +184,7 @@ def verify(
         host=host, port=str(PORT), user=USER, password=password, sslmode=SSLMODE
     )
     try:
-        pg_verify.check_restored(ctx, conninfo, scratch, result)
+        pg_verify.check_restored(ctx, conninfo, scratch, result, database)
     except pg_verify.UnreachableError as error:
         result.error(
             f"the restore was measured, but the scratch instance's private IP {host} cannot"

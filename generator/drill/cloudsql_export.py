@@ -55,8 +55,13 @@ def bucket_name(ctx: Context) -> str:
     return ctx.scratch_name("export")
 
 
+def _database(component: ComponentPlan) -> str:
+    """The database the job exports (components.vector_store.database): the one checked."""
+    return str(component.params.get("database", cloudsql.USER))
+
+
 def _prefix(component: ComponentPlan, source: str) -> str:
-    return f"{source}/{component.params.get('database', 'postgres')}-"
+    return f"{source}/{_database(component)}-"
 
 
 def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
@@ -64,7 +69,7 @@ def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
     known only once listed)."""
     source, scratch = component.names[ctx.primary], cloudsql.scratch_name(ctx)
     exports, copy = str(component.params["export_bucket"]), bucket_name(ctx)
-    database = str(component.params.get("database", "postgres"))
+    database = _database(component)
     return [
         Call("sqladmin", "instances.get", source),
         Call("storage", "objects.list", f"{exports}/{_prefix(component, source)}"),
@@ -84,7 +89,7 @@ def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
         ),
         Call("sqladmin", "instances.import", scratch, "scratch"),
         Call("sqladmin", "users.update (one-time password)", scratch, "scratch"),
-        *pg_verify.restored_calls(scratch),
+        *pg_verify.restored_calls(scratch, database),
         Call("sqladmin", "operations.cancel", scratch, "scratch"),
         Call("sqladmin", "instances.delete", scratch, "scratch"),
         Call("storage", "objects.delete", f"{copy}/{_prefix(component, source)}", "scratch"),
@@ -122,7 +127,7 @@ def run(
         _import(
             ctx, sql, project, component, original, store, export, owners, copy, result, pending
         )
-        cloudsql.verify(ctx, sql, project, scratch, original, result, pending)
+        cloudsql.verify(ctx, sql, project, scratch, original, result, pending, _database(component))
     except Exception as error:  # recorded before the cleanup's own messages
         result.error(pg_verify.describe(error, explain))
     finally:
@@ -308,7 +313,7 @@ def _import(
             user["password"] = secrets.token_urlsafe(24)
         request = sql.users().insert(project=project, instance=scratch, body=user)
         _wait(ctx, sql, project, request, "users.insert (the dump's owners)", pending)
-    database = str(component.params.get("database", "postgres"))
+    database = _database(component)
     if database != cloudsql.USER:
         ctx.record("sqladmin", "databases.insert", f"{scratch}/{database}", "scratch")
         request = sql.databases().insert(project=project, instance=scratch, body={"name": database})
