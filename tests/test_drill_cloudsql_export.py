@@ -264,9 +264,20 @@ def _bucket_gone() -> bool:
 
 
 def test_the_newest_export_is_imported_into_a_scratch_instance_under_the_recovery_key(
-    http: ContractHttp, gcs: str, pg_tools: Any, workload_file: Any
+    http: ContractHttp, gcs: str, pg_tools: Any, workload_file: Any, monkeypatch: Any
 ) -> None:
+    from google.cloud import storage
+
     ctx, component = _ctx(workload_file)
+    created: dict[str, Any] = {}
+    real_create = storage.Client.create_bucket
+
+    def create(self: Any, bucket: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(bucket, str):  # the drill's (the test's own export bucket: a name)
+            created[bucket.name] = (dict(bucket._properties), kwargs)  # the emulator drops them
+        return real_create(self, bucket, *args, **kwargs)
+
+    monkeypatch.setattr(storage.Client, "create_bucket", create)
     exports = _exports(component, _dump(pg_tools))
     _source(http)
     _imported(http, pg_tools)
@@ -288,6 +299,15 @@ def test_the_newest_export_is_imported_into_a_scratch_instance_under_the_recover
         f"deleted storage bucket {COPY}",
     ]
     assert _bucket_gone()
+    properties, where = created[COPY]
+    assert where == {"project": PROJECT, "location": RECOVERY}
+    assert properties["encryption"] == {"defaultKmsKeyName": RECOVERY_KEY}
+    assert properties["iamConfiguration"] == {
+        "uniformBucketLevelAccess": {"enabled": True},
+        "publicAccessPrevention": "enforced",
+    }
+    assert properties["softDeletePolicy"]["retentionDurationSeconds"] == 0
+    assert properties["labels"]["drgen-drill"] == RUN
     # Production is only read: every write is to this run's scratch, the grant on its bucket.
     writes = [c for c in ctx.calls if c.effect != "read"]
     assert all(RUN in c.target for c in writes), writes

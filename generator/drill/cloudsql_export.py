@@ -217,6 +217,9 @@ def _copy(
     bucket.iam_configuration.uniform_bucket_level_access_enabled = True
     bucket.iam_configuration.public_access_prevention = "enforced"
     bucket.labels = cloudsql.labels(ctx)
+    # No soft delete (0 turns it off, https://cloud.google.com/storage/docs/soft-delete): the
+    # deleted copy of the database would otherwise be kept, and billed, for a week.
+    bucket.soft_delete_policy.retention_duration_seconds = 0
     store.client.create_bucket(bucket, project=project, location=ctx.region)
     result.scratch.append(f"storage bucket {copy} ({ctx.region})")
     ctx.record("storage", "objects.rewrite", f"{copy}/{export.name}", "scratch")
