@@ -40,8 +40,9 @@ service account (https://cloud.google.com/sql/docs/postgres/import-export/import
 STAMP = re.compile(r"-(\d{8}T\d{6}Z)\.sql\.gz$")
 """The export job names each export `<instance>/<database>-<UTC start>.sql.gz`."""
 OWNER = re.compile(rb"\bOWNER TO ([^;]+);")
-BUILT_IN = {"postgres", "cloudsqlsuperuser"}
-"""Roles every Cloud SQL for PostgreSQL instance has; the runbook skips them too."""
+BUILT_IN = {"postgres", "cloudsqlsuperuser", "cloudsqladmin"}
+"""Roles every Cloud SQL for PostgreSQL instance has (the runbook skips them too); PostgreSQL's
+predefined roles (`pg_*`, such as pg_database_owner) exist everywhere and cannot be created."""
 
 
 def exported(ctx: Context, component: ComponentPlan) -> bool:
@@ -144,7 +145,8 @@ def _newest_export(ctx: Context, store: GcsStore, bucket: str, prefix: str) -> A
     """The newest export: names carry the job's UTC start, so the last name is the newest (the
     job prunes and the runbook picks by the same order)."""
     ctx.record("storage", "objects.list", f"{bucket}/{prefix}")
-    blobs = [b for b in store.client.list_blobs(bucket, prefix=prefix) if b.name.endswith(".gz")]
+    name = re.compile(re.escape(prefix) + r"\d{8}T\d{6}Z\.sql\.gz")
+    blobs = [b for b in store.client.list_blobs(bucket, prefix=prefix) if name.fullmatch(b.name)]
     return max(blobs, key=lambda b: str(b.name), default=None)
 
 
@@ -162,17 +164,12 @@ def _record_export(ctx: Context, bucket: str, export: Any, result: Result) -> No
             f"export {export.name} is encrypted with {key}, a key in the primary region"
             f" {ctx.primary}: this restore would not survive that region's loss"
         )
-    stamped = STAMP.search(str(export.name))
-    if stamped:
-        # When the job started: the dump's snapshot is taken after it, so the age is an upper
-        # bound, never flattering.
-        at = datetime.datetime.strptime(stamped.group(1), "%Y%m%dT%H%M%SZ").replace(
-            tzinfo=datetime.UTC
-        )
-        result.measurements["restore_point_source"] = "the export job's start, in the name"
-    else:
-        at = export.time_created
-        result.measurements["restore_point_source"] = "the export object's creation"
+    # The job's UTC start, in every listed export's name: the dump's snapshot is taken after
+    # it, so the age is an upper bound, never flattering.
+    stamp = STAMP.search(str(export.name))
+    if stamp is None:  # _newest_export lists only names that have one
+        raise DrillError(f"export {export.name} does not name its time")
+    at = datetime.datetime.strptime(stamp.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC)
     result.measurements["restore_point"] = at.isoformat()
     result.data_age_seconds = max((ctx.now() - at).total_seconds(), 0.0)
 
@@ -191,7 +188,7 @@ def _owners(ctx: Context, store: GcsStore, bucket: str, export: Any, result: Res
                 found |= {m.strip().strip(b'"').decode() for m in OWNER.findall(line)}
             ctx.remaining()
     result.measurements["export_read_seconds"] = round(time.monotonic() - started, 3)
-    owners = sorted(found - BUILT_IN)
+    owners = sorted(o for o in found - BUILT_IN if not o.startswith("pg_"))
     result.measurements["export_owners"] = owners
     return owners
 
