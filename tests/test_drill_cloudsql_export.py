@@ -503,3 +503,29 @@ def test_the_postgres_database_is_imported_into_without_creating_it(workload_fil
         in listed
     )
     assert Call("postgresql", "recall@k queries", f"{SCRATCH}/postgres") in listed
+
+
+def test_a_bucket_that_cannot_be_deleted_is_reported_with_what_to_run(
+    http: ContractHttp, gcs: str, pg_tools: Any, workload_file: Any, monkeypatch: Any
+) -> None:
+    from google.api_core.exceptions import Forbidden
+    from google.cloud import storage
+
+    ctx, component = _ctx(workload_file)
+    _exports(component, _dump(pg_tools))
+    _source(http)
+    _imported(http, pg_tools, import_error="no matter")
+    _deleted(http)
+
+    def refuse(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise Forbidden("caller lacks storage.buckets.delete")
+
+    monkeypatch.setattr(storage.Bucket, "delete", refuse)
+    result = cloudsql_export_run(ctx, component)
+    http.done()
+    message = (
+        f"could not delete scratch bucket {COPY}: Forbidden: caller lacks storage.buckets.delete;"
+        f" delete it by hand (gcloud storage rm --recursive gs://{COPY})"
+    )
+    assert result.cleanup == [f"deleted cloud sql instance {SCRATCH}", message]
+    assert result.failures[-1] == message and result.outcome == "error"
