@@ -137,6 +137,12 @@ def _restore_test(plan: DrPlan, c: ComponentPlan) -> Drill:
         automation = " AWS Backup restore testing runs this twice a year (see the stack)."
     if plan.cloud == "aws" and c.component == "audit_log" and c.params.get("backup_vault"):
         automation = " AWS Backup restore testing runs this twice a year (see the stack)."
+    if c.engine == "pgvector" and "export_bucket" in c.params and target != plan.primary.region:
+        automation += (
+            f" In {target} the drill imports the newest export of `{c.params['export_bucket']}`"
+            " into a scratch instance under that region's key, as the recovery does: a backup"
+            " would need the primary's key."
+        )
     if c.engine == "pgvector":
         # drgen drill restores through the cloud into the stack's private network.
         automation += (

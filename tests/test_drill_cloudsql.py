@@ -308,10 +308,14 @@ def test_a_backup_under_the_primary_regions_key_is_a_finding_in_the_recovery_reg
     endpoint = restored_database(pg_server, "vectors")
     recovery = "us-east4"
     workload_file(eval_lines(), "evals/retrieval.jsonl")
+    # Tier 1: a replica plan, which keeps no exports, so the recovery region restores a backup
+    # (tiers 2-3 import their export there: test_drill_cloudsql_export.py).
     path = workload_file(
-        WORKLOAD.replace(
+        WORKLOAD.replace("tier: 3", "tier: 1").replace(
             f"  primary: {REGION}\n", f"  primary: {REGION}\n  secondary: {recovery}\n"
         )
+        + "endpoint:\n  domain: lab.example.org\n  zone: example.org\n  targets:\n"
+        f"    {REGION}: 203.0.113.21\n    {recovery}: 203.0.113.22\n"
     )
     sourced = load_workload(path)
     plan = resolve(sourced)
@@ -547,18 +551,27 @@ def test_missing_credentials(
 def test_dry_run_lists_the_restore_for_the_gcp_examples(run_cli: Any) -> None:
     from tests.conftest import ROOT
 
-    for example, source in (
-        ("patient-triage", "patient-triage-vectors-europe-west1"),
-        ("lab-notebooks", "lab-notebooks-vectors-us-west1"),
+    # patient-triage (tier 1) restores a backup; lab-notebooks (tier 2, a secondary) imports the
+    # newest export in its recovery region, as its RUNBOOK does.
+    for example, first, restore in (
+        (
+            "patient-triage",
+            "sqladmin backupRuns.list patient-triage-vectors-europe-west1 [read]",
+            "instances.restoreBackup",
+        ),
+        (
+            "lab-notebooks",
+            "storage objects.list lab-notebooks-vectors-us-east1-197c1b/"
+            "lab-notebooks-vectors-us-west1/notebooks- [read]",
+            "instances.import",
+        ),
     ):
         path = ROOT / "examples" / example / "workload.yaml"
         result = run_cli("drill", str(path), "--component", "vector_store", "--dry-run")
         assert result.exit_code == 0, result.output
         lines = result.output.splitlines()
-        assert f"  sqladmin backupRuns.list {source} [read]" in lines
-        assert any(
-            line.startswith("  sqladmin instances.restoreBackup drgen-drill-") for line in lines
-        )
+        assert f"  {first}" in lines, result.output
+        assert any(line.startswith(f"  sqladmin {restore} drgen-drill-") for line in lines)
         assert any(line.startswith("  sqladmin instances.delete drgen-drill-") for line in lines)
 
 

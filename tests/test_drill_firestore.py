@@ -273,7 +273,8 @@ def test_tier3_restores_in_the_primary_region(
     production = f"projects/{PROJECT}/databases/lab-notebooks-features"
     fs.database(production, "us-west1", KEY, _documents(12))
     fs.backup("us-west1", "daily", production, 3)
-    # Its backups stay in the primary's region, where a backup restores.
+    # lab-notebooks has a secondary since its exports, where the drill runs by default: its
+    # Firestore backups stay in us-west1 (its RUNBOOK rebuilds the features in us-east1).
     features = _drill(run_cli, NOTEBOOKS, tmp_path, "--region", "us-west1")
     assert features["outcome"] == "pass", features["failures"]
     assert fs.api.called("ListBackups")[0].parent == f"projects/{PROJECT}/locations/us-west1"

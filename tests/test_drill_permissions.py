@@ -78,9 +78,13 @@ def test_aws_writes_are_scoped_to_the_scratch_names() -> None:
             )
 
 
-@pytest.mark.parametrize("example", ["patient-triage", "lab-notebooks"])
+@pytest.mark.parametrize(
+    ("example", "restore"),
+    # patient-triage restores a backup; lab-notebooks (a secondary, tier 3) imports its export.
+    [("patient-triage", "instances.restoreBackup"), ("lab-notebooks", "instances.import")],
+)
 def test_every_cloud_sql_call_of_the_pgvector_drill_is_in_the_table(
-    run_cli: Any, example: str
+    run_cli: Any, example: str, restore: str
 ) -> None:
     rows = [line for line in _section().splitlines() if line.startswith("| ")]
     named = set()
@@ -88,7 +92,8 @@ def test_every_cloud_sql_call_of_the_pgvector_drill_is_in_the_table(
         first = row.split("|")[1]
         named |= {re.sub(r"\s*\(.*?\)", "", name).strip() for name in first.split(",")}
     calls = _listed(run_cli, example)
-    assert ("sqladmin", "instances.restoreBackup") in calls
+    assert ("sqladmin", restore) in calls
     needed = {f"{s} {op}" if s == "storage" else op for s, op in calls if s != "postgresql"}
     assert needed <= named, sorted(needed - named)
     assert 'resource.name.startsWith("projects/PROJECT/instances/drgen-drill-")' in _section()
+    assert 'resource.name.startsWith("projects/_/buckets/drgen-drill-")' in _section()

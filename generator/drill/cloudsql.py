@@ -9,6 +9,9 @@ gives the scratch's `postgres` user a one-time password, connects over TLS to th
 runs the same checks as every pgvector drill (drgen.drill.pg_verify). The instance is deleted at
 the end unless --keep, whatever happened.
 
+In the recovery region of a plan that keeps logical exports there (tiers 2-3 with a secondary),
+the drill imports the newest export instead, as the runbook does: drgen.drill.cloudsql_export.
+
 API reference: https://cloud.google.com/sql/docs/postgres/admin-api/rest/v1/instances/restoreBackup
 (and instances.insert, backupRuns.list, users.update, operations.get, instances.delete).
 """
@@ -63,6 +66,10 @@ def labels(ctx: Context) -> dict[str, str]:
 
 
 def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
+    from drgen.drill import cloudsql_export  # which imports this module
+
+    if cloudsql_export.exported(ctx, component):
+        return cloudsql_export.calls(ctx, component)
     source, scratch = component.names[ctx.primary], scratch_name(ctx)
     return [
         Call("sqladmin", "instances.get", source),
@@ -102,7 +109,6 @@ def _service() -> tuple[Any, str]:
 
 def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
     sql, project = _service()
-    result.measurements["restore_method"] = "Cloud SQL backup restore into a new instance"
     source, scratch = component.names[ctx.primary], scratch_name(ctx)
     ctx.record("sqladmin", "instances.get", source)
     try:
@@ -114,6 +120,12 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
                 " (is the stack deployed?)"
             ) from None
         raise
+    from drgen.drill import cloudsql_export
+
+    if cloudsql_export.exported(ctx, component):
+        cloudsql_export.run(ctx, sql, project, component, original, result)
+        return
+    result.measurements["restore_method"] = "Cloud SQL backup restore into a new instance"
     backup = _newest_backup(ctx, sql, project, source)
     if backup is None:
         result.error(
@@ -123,41 +135,7 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
     pending = _Pending()
     try:
         _restore(ctx, sql, project, component, original, backup, result, pending)
-        password = secrets.token_urlsafe(24)
-        _call(
-            ctx,
-            sql.users().update(
-                project=project,
-                instance=scratch,
-                name=USER,
-                body={"name": USER, "password": password},
-            ),
-            "users.update (one-time password)",
-            scratch,
-            project,
-            sql,
-            pending,
-        )
-        ctx.record("sqladmin", "instances.get", scratch)
-        restored = sql.instances().get(project=project, instance=scratch).execute()
-        host = next(
-            (a["ipAddress"] for a in restored.get("ipAddresses", []) if a.get("type") == "PRIVATE"),
-            None,
-        )
-        if host is None:
-            raise DrillError(f"the scratch instance {scratch} has no private IP address")
-        conninfo = pg_verify.psycopg().conninfo.make_conninfo(
-            host=host, port=str(PORT), user=USER, password=password, sslmode=SSLMODE
-        )
-        try:
-            pg_verify.check_restored(ctx, conninfo, scratch, result)
-        except pg_verify.UnreachableError as error:
-            result.error(
-                f"the restore was measured, but the scratch instance's private IP {host} cannot"
-                f" be reached from here ({error}). Run the drill from inside the VPC network"
-                f" {_network(original) or ''} (a VM in {ctx.region}, or through the Cloud SQL"
-                " Auth Proxy) to verify the data"
-            )
+        verify(ctx, sql, project, scratch, original, result, pending)
     except Exception as error:  # recorded before the cleanup's own messages
         result.error(pg_verify.describe(error, explain))
     finally:
@@ -165,6 +143,55 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
             result.cleanup.append(f"kept cloud sql instance {scratch} (--keep)")
         elif result.scratch:
             _delete(ctx, sql, project, scratch, result, pending)
+
+
+def verify(
+    ctx: Context,
+    sql: Any,
+    project: str,
+    scratch: str,
+    original: dict[str, Any],
+    result: Result,
+    pending: _Pending,
+    database: str | None = None,
+) -> None:
+    """A one-time password for the scratch's `postgres`, then the shared checks over TLS on its
+    private IP (an unreachable IP is explained: the restore itself was measured)."""
+    password = secrets.token_urlsafe(24)
+    _call(
+        ctx,
+        sql.users().update(
+            project=project,
+            instance=scratch,
+            name=USER,
+            body={"name": USER, "password": password},
+        ),
+        "users.update (one-time password)",
+        scratch,
+        project,
+        sql,
+        pending,
+    )
+    ctx.record("sqladmin", "instances.get", scratch)
+    restored = sql.instances().get(project=project, instance=scratch).execute()
+    host = next(
+        (a["ipAddress"] for a in restored.get("ipAddresses", []) if a.get("type") == "PRIVATE"),
+        None,
+    )
+    if host is None:
+        raise DrillError(f"the scratch instance {scratch} has no private IP address")
+    conninfo = pg_verify.psycopg().conninfo.make_conninfo(
+        host=host, port=str(PORT), user=USER, password=password, sslmode=SSLMODE
+    )
+    try:
+        pg_verify.check_restored(ctx, conninfo, scratch, result, database)
+    except pg_verify.UnreachableError as error:
+        result.error(
+            f"the restore was measured, but the scratch instance's private IP {host} cannot"
+            f" be reached from here ({error}). Run the drill from inside the VPC network"
+            f" {_network(original) or ''} (a VM in {ctx.region}, or through the Cloud SQL"
+            " Auth Proxy) to verify the data"
+        )
 
 
 def _network(instance: dict[str, Any]) -> str | None:

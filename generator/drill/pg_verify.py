@@ -176,14 +176,17 @@ def recall(
     judge_recall(result, queries, search, ctx.remaining)
 
 
-def check_restored(ctx: Context, conninfo: str, server: str, result: Result) -> None:
+def check_restored(
+    ctx: Context, conninfo: str, server: str, result: Result, database: str | None = None
+) -> None:
     """Everything above on a database a cloud restored (its HNSW indexes came back with it):
     counts and extension, each index rebuilt and timed, recall@k. `conninfo` reaches `server`,
     the scratch cluster or instance; the database checked is the stacks' (`vectors`), or the
-    only one there."""
+    only one there, unless the restore named it (`database`: an import into one)."""
     pg = psycopg()
     queries = eval_queries(ctx)
-    database = _database(ctx, pg, conninfo, server)
+    if database is None:
+        database = _database(ctx, pg, conninfo, server)
     target = f"{server}/{database}"
     with _connect(ctx, pg, pg.conninfo.make_conninfo(conninfo, dbname=database)) as conn:
         found = verify(ctx, pg, conn, target, None, result)
@@ -192,11 +195,11 @@ def check_restored(ctx: Context, conninfo: str, server: str, result: Result) -> 
         recall(ctx, pg, conn, target, queries, result)
 
 
-def restored_calls(server: str) -> list[Call]:
+def restored_calls(server: str, database: str | None = None) -> list[Call]:
     """What check_restored asks of the restored server, for --dry-run."""
-    target = f"{server}/{DATABASE}"
+    target = f"{server}/{database or DATABASE}"
     return [
-        Call("postgresql", "list databases", f"{server}/postgres"),
+        *([Call("postgresql", "list databases", f"{server}/postgres")] if database is None else []),
         Call("postgresql", "count(*) per table; pg_extension; pg_indexes", target),
         Call("postgresql", "REINDEX INDEX ... hnsw (timed)", target, "scratch"),
         Call("postgresql", "recall@k queries", target),
