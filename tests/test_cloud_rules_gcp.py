@@ -1257,3 +1257,19 @@ def test_a_redeployed_secondary_adopts_its_deleted_custom_role(tmp_path: Path) -
         f"projects/$PROJECT/roles/{role['roleId']}",
     )
     assert 'gcp.projects.IAMCustomRole(\n        "vectors-export",' in code
+
+
+# 39. Cloud Scheduler's first run request is refused (403) until the starter account's
+#     run.invoker grant on the job exists, and Pulumi orders creation only by what it can see
+#     (https://www.pulumi.com/docs/iac/concepts/resources/options/dependson/): every schedule
+#     waits for its job's grant, so a first poll or copy does not fail and alert.
+@GCP_STACKS
+def test_every_schedule_waits_for_the_grant_that_lets_it_start_its_job(
+    project_stack: tuple[Path, str],
+) -> None:
+    result = run(*project_stack)
+    schedules = records_of_type(result, "gcp:cloudscheduler/job:Job")
+    grant = "gcp:cloudrunv2/jobIamMember:JobIamMember"
+    for schedule in schedules:
+        waits_for = result["dependencies"][f"gcp:cloudscheduler/job:Job {schedule['name']}"]
+        assert f"{grant} {schedule['name']}-scheduler-runs-job" in waits_for, waits_for

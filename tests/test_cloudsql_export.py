@@ -44,6 +44,9 @@ class StandIn:
     """The export bucket's live objects (the Cloud Storage JSON API lists them in name order)."""
     busy: int = 0
     """How many export requests are answered 409 before one is accepted."""
+    token_lifetime: int = 3599
+    """The metadata server's `expires_in`; a short one makes every token a new one."""
+    tokens: int = 0
     operations: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str, dict[str, Any] | None, str | None]] = field(default_factory=list)
 
@@ -62,7 +65,9 @@ def _handler(state: StandIn) -> type[http.server.BaseHTTPRequestHandler]:
             state.requests.append(("GET", self.path, None, self.headers.get("Authorization")))
             if self.path == "/token":
                 assert self.headers.get("Metadata-Flavor") == "Google"
-                self._answer(200, {"access_token": "t0ken", "expires_in": 3599})
+                state.tokens += 1
+                token = "t0ken" if state.token_lifetime == 3599 else f"token-{state.tokens}"
+                self._answer(200, {"access_token": token, "expires_in": state.token_lifetime})
             elif self.path == f"/v1/projects/{PROJECT}/operations/{OPERATION}":
                 operation = state.operations.pop(0)
                 if operation.get("status") == "DONE" and not operation.get("error"):
@@ -241,3 +246,20 @@ def test_the_newest_exports_are_kept_and_older_ones_deleted(sql_admin: tuple[Sta
     )
     deleted = [path for method, path, _, _ in state.requests if method == "DELETE"]
     assert len(deleted) == 3 and all("%2F" in path for path in deleted)
+
+
+def test_a_token_near_its_expiry_is_fetched_again(sql_admin: tuple[StandIn, str]) -> None:
+    """A metadata-server token lives at most an hour (`expires_in`), and an export may run for
+    hours: the job asks for a new token once the cached one is within five minutes of expiring,
+    instead of keeping the first one for the whole run."""
+    state, url = sql_admin
+    state.token_lifetime = 300  # inside the margin: every request needs a fresh token
+    state.operations = [{"name": OPERATION, "status": "RUNNING"}] * 2 + [
+        {"name": OPERATION, "status": "DONE"}
+    ]
+
+    done = export(url)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    calls = [auth for _, path, _, auth in state.requests if path != "/token"]
+    assert len(calls) >= 4 and len(set(calls)) == len(calls) == state.tokens

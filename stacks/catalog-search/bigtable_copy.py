@@ -35,8 +35,7 @@ def main() -> None:
     destination = os.environ["DESTINATION_CLUSTER"]
     retention = int(os.environ["RETENTION_SECONDS"])
     deadline = time.monotonic() + int(os.environ["COPY_BUDGET_SECONDS"])
-    token = _token()
-    newest = _newest_ready_backup(source, token)
+    newest = _newest_ready_backup(source)
     if newest is None:
         # The secondary deploys before the primary: until the primary's first daily backup
         # exists there is nothing to copy, which is not a failure.
@@ -50,7 +49,7 @@ def main() -> None:
         "expireTime": expire.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     try:
-        operation = _call("POST", f"/v2/{destination}/backups:copy", token, body)
+        operation = _call("POST", f"/v2/{destination}/backups:copy", body)
     except urllib.error.HTTPError as error:
         if error.code == 409:
             _log("INFO", f"{newest['name']} is already copied to {destination}")
@@ -60,19 +59,19 @@ def main() -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"copy {operation.get('name')} still running at the budget's end")
         time.sleep(POLL_SECONDS)
-        operation = _call("GET", f"/v2/{operation['name']}", token)
+        operation = _call("GET", f"/v2/{operation['name']}")
     if "error" in operation:
         raise RuntimeError(f"copy of {newest['name']} failed: {json.dumps(operation['error'])}")
     _log("INFO", f"copied {newest['name']} to {destination}/backups/{backup_id}")
 
 
-def _newest_ready_backup(instance: str, token: str) -> dict[str, str] | None:
+def _newest_ready_backup(instance: str) -> dict[str, str] | None:
     """The READY backup of `instance` with the latest start time, over every page."""
     ready: list[dict[str, str]] = []
     page = ""
     while True:
         query = f"?pageToken={page}" if page else ""
-        listed = _call("GET", f"/v2/{instance}/clusters/-/backups{query}", token)
+        listed = _call("GET", f"/v2/{instance}/clusters/-/backups{query}")
         ready += [b for b in listed.get("backups", []) if b.get("state") == "READY"]
         page = listed.get("nextPageToken", "")
         if not page:
@@ -86,20 +85,33 @@ def _instant(timestamp: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(trimmed)
 
 
+_TOKEN = {"value": "", "until": 0.0}
+"""The cached access token and the monotonic time to fetch a new one by."""
+TOKEN_MARGIN_SECONDS = 300
+"""A token is replaced this long before it expires: a metadata-server token lives at most an
+hour (`expires_in`), and a copy or an export can take longer than that."""
+
+
 def _token() -> str:
-    """An access token of the job's service account, from the metadata server."""
-    request = urllib.request.Request(TOKEN_URL, headers={"Metadata-Flavor": "Google"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return str(json.load(response)["access_token"])
+    """An access token of the job's service account, from the metadata server, fetched again
+    when the cached one is within TOKEN_MARGIN_SECONDS of expiring."""
+    if time.monotonic() >= _TOKEN["until"]:
+        request = urllib.request.Request(TOKEN_URL, headers={"Metadata-Flavor": "Google"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer = json.load(response)
+        _TOKEN["value"] = str(answer["access_token"])
+        _TOKEN["until"] = time.monotonic() + int(answer["expires_in"]) - TOKEN_MARGIN_SECONDS
+    return str(_TOKEN["value"])
 
 
-def _call(method: str, path: str, token: str, body: object = None) -> dict[str, object]:
-    """One JSON request to API; an error status raises urllib.error.HTTPError."""
+def _call(method: str, path: str, body: object = None) -> dict[str, object]:
+    """One JSON request to API with a current token; an error status raises
+    urllib.error.HTTPError."""
     request = urllib.request.Request(
         API + path,
         method=method,
         data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        headers={"Authorization": f"Bearer {_token()}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=60) as response:
         answer: dict[str, object] = json.load(response)

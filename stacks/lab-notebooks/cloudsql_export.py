@@ -34,7 +34,6 @@ def main() -> None:
     project, instance = os.environ["PROJECT"], os.environ["INSTANCE"]
     database, bucket = os.environ["DATABASE"], os.environ["BUCKET"]
     deadline = time.monotonic() + int(os.environ["EXPORT_BUDGET_SECONDS"])
-    token = _token()
     now = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     # A new object every run: Cloud SQL refuses to export onto an existing file.
     uri = f"gs://{bucket}/{instance}/{database}-{now}.sql.gz"
@@ -49,7 +48,7 @@ def main() -> None:
     path = f"/v1/projects/{project}/instances/{instance}/export"
     while True:
         try:
-            operation = _call("POST", path, token, body)
+            operation = _call("POST", path, body)
             break
         except urllib.error.HTTPError as error:
             refusal = f"{error.code} {error.read()[:500]!r}"
@@ -65,35 +64,35 @@ def main() -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"export {name} of {instance} still running at the budget's end")
         time.sleep(POLL_SECONDS)
-        operation = _call("GET", f"/v1/projects/{project}/operations/{name}", token)
+        operation = _call("GET", f"/v1/projects/{project}/operations/{name}")
     if operation.get("error"):
         raise RuntimeError(f"export {name} of {instance} failed: {json.dumps(operation['error'])}")
     _log("INFO", f"exported {database} of {instance} to {uri}")
-    _keep_newest(bucket, f"{instance}/{database}-", int(os.environ["EXPORTS_KEPT"]), _token())
+    _keep_newest(bucket, f"{instance}/{database}-", int(os.environ["EXPORTS_KEPT"]))
 
 
-def _keep_newest(bucket: str, prefix: str, kept: int, token: str) -> None:
+def _keep_newest(bucket: str, prefix: str, kept: int) -> None:
     """Delete all but the newest `kept` exports, once a new one has succeeded: an age rule
     would delete the newest too when exports stop for longer than it. Names sort by time."""
     names: list[str] = []
     page = ""
     while True:
         query = urllib.parse.urlencode({"prefix": prefix, "fields": "items(name),nextPageToken"})
-        listing = _storage("GET", f"/storage/v1/b/{bucket}/o?{query}{page}", token)
+        listing = _storage("GET", f"/storage/v1/b/{bucket}/o?{query}{page}")
         names += [str(item["name"]) for item in listing.get("items", [])]
         if "nextPageToken" not in listing:
             break
         page = "&" + urllib.parse.urlencode({"pageToken": listing["nextPageToken"]})
     for name in sorted(names)[:-kept]:
         # Versioning keeps the deleted export as a noncurrent version for a week.
-        _storage("DELETE", f"/storage/v1/b/{bucket}/o/{urllib.parse.quote(name, safe='')}", token)
+        _storage("DELETE", f"/storage/v1/b/{bucket}/o/{urllib.parse.quote(name, safe='')}")
         _log("INFO", f"deleted the older export gs://{bucket}/{name}")
 
 
-def _storage(method: str, path: str, token: str) -> dict[str, object]:
+def _storage(method: str, path: str) -> dict[str, object]:
     """One request to the Cloud Storage JSON API; DELETE answers no body."""
     request = urllib.request.Request(
-        STORAGE_API + path, method=method, headers={"Authorization": f"Bearer {token}"}
+        STORAGE_API + path, method=method, headers={"Authorization": f"Bearer {_token()}"}
     )
     with urllib.request.urlopen(request, timeout=60) as response:
         data = response.read()
@@ -101,20 +100,33 @@ def _storage(method: str, path: str, token: str) -> dict[str, object]:
         return answer
 
 
+_TOKEN = {"value": "", "until": 0.0}
+"""The cached access token and the monotonic time to fetch a new one by."""
+TOKEN_MARGIN_SECONDS = 300
+"""A token is replaced this long before it expires: a metadata-server token lives at most an
+hour (`expires_in`), and a copy or an export can take longer than that."""
+
+
 def _token() -> str:
-    """An access token of the job's service account, from the metadata server."""
-    request = urllib.request.Request(TOKEN_URL, headers={"Metadata-Flavor": "Google"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return str(json.load(response)["access_token"])
+    """An access token of the job's service account, from the metadata server, fetched again
+    when the cached one is within TOKEN_MARGIN_SECONDS of expiring."""
+    if time.monotonic() >= _TOKEN["until"]:
+        request = urllib.request.Request(TOKEN_URL, headers={"Metadata-Flavor": "Google"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer = json.load(response)
+        _TOKEN["value"] = str(answer["access_token"])
+        _TOKEN["until"] = time.monotonic() + int(answer["expires_in"]) - TOKEN_MARGIN_SECONDS
+    return str(_TOKEN["value"])
 
 
-def _call(method: str, path: str, token: str, body: object = None) -> dict[str, object]:
-    """One JSON request to API; an error status raises urllib.error.HTTPError."""
+def _call(method: str, path: str, body: object = None) -> dict[str, object]:
+    """One JSON request to API with a current token; an error status raises
+    urllib.error.HTTPError."""
     request = urllib.request.Request(
         API + path,
         method=method,
         data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        headers={"Authorization": f"Bearer {_token()}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=60) as response:
         answer: dict[str, object] = json.load(response)

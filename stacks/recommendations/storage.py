@@ -220,7 +220,7 @@ def scheduled_job(
         labels=settings.labels_for(component),
         opts=pulumi.ResourceOptions(depends_on=depends_on) if depends_on else None,
     )
-    gcp.cloudrunv2.JobIamMember(
+    invoker = gcp.cloudrunv2.JobIamMember(
         f"{name}-scheduler-runs-job",
         project=stack.project,
         location=stack.region,
@@ -251,6 +251,8 @@ def scheduled_job(
                 "scope": "https://www.googleapis.com/auth/cloud-platform",
             },
         },
+        # A first run must not arrive before the grant that lets it start the job.
+        opts=pulumi.ResourceOptions(depends_on=[invoker]),
     )
     return job
 
