@@ -1273,3 +1273,19 @@ def test_every_schedule_waits_for_the_grant_that_lets_it_start_its_job(
     for schedule in schedules:
         waits_for = result["dependencies"][f"gcp:cloudscheduler/job:Job {schedule['name']}"]
         assert f"{grant} {schedule['name']}-scheduler-runs-job" in waits_for, waits_for
+
+
+# 40. A Cloud Run job with Direct VPC egress joins a subnet through the Compute Engine API: the
+#     Cloud Run service agent needs compute.subnetworks.use on it
+#     (https://cloud.google.com/run/docs/configuring/vpc-direct-vpc), so the README enables
+#     compute.googleapis.com wherever a job joins a VPC.
+@projects_of("gcp")
+def test_a_job_in_a_vpc_comes_with_the_compute_api(project: Path) -> None:
+    in_vpc = [
+        job
+        for stack in plan_of(project).stacks
+        for job in of_type(run(project, stack.name), "gcp:cloudrunv2/job:Job")
+        if "vpcAccess" in job["template"]["template"]
+    ]
+    (enable,) = re.findall(r"gcloud services enable ([^`]+)`", (project / "README.md").read_text())
+    assert not in_vpc or "compute.googleapis.com" in enable.split()
