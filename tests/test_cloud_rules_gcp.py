@@ -911,22 +911,28 @@ def settings_constant(project: Path, name: str) -> str:
 
 # 27. Every Cloud Run job runs the one image named in storage.py (PYTHON_IMAGE). It stays a tag:
 #     no current digest of python:3.12-slim could be verified offline, and a digest must never
-#     be invented; storage.py says why and the README says how to mirror and pin it.
+#     be invented; storage.py says why and the README says how to mirror and pin it (and says
+#     nothing of it where no job runs). Each job runs one task at a time: cloudrunv2
+#     JobTemplateArgs `parallelism` "Must be <= taskCount" and, "if this field is 0 or unset,
+#     the maximum possible value will be used".
 @projects_of("gcp")
 def test_every_cloud_run_job_runs_the_one_python_image_the_readme_explains(
     project: Path,
 ) -> None:
-    images = {
-        container["image"]
+    assert "Must be <= taskCount" in sdk_doc("cloudrunv2", "_inputs")
+    jobs = [
+        job
         for stack in plan_of(project).stacks
         for job in of_type(run(project, stack.name), "gcp:cloudrunv2/job:Job")
-        for container in job["template"]["template"]["containers"]
-    }
-    if not images:
-        pytest.skip("no Cloud Run job in this project")
+    ]
+    images = {c["image"] for job in jobs for c in job["template"]["template"]["containers"]}
     image = settings_constant(project, "PYTHON_IMAGE")
     readme = " ".join((project / "README.md").read_text().split())
+    if not jobs:
+        assert "`PYTHON_IMAGE` in storage.py" not in readme
+        return
 
+    assert all((j["template"]["taskCount"], j["template"]["parallelism"]) == (1, 1) for j in jobs)
     assert images == {image}
     assert image == "python:3.12-slim" or "@sha256:" in image
     assert "`PYTHON_IMAGE` in storage.py" in readme
