@@ -76,9 +76,14 @@ def manifest_entries(project: Path) -> tuple[dict[str, str], list[str]]:
             continue
         hash_, _, path = line.partition("  ")
         if not _SHA256.fullmatch(hash_) or not _plain_relative(path):
-            ignored.append(f"{MANIFEST} line {number}: {path or line!r} is not a plain path inside")
+            ignored.append(
+                f"{MANIFEST} line {number}: {path or line!r} is not a plain path inside the"
+                " project; ignored"
+            )
         elif _linked_part(project, path) is not None:
-            ignored.append(f"{MANIFEST} line {number}: {path!r} goes through a symbolic link")
+            ignored.append(
+                f"{MANIFEST} line {number}: {path!r} goes through a symbolic link; ignored"
+            )
         else:
             entries[path] = hash_
     return entries, ignored
