@@ -44,12 +44,7 @@ def calls(ctx: Context, component: ComponentPlan) -> list[Call]:
     return [
         Call("dynamodb", "DescribeContinuousBackups", table),
         Call("dynamodb", "RestoreTableToPointInTime", scratch, "scratch"),
-        Call("dynamodb", "DescribeTable", scratch),
-        Call("dynamodb", "TagResource", scratch, "scratch"),
-        Call("dynamodb", "Scan", scratch),
-        Call("dynamodb", "GetItem", table),
-        Call("dynamodb", "UpdateTable", f"{scratch} (if deletion-protected)", "scratch"),
-        Call("dynamodb", "DeleteTable", scratch, "scratch"),
+        *_scratch_table_calls(table, scratch),
     ]
 
 
@@ -198,6 +193,14 @@ def _copy_calls(table: str, scratch: str) -> list[Call]:
         Call("kms", "DescribeKey", "alias/drgen/<workload>"),
         Call("backup", "StartRestoreJob", scratch, "scratch"),
         Call("backup", "DescribeRestoreJob", scratch),
+        *_scratch_table_calls(table, scratch),
+    ]
+
+
+def _scratch_table_calls(table: str, scratch: str) -> list[Call]:
+    """What both restores do once the scratch table exists: tag it, compare a sample with the
+    source, remove it."""
+    return [
         Call("dynamodb", "DescribeTable", scratch),
         Call("dynamodb", "TagResource", scratch, "scratch"),
         Call("dynamodb", "Scan", scratch),
