@@ -210,6 +210,46 @@ def _newest_backup(ctx: Context, sql: Any, project: str, source: str) -> dict[st
     return max(runs, key=lambda r: str(r.get("endTime", "")), default=None)
 
 
+def scratch_instance(
+    ctx: Context,
+    project: str,
+    component: ComponentPlan,
+    network: str,
+    original: dict[str, Any],
+    version: str | None = None,
+    **settings: Any,
+) -> dict[str, Any]:
+    """The instances.insert body of the scratch instance: the plan's tier and `version` (else
+    the plan's), the recovery region's key, the source's private network, TLS only, no backups
+    or deletion protection, the run's labels; `settings` adds to its settings."""
+    size = original.get("settings", {}).get("dataDiskSizeGb")
+    return {
+        "name": scratch_name(ctx),
+        "region": ctx.region,
+        "databaseVersion": str(version or component.params.get("database_version", "POSTGRES_18")),
+        "diskEncryptionConfiguration": {"kmsKeyName": key_name(ctx, project)},
+        "settings": {
+            "tier": str(component.params.get("tier", "db-custom-4-16384")),
+            # PostgreSQL 16 and later default to Enterprise Plus, which refuses db-custom tiers.
+            "edition": "ENTERPRISE",
+            # Zonal: the drill measures the restore, not the instance's failover.
+            "availabilityType": "ZONAL",
+            "dataDiskType": "PD_SSD",
+            # A backup restores only into a disk at least as large as its instance's.
+            **({"dataDiskSizeGb": size} if size else {}),
+            **settings,
+            "ipConfiguration": {
+                "ipv4Enabled": False,
+                "privateNetwork": network,
+                "sslMode": "ENCRYPTED_ONLY",
+            },
+            "backupConfiguration": {"enabled": False},
+            "deletionProtectionEnabled": False,
+            "userLabels": labels(ctx),
+        },
+    }
+
+
 def _restore(
     ctx: Context,
     sql: Any,
@@ -225,33 +265,10 @@ def _restore(
     network = _network(original)
     if network is None:
         raise DrillError(f"{source} has no private network to put the scratch instance in")
-    size = original.get("settings", {}).get("dataDiskSizeGb")
-    body: dict[str, Any] = {
-        "name": scratch,
-        "region": ctx.region,
-        # A backup restores only into an instance of its own database version; the backup run
-        # says which (BackupRun.databaseVersion), the plan's is the fallback.
-        "databaseVersion": str(
-            backup.get("databaseVersion") or component.params.get("database_version", "POSTGRES_18")
-        ),
-        "diskEncryptionConfiguration": {"kmsKeyName": key_name(ctx, project)},
-        "settings": {
-            "tier": str(component.params.get("tier", "db-custom-4-16384")),
-            "edition": "ENTERPRISE",
-            "availabilityType": "ZONAL",
-            "dataDiskType": "PD_SSD",
-            # A backup restores only into a disk at least as large as its instance's.
-            **({"dataDiskSizeGb": size} if size else {}),
-            "ipConfiguration": {
-                "ipv4Enabled": False,
-                "privateNetwork": network,
-                "sslMode": "ENCRYPTED_ONLY",
-            },
-            "backupConfiguration": {"enabled": False},
-            "deletionProtectionEnabled": False,
-            "userLabels": labels(ctx),
-        },
-    }
+    # A backup restores only into an instance of its own database version; the backup run
+    # says which (BackupRun.databaseVersion), the plan's is the fallback.
+    version = backup.get("databaseVersion")
+    body = scratch_instance(ctx, project, component, network, original, version)
     result.measurements["backup_run"] = backup["id"]
     _record_encryption(ctx, backup, result)
     started, requested = time.monotonic(), ctx.now()

@@ -263,38 +263,17 @@ def _import(
     network = cloudsql._network(original)
     if network is None:
         raise DrillError(f"{source} has no private network to put the scratch instance in")
-    settings = original.get("settings", {})
-    size = settings.get("dataDiskSizeGb")
-    body: dict[str, Any] = {
-        "name": scratch,
-        "region": ctx.region,
-        "databaseVersion": str(component.params.get("database_version", "POSTGRES_18")),
-        "diskEncryptionConfiguration": {"kmsKeyName": cloudsql.key_name(ctx, project)},
-        "settings": {
-            "tier": str(component.params.get("tier", "db-custom-4-16384")),
-            # PostgreSQL 16 and later default to Enterprise Plus, which refuses db-custom tiers.
-            "edition": "ENTERPRISE",
-            # Zonal: the drill measures the restore, not the instance's failover.
-            "availabilityType": "ZONAL",
-            "dataDiskType": "PD_SSD",
-            **({"dataDiskSizeGb": size} if size else {}),
-            "storageAutoResize": True,
-            # The primary's flags, as the runbook's instance declares them (the stack's own).
-            **(
-                {"databaseFlags": settings["databaseFlags"]}
-                if settings.get("databaseFlags")
-                else {}
-            ),
-            "ipConfiguration": {
-                "ipv4Enabled": False,
-                "privateNetwork": network,
-                "sslMode": "ENCRYPTED_ONLY",
-            },
-            "backupConfiguration": {"enabled": False},
-            "deletionProtectionEnabled": False,
-            "userLabels": cloudsql.labels(ctx),
-        },
-    }
+    flags = original.get("settings", {}).get("databaseFlags")
+    body = cloudsql.scratch_instance(
+        ctx,
+        project,
+        component,
+        network,
+        original,
+        storageAutoResize=True,
+        # The primary's flags, as the runbook's instance declares them (the stack's own).
+        **({"databaseFlags": flags} if flags else {}),
+    )
     started = time.monotonic()
     ctx.record("sqladmin", "instances.insert", scratch, "scratch")
     result.scratch.append(f"cloud sql instance {scratch} ({ctx.region})")
