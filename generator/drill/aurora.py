@@ -23,7 +23,7 @@ from typing import Any
 
 from drgen.drill import aws_backup, pg_verify
 from drgen.drill.aws import client, explain
-from drgen.drill.base import Call, Context, DrillError, Result
+from drgen.drill.base import Call, Context, DrillError, Result, age
 from drgen.plan import ComponentPlan
 
 ENGINE = "aurora-postgresql"
@@ -216,7 +216,7 @@ def _restore(
             (job["CompletionDate"] - job["CreationDate"]).total_seconds(), 3
         )
     if taken is not None:
-        result.data_age_seconds = max((requested - taken).total_seconds(), 0.0)
+        result.data_age_seconds = age(requested, taken)
         result.measurements["restore_point"] = taken.isoformat()
     result.bytes = int(job.get("BackupSizeInBytes") or point.get("BackupSizeInBytes") or 0)
     # Only this run's scratch cluster is tagged, modified and deleted.
@@ -267,7 +267,7 @@ def _wait_job(ctx: Context, backup: Any, scratch: _Scratch) -> dict[str, Any]:
         scratch.job_status = job["Status"]
         if job["Status"] in _DONE:
             return job
-        _pause(ctx)
+        ctx.pause(POLL_SECONDS)
 
 
 def _wait(ctx: Context, rds: Any, waiter: str, what: str, **params: str) -> None:
@@ -294,7 +294,7 @@ def _secret_ready(ctx: Context, rds: Any, cluster: str) -> dict[str, Any]:
         ][0]
         if (described.get("MasterUserSecret") or {}).get("SecretStatus") == "active":
             return described
-        _pause(ctx)
+        ctx.pause(POLL_SECONDS)
 
 
 def _conninfo(described: dict[str, Any], login: dict[str, Any]) -> str:
@@ -439,9 +439,3 @@ def _not_deleted(result: Result, what: str, error: Exception) -> None:
     message = f"could not delete scratch {what}: {explain(error)}; delete it by hand"
     result.cleanup.append(message)
     result.error(message)
-
-
-def _pause(ctx: Context) -> None:
-    """Wait before looking again, and stop once --timeout has passed."""
-    time.sleep(min(POLL_SECONDS, ctx.remaining()))
-    ctx.remaining()

@@ -203,6 +203,16 @@ class Context:
     def now(self) -> datetime.datetime:
         return self.clock()
 
+    def pause(self, seconds: float) -> None:
+        """Wait before looking again, never past --timeout (which then raises)."""
+        time.sleep(min(seconds, self.remaining()))
+        self.remaining()
+
+
+def age(now: datetime.datetime, then: datetime.datetime) -> float:
+    """Seconds from `then` to `now`, never negative (clocks of two services may disagree)."""
+    return max((now - then).total_seconds(), 0.0)
+
 
 def new_result(ctx: Context, component: ComponentPlan) -> Result:
     return Result(

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drgen.drill import gcp_admin
-from drgen.drill.base import Call, Context, DrillError, Result
+from drgen.drill.base import Call, Context, DrillError, Result, age
 from drgen.plan import ComponentPlan
 
 TABLE = "features"
@@ -156,7 +156,7 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
         result.restore_seconds = round(time.monotonic() - started, 3)
         # The row data is no older than the backup's start (Backup.start_time): the
         # conservative age to hold against the RPO.
-        result.data_age_seconds = gcp_admin.age(ctx.now(), backup.start_time)
+        result.data_age_seconds = age(ctx.now(), backup.start_time)
         result.bytes = int(backup.size_bytes)
         result.measure_rate()
         if where.primary_backups:
@@ -217,9 +217,7 @@ def _behind_primary(ctx: Context, admin: Any, primary: str, restored: Any, r: Re
     if newest is None:
         return
     r.measurements["primary_newest_backup_start"] = newest.start_time.isoformat()
-    r.measurements["copy_behind_primary_seconds"] = gcp_admin.age(
-        newest.start_time, restored.start_time
-    )
+    r.measurements["copy_behind_primary_seconds"] = age(newest.start_time, restored.start_time)
 
 
 def _check_encryption(ctx: Context, admin: Any, table: str, key: str, r: Result) -> None:

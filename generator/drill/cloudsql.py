@@ -25,7 +25,7 @@ import time
 from typing import Any
 
 from drgen.drill import pg_verify
-from drgen.drill.base import Call, Context, DrillError, Result
+from drgen.drill.base import Call, Context, DrillError, Result, age
 from drgen.drill.gcp import explain
 from drgen.plan import ComponentPlan
 
@@ -302,7 +302,7 @@ def _restore(
     taken = backup.get("startTime") or backup.get("windowStartTime")
     if taken:
         at = datetime.datetime.fromisoformat(str(taken).replace("Z", "+00:00"))
-        result.data_age_seconds = max((requested - at).total_seconds(), 0.0)
+        result.data_age_seconds = age(requested, at)
         result.measurements["restore_point"] = at.isoformat()
     result.bytes = int(backup.get("maxChargeableBytes") or 0)
     result.measure_rate()
@@ -342,7 +342,7 @@ def _call(
     found = request.execute()
     pending.operation = found["name"]
     while found.get("status") != "DONE":
-        _pause(ctx)
+        ctx.pause(POLL_SECONDS)
         ctx.record("sqladmin", "operations.get", target)
         found = sql.operations().get(project=project, operation=found["name"]).execute()
     pending.operation = None
@@ -414,9 +414,3 @@ def _delete(
         message = f"could not delete scratch instance {scratch}: {why}; {by_hand}"
         result.cleanup.append(message)
         result.error(message)
-
-
-def _pause(ctx: Context) -> None:
-    """Wait before looking again, and stop once --timeout has passed."""
-    time.sleep(min(POLL_SECONDS, ctx.remaining()))
-    ctx.remaining()

@@ -30,7 +30,7 @@ import time
 from typing import Any
 
 from drgen.drill import cloudsql, pg_verify
-from drgen.drill.base import Call, Context, DrillError, Result
+from drgen.drill.base import Call, Context, DrillError, Result, age
 from drgen.drill.gcp import GcsStore, explain
 from drgen.plan import ComponentPlan
 
@@ -171,7 +171,7 @@ def _record_export(ctx: Context, bucket: str, export: Any, result: Result) -> No
         raise DrillError(f"export {export.name} does not name its time")
     at = datetime.datetime.strptime(stamp.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC)
     result.measurements["restore_point"] = at.isoformat()
-    result.data_age_seconds = max((ctx.now() - at).total_seconds(), 0.0)
+    result.data_age_seconds = age(ctx.now(), at)
 
 
 def _owners(ctx: Context, store: GcsStore, bucket: str, export: Any, result: Result) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from drgen.drill import aws_backup
 from drgen.drill.aws import client, explain
-from drgen.drill.base import Call, Context, DrillError, Result
+from drgen.drill.base import Call, Context, DrillError, Result, age
 from drgen.plan import ComponentPlan
 
 SAMPLE = 25
@@ -81,7 +81,7 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
         db.tag_resource(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in ctx.tags.items()])
         restored_at = described.get("RestoreSummary", {}).get("RestoreDateTime")
         if restored_at is not None:
-            result.data_age_seconds = max((requested - restored_at).total_seconds(), 0.0)
+            result.data_age_seconds = age(requested, restored_at)
             result.measurements["restore_point"] = restored_at.isoformat()
         result.bytes = int(described.get("TableSizeBytes", 0))
         result.measure_rate()
@@ -268,7 +268,7 @@ def _restore_copy(ctx: Context, table: str, result: Result) -> None:
         described = _wait_active(ctx, db, scratch)
         result.restore_seconds = round(time.monotonic() - started, 3)
         if taken is not None:
-            result.data_age_seconds = max((ctx.now() - taken).total_seconds(), 0.0)
+            result.data_age_seconds = age(ctx.now(), taken)
         result.bytes = int(finished.get("BackupSizeInBytes") or point.get("BackupSizeInBytes", 0))
         result.measure_rate()
         ctx.record("dynamodb", "TagResource", scratch, "scratch")

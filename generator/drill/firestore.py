@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from drgen.drill import gcp_admin
-from drgen.drill.base import Call, Context, DrillError, Result
+from drgen.drill.base import Call, Context, DrillError, Result, age
 from drgen.plan import ComponentPlan
 
 SAMPLE = 25
@@ -85,7 +85,7 @@ def run(ctx: Context, component: ComponentPlan, result: Result) -> None:
         restored = gcp_admin.wait(ctx, operation, "firestore", POLL_SECONDS)
         result.restore_seconds = round(time.monotonic() - started, 3)
         # The backup holds an externally consistent copy as of its snapshot_time.
-        result.data_age_seconds = gcp_admin.age(ctx.now(), backup.snapshot_time)
+        result.data_age_seconds = age(ctx.now(), backup.snapshot_time)
         result.bytes = int(backup.stats.size_bytes)
         result.measure_rate()
         _check_key(production, restored, result)

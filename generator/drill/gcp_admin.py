@@ -8,7 +8,6 @@ do not read them on their own.
 
 from __future__ import annotations
 
-import datetime
 import os
 import time
 from typing import Any
@@ -77,7 +76,3 @@ def settle(ctx: Context, operation: Any, service: str, poll_seconds: float) -> b
         if left <= 0:
             return False
         time.sleep(min(poll_seconds, left))
-
-
-def age(now: datetime.datetime, then: datetime.datetime) -> float:
-    return max((now - then).total_seconds(), 0.0)

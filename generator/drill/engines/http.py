@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -138,12 +137,6 @@ def _message(payload: bytes) -> str:
 def quote(name: str) -> str:
     """A name as one URL path segment."""
     return urllib.parse.quote(name, safe="")
-
-
-def pause(ctx: Context) -> None:
-    """Wait before the next status request, never past --timeout (which then raises)."""
-    time.sleep(min(POLL_SECONDS, ctx.remaining()))
-    ctx.remaining()
 
 
 def api_key(env: str) -> str | None:

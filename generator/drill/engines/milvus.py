@@ -26,7 +26,7 @@ from typing import Any
 
 from drgen.drill.base import Call, Context, DrillError, Effect
 from drgen.drill.engines import Restored, RestoreFailedError, Snapshot, http, newest_under
-from drgen.drill.engines.http import EngineApi, api_key, pause, quote
+from drgen.drill.engines.http import EngineApi, api_key, quote
 from drgen.drill.evalset import EvalQuery
 from drgen.drill.store import ObjectStore
 from drgen.plan import ComponentPlan
@@ -126,7 +126,7 @@ class Engine:
             if state in (FAIL, TIMEOUT):
                 reason = status["data"].get("errorMessage") or status.get("msg")
                 raise RestoreFailedError(f"milvus-backup restore of {name} failed: {reason}")
-            pause(self.ctx)
+            self.ctx.pause(http.POLL_SECONDS)
         for target in restored.names.values():
             self._load(target)
 
@@ -202,7 +202,7 @@ class Engine:
             self._milvus("/v2/vectordb/collections/get_load_state", body).get("loadState")
             != "LoadStateLoaded"
         ):
-            pause(self.ctx)
+            self.ctx.pause(http.POLL_SECONDS)
 
     def count(self, name: str) -> int:
         stats = self._milvus("/v2/vectordb/collections/get_stats", {"collectionName": name})

@@ -17,8 +17,8 @@ import time
 from typing import Any
 
 from drgen.drill.base import Call, Context, DrillError
-from drgen.drill.engines import Restored, RestoreFailedError, Snapshot
-from drgen.drill.engines.http import EngineApi, Signer, pause, quote
+from drgen.drill.engines import Restored, RestoreFailedError, Snapshot, http
+from drgen.drill.engines.http import EngineApi, Signer, quote
 from drgen.drill.evalset import EvalQuery
 from drgen.drill.store import ObjectStore
 from drgen.plan import ComponentPlan
@@ -125,7 +125,7 @@ class Engine:
                     int(s.get("index", {}).get("size", {}).get("recovered_in_bytes", 0))
                     for s in shards
                 )
-            pause(self.ctx)
+            self.ctx.pause(http.POLL_SECONDS)
 
     def count(self, name: str) -> int:
         return int(self.api.call("GET", f"/{quote(name)}/_count")["count"])

@@ -15,7 +15,7 @@ from typing import Any
 
 from drgen.drill.base import Call, Context, DrillError
 from drgen.drill.engines import Restored, RestoreFailedError, Snapshot, http
-from drgen.drill.engines.http import EngineApi, api_key, pause, quote
+from drgen.drill.engines.http import EngineApi, api_key, quote
 from drgen.drill.evalset import EvalQuery
 from drgen.drill.store import ObjectStore, StoredObject
 from drgen.plan import ComponentPlan
@@ -94,7 +94,7 @@ class Engine:
                 return
             if status == "red":
                 raise RestoreFailedError(f"qdrant: the recovered collection {name} is red (failed)")
-            pause(self.ctx)
+            self.ctx.pause(http.POLL_SECONDS)
 
     def count(self, name: str) -> int:
         answer = self.api.call("POST", f"/collections/{quote(name)}/points/count", {"exact": True})

@@ -19,8 +19,8 @@ import re
 from typing import Any
 
 from drgen.drill.base import Call, Context, DrillError
-from drgen.drill.engines import Restored, RestoreFailedError, Snapshot, newest_under
-from drgen.drill.engines.http import EngineApi, api_key, pause, quote
+from drgen.drill.engines import Restored, RestoreFailedError, Snapshot, http, newest_under
+from drgen.drill.engines.http import EngineApi, api_key, quote
 from drgen.drill.evalset import EvalQuery
 from drgen.drill.store import ObjectStore, StoredObject
 from drgen.plan import ComponentPlan
@@ -144,7 +144,7 @@ class Engine:
                 self.running = None
                 reason = status.get("error")
                 raise RestoreFailedError(f"weaviate restore of {backup} {state}: {reason}")
-            pause(self.ctx)
+            self.ctx.pause(http.POLL_SECONDS)
 
     def _descriptor(self, snapshot: Snapshot, prefix: str, backup: str) -> dict[str, list[str]]:
         """Node -> classes, from the backup's own backup_config.json (the file drgen verified):
