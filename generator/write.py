@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import errno
 import hashlib
 import os
 import re
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from drgen.errors import RenderError, display_path
-from drgen.files import read_at_most
+from drgen.files import read_at_most, read_no_follow
 
 MANIFEST = ".drgen-manifest"
 """Lists the files drgen wrote, with their hashes: the only files it will ever replace or remove."""
@@ -229,9 +230,13 @@ def _read_bytes(path: Path) -> bytes | None:
     if path.is_symlink() or not path.is_file():
         return None
     try:
-        return path.read_bytes()
+        return read_no_follow(path)
     except FileNotFoundError:
         return None
+    except OSError as error:
+        if error.errno == errno.ELOOP:  # a link swapped in after the check above
+            return None
+        raise
 
 
 def _keep_copy(path: Path, copy: Path) -> Path | None:
