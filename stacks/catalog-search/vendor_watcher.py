@@ -22,6 +22,7 @@ from storage import (
     Stack,
     alert_on_job_runs,
     alert_on_log,
+    job_account,
     scheduled_job,
 )
 
@@ -217,10 +218,11 @@ def _allow_records(
 
 def _service_account(stack: Stack, purpose: str, description: str) -> gcp.serviceaccount.Account:
     """A service account of this region's vendor watcher (IDs: 6-30 characters)."""
-    return gcp.serviceaccount.Account(
-        f"vendor-{purpose}",
-        project=stack.project,
+    return job_account(
+        "vendor",
+        stack=stack,
         account_id=f"{settings.WORKLOAD[:16]}-v{purpose}-{stack.role[0]}",
-        display_name=f"drgen {settings.WORKLOAD} vendor {purpose} ({stack.region})",
+        what="vendor",
+        purpose=purpose,
         description=description,
     )

@@ -28,7 +28,6 @@ REPLICATE_FROM = ("us-east-2",)
 SNAPSHOT_FROM = ("us-east-2",)
 """Regions whose engine serves traffic and is snapshotted; standbys restore from the copies."""
 SCHEDULE = "rate(10 minutes)"
-SNAPSHOT_RETENTION_DAYS = 14
 TRIGGER_CODE = Path(__file__).with_name("snapshot_trigger.py")
 LAMBDA_VPC_ACCESS = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
 SNAPSHOT_REPOSITORY = "drgen"
